@@ -1,0 +1,119 @@
+// Package activities holds every piece of I/O the workflows order: fetching from sources, harmonizing with
+// DuckDB, accepting snapshots, building, publishing and delivering releases. Activities are methods on a
+// struct holding their dependencies, registered once by package worker. Failures are classified here, at
+// the boundary, into the closed set of package fault.
+package activities
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+)
+
+// Source is a configured source: its connector, datasets and limits.
+type Source struct {
+	Conn     connectors.Source
+	Datasets []connectors.Dataset
+	MaxBytes int64
+}
+
+// Observatory is where one observatory receives releases.
+type Observatory struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Bucket string `json:"bucket"`
+	Prefix string `json:"prefix"`
+}
+
+// Activities holds the dependencies of every activity.
+type Activities struct {
+	Store         *objectstore.Store
+	HTTP          *httpfetch.Client
+	Lake          *lake.Lake
+	Releases      *release.Store
+	Sources       map[string]Source
+	Observatories []Observatory
+	ReleaseName   string
+	// DeliveryAttempts bounds the tries of one observatory's delivery.
+	DeliveryAttempts int32
+	WorkDir          string // spool and scratch space; nothing is kept there between activities
+	DuckDB           warehouse.Options
+}
+
+// deferredRetryDelay is how long to wait before asking again for an extraction the source queued.
+const deferredRetryDelay = 5 * time.Minute
+
+// classify turns an error into the Temporal error the workflow and its retry policy understand.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *fault.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	switch fe.Kind {
+	case fault.BadInput, fault.QualityGateFailed:
+		return temporal.NewNonRetryableApplicationError(err.Error(), string(fe.Kind), err)
+	case fault.Deferred:
+		return temporal.NewApplicationErrorWithOptions(err.Error(), string(fe.Kind),
+			temporal.ApplicationErrorOptions{Cause: err, NextRetryDelay: deferredRetryDelay})
+	default:
+		return temporal.NewApplicationError(err.Error(), string(fe.Kind), err)
+	}
+}
+
+func (a *Activities) source(name string) (Source, error) {
+	s, ok := a.Sources[name]
+	if !ok {
+		return Source{}, fault.Errorf(fault.BadInput, "source %q is not configured", name)
+	}
+	return s, nil
+}
+
+func (a *Activities) dataset(source, id string) (Source, connectors.Dataset, error) {
+	s, err := a.source(source)
+	if err != nil {
+		return Source{}, connectors.Dataset{}, err
+	}
+	for _, d := range s.Datasets {
+		if d.ID == id {
+			return s, d, nil
+		}
+	}
+	return Source{}, connectors.Dataset{}, fault.Errorf(fault.BadInput, "dataset %q is not configured for source %s", id, source)
+}
+
+// SourceDatasets returns the ids of a source's configured datasets, in configuration order.
+func (a *Activities) SourceDatasets(ctx context.Context, source string) ([]string, error) {
+	s, err := a.source(source)
+	if err != nil {
+		return nil, classify(err)
+	}
+	ids := make([]string, len(s.Datasets))
+	for i, d := range s.Datasets {
+		ids[i] = d.ID
+	}
+	return ids, nil
+}
+
+// DeliveryTargets are the observatories that receive releases and how often each delivery is tried.
+type DeliveryTargets struct {
+	Observatories []Observatory
+	Attempts      int32
+}
+
+// ListObservatories returns the observatories that receive releases.
+func (a *Activities) ListObservatories(ctx context.Context) (DeliveryTargets, error) {
+	return DeliveryTargets{Observatories: a.Observatories, Attempts: a.DeliveryAttempts}, nil
+}

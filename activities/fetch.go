@@ -1,0 +1,155 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+)
+
+// FetchInput names the dataset to fetch.
+type FetchInput struct {
+	Source  string
+	Dataset string
+	// Force skips the change check and conditional headers (a backfill or a manual re-fetch).
+	Force bool
+}
+
+// FetchResult says whether the dataset changed and, if so, where its raw bytes landed.
+type FetchResult struct {
+	Changed      bool
+	Reason       string // why it is (un)changed, for the report
+	URL          string
+	Signal       string
+	ETag         string
+	LastModified string
+	RawKey       string
+	SHA256       string
+	Bytes        int64
+	FetchedAt    time.Time
+	// Requests counts the HTTP requests made, change check included.
+	Requests int
+}
+
+// Fetch asks the source whether the dataset changed (one small request) and, if it did, streams the body
+// to a content-addressed raw object with its sidecar. A body that is not data (an HTML page, an error
+// document, a truncated or oversized download) is kept under raw/ for inspection and reported as BadInput.
+func (a *Activities) Fetch(ctx context.Context, in FetchInput) (FetchResult, error) {
+	res, err := a.fetch(ctx, in)
+	return res, classify(fault.In(err, in.Source, in.Dataset))
+}
+
+func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, error) {
+	log := activity.GetLogger(ctx)
+	src, ds, err := a.dataset(in.Source, in.Dataset)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	prev, hasPrev, err := a.Lake.State(ctx, in.Source, in.Dataset)
+	if err != nil {
+		return FetchResult{}, err
+	}
+	var res FetchResult
+	sig, err := src.Conn.Check(ctx, ds)
+	res.Requests++
+	switch {
+	case err != nil && fault.Is(err, fault.SourceUnavailable):
+		return res, err
+	case err != nil:
+		// No usable change signal: fall back to conditional GET and content hashing.
+		log.Warn("change check failed; fetching to compare content", "source", in.Source, "dataset", in.Dataset, "error", err)
+	default:
+		res.Signal = sig.Token
+	}
+	if !in.Force && hasPrev && res.Signal != "" && res.Signal == prev.Signal {
+		res.Reason = "change signal unchanged (" + res.Signal + ")"
+		res.URL, res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.URL, prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
+		return res, nil
+	}
+	req, err := src.Conn.DataRequest(ds)
+	if err != nil {
+		return res, err
+	}
+	res.URL = req.URL
+	if !in.Force && hasPrev {
+		req.ETag, req.LastModified = prev.ETag, prev.LastModified
+	}
+	resp, err := a.HTTP.Get(ctx, req)
+	res.Requests++
+	if err != nil {
+		return res, err
+	}
+	if resp.NotModified {
+		res.Reason = "not modified (HTTP 304)"
+		res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
+		return res, nil
+	}
+	defer resp.Body.Close()
+	res.FetchedAt = time.Now().UTC().Truncate(time.Millisecond)
+	res.ETag, res.LastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
+	spooled, spoolErr := httpfetch.Spool(ctx, resp.Body, httpfetch.ContentLength(resp.Header), a.WorkDir, src.MaxBytes,
+		func(n int64) { activity.RecordHeartbeat(ctx, n) })
+	if spooled.Path != "" {
+		defer os.Remove(spooled.Path)
+	}
+	if spoolErr != nil && !errors.As(spoolErr, new(*fault.Error)) {
+		return res, spoolErr // cancelled or a local disk failure: nothing worth keeping
+	}
+	res.SHA256, res.Bytes = spooled.SHA256, spooled.Size
+	rejected := spoolErr
+	if rejected == nil {
+		rejected = src.Conn.Inspect(ds, resp.Status, resp.Header, spooled.Head)
+	}
+	res.RawKey = lake.RawKey(in.Source, in.Dataset, spooled.SHA256, src.Conn.Extension(ds))
+	side := lake.Sidecar{
+		Source: in.Source, Dataset: in.Dataset, URL: req.URL, Method: http.MethodGet, RequestHeaders: req.Header,
+		Status: resp.Status, ResponseHeaders: resp.Header, FetchedAt: res.FetchedAt, Bytes: spooled.Size,
+		SHA256: spooled.SHA256, Signal: res.Signal,
+	}
+	if rejected != nil {
+		side.Rejected = rejected.Error()
+	}
+	if err := a.landRaw(ctx, res.RawKey, spooled.Path, side); err != nil {
+		return res, err
+	}
+	if rejected != nil {
+		if fault.Is(rejected, fault.Deferred) {
+			return res, rejected
+		}
+		return res, fault.Errorf(fault.BadInput, "%w (raw bytes kept at %s)", rejected, res.RawKey)
+	}
+	if hasPrev && prev.RawSHA256 == spooled.SHA256 {
+		res.Reason = "same bytes as the accepted snapshot"
+		res.FetchedAt = prev.FetchedAt
+		return res, nil
+	}
+	res.Changed = true
+	res.Reason = "new data"
+	if res.Signal != "" && hasPrev {
+		res.Reason = fmt.Sprintf("new data (signal %s, was %s)", res.Signal, prev.Signal)
+	}
+	log.Info("fetched", "source", in.Source, "dataset", in.Dataset, "key", res.RawKey, "bytes", res.Bytes)
+	return res, nil
+}
+
+// landRaw stores a spooled body under its content-addressed key with its sidecar. A key that exists already
+// holds the same bytes: nothing is written.
+func (a *Activities) landRaw(ctx context.Context, key, path string, side lake.Sidecar) error {
+	err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{IfAbsent: true, ContentType: "application/octet-stream"})
+	switch {
+	case errors.Is(err, objectstore.ErrExists):
+		return nil
+	case err != nil:
+		return err
+	}
+	return a.Lake.B.PutJSON(ctx, lake.SidecarKey(key), side, objectstore.PutOptions{})
+}

@@ -1,0 +1,139 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+)
+
+// HarmonizeInput names the raw object to harmonize.
+type HarmonizeInput struct {
+	Source  string
+	Dataset string
+	RawKey  string
+	SHA256  string
+}
+
+// HarmonizeResult is the snapshot written.
+type HarmonizeResult struct {
+	Table       string
+	SnapshotKey string
+	Rows        int64
+	FirstPeriod string
+	LastPeriod  string
+}
+
+// Harmonize turns one raw object into a deterministic Parquet snapshot of the common model. A snapshot of
+// the same raw object by the same harmonizer version already in place is reused.
+func (a *Activities) Harmonize(ctx context.Context, in HarmonizeInput) (HarmonizeResult, error) {
+	res, err := a.harmonize(ctx, in)
+	return res, classify(fault.In(err, in.Source, in.Dataset))
+}
+
+const (
+	metaRows        = "Rows"
+	metaFirstPeriod = "First-Period"
+	metaLastPeriod  = "Last-Period"
+)
+
+func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (HarmonizeResult, error) {
+	src, ds, err := a.dataset(in.Source, in.Dataset)
+	if err != nil {
+		return HarmonizeResult{}, err
+	}
+	const table = "observations"
+	res := HarmonizeResult{Table: table, SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, table, in.SHA256)}
+	if st, err := a.Lake.B.Stat(ctx, res.SnapshotKey); err == nil {
+		res.Rows, _ = strconv.ParseInt(st.Metadata[metaRows], 10, 64)
+		res.FirstPeriod, res.LastPeriod = st.Metadata[metaFirstPeriod], st.Metadata[metaLastPeriod]
+		return res, nil
+	} else if !errors.Is(err, objectstore.ErrNotFound) {
+		return res, err
+	}
+	dir, err := os.MkdirTemp(a.WorkDir, "harmonize-*")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	rawPath := filepath.Join(dir, "raw")
+	if err := a.Lake.B.GetFile(ctx, in.RawKey, rawPath); err != nil {
+		return res, err
+	}
+	db, err := warehouse.Open(ctx, a.DuckDB)
+	if err != nil {
+		return res, err
+	}
+	defer db.Close()
+	out := filepath.Join(dir, table+".parquet")
+	stats, err := HarmonizeFile(ctx, db, src.Conn, ds, in.SHA256, rawPath, out)
+	if err != nil {
+		return res, err
+	}
+	res.Rows, res.FirstPeriod, res.LastPeriod = stats.Rows, stats.FirstPeriod, stats.LastPeriod
+	activity.RecordHeartbeat(ctx, res.Rows)
+	err = a.Lake.B.PutFile(ctx, res.SnapshotKey, out, objectstore.PutOptions{
+		ContentType: "application/vnd.apache.parquet",
+		Metadata: map[string]string{metaRows: strconv.FormatInt(res.Rows, 10),
+			metaFirstPeriod: res.FirstPeriod, metaLastPeriod: res.LastPeriod},
+	})
+	return res, err
+}
+
+// HarmonizeFile parses the raw file at rawPath with conn and writes the observations snapshot to out. It
+// is the whole harmonization of one raw object, shared by the activity, the tests and the benchmarks.
+func HarmonizeFile(ctx context.Context, db *warehouse.DB, conn connectors.Source, ds connectors.Dataset, sha256, rawPath, out string) (warehouse.Stats, error) {
+	f, err := os.Open(rawPath)
+	if err != nil {
+		return warehouse.Stats{}, err
+	}
+	defer f.Close()
+	snap := warehouse.Snapshot{Source: conn.Name(), Dataset: ds.ID, RawSHA256: sha256}
+	stats, err := db.HarmonizeObservations(ctx, snap, func(emit func(connectors.Observation) error) error {
+		return conn.Parse(ctx, ds, f, emit)
+	}, out)
+	if err != nil {
+		return stats, err
+	}
+	if stats.Rows == 0 {
+		return stats, fault.Errorf(fault.BadInput, "no observations in the raw object")
+	}
+	return stats, nil
+}
+
+// AcceptInput is a fetched and harmonized dataset to make the current one.
+type AcceptInput struct {
+	Source    string
+	Dataset   string
+	Fetch     FetchResult
+	Harmonize HarmonizeResult
+}
+
+// Accept records a harmonized snapshot as the dataset's current state, the one the next release publishes.
+func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
+	st := lake.State{
+		Source: in.Source, Dataset: in.Dataset, Signal: in.Fetch.Signal, ETag: in.Fetch.ETag,
+		LastModified: in.Fetch.LastModified, URL: in.Fetch.URL, RawKey: in.Fetch.RawKey, RawSHA256: in.Fetch.SHA256,
+		RawBytes: in.Fetch.Bytes, FetchedAt: in.Fetch.FetchedAt, Table: in.Harmonize.Table,
+		SnapshotKey: in.Harmonize.SnapshotKey, Rows: in.Harmonize.Rows, FirstPeriod: in.Harmonize.FirstPeriod,
+		LastPeriod: in.Harmonize.LastPeriod, AcceptedAt: time.Now().UTC(),
+	}
+	if st.SnapshotKey == "" || st.RawKey == "" {
+		return classify(fault.Errorf(fault.BadInput, "accept %s/%s: no snapshot", in.Source, in.Dataset))
+	}
+	if err := a.Lake.SetState(ctx, st); err != nil {
+		return fmt.Errorf("accept %s/%s: %w", in.Source, in.Dataset, err)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+)
+
+// PlanRelease compares the accepted snapshots with the latest release and says whether a release is due
+// and under which version.
+func (a *Activities) PlanRelease(ctx context.Context) (release.Plan, error) {
+	states, err := a.Lake.States(ctx)
+	if err != nil {
+		return release.Plan{}, err
+	}
+	p, err := a.Releases.PlanNext(ctx, states)
+	return p, classify(err)
+}
+
+// BuildInput is a planned release to build under staging.
+type BuildInput struct {
+	ReleaseID string
+	Plan      release.Plan
+}
+
+// BuildResult summarises a staged release.
+type BuildResult struct {
+	Version   string
+	Resources map[string]int64 // table → rows
+	Sources   int
+}
+
+// BuildRelease assembles the release tables from the accepted snapshots under the staging prefix. It fails
+// when the accepted snapshots moved since the plan (the workflow then plans again).
+func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResult, error) {
+	states, err := a.Lake.States(ctx)
+	if err != nil {
+		return BuildResult{}, err
+	}
+	if d := release.InputsDigest(states); d != in.Plan.InputsDigest {
+		return BuildResult{}, fmt.Errorf("accepted snapshots changed since the plan (%s, now %s)", in.Plan.InputsDigest[:12], d[:12])
+	}
+	db, err := warehouse.Open(ctx, a.DuckDB)
+	if err != nil {
+		return BuildResult{}, err
+	}
+	defer db.Close()
+	m, err := a.Releases.Build(ctx, states, release.BuildOptions{
+		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db,
+	})
+	if err != nil {
+		return BuildResult{}, classify(err)
+	}
+	out := BuildResult{Version: m.Version, Resources: map[string]int64{}, Sources: len(m.Sources)}
+	for _, r := range m.Resources {
+		out.Resources[r.Name] = r.Rows
+	}
+	return out, nil
+}
+
+// PublishInput is a staged release to publish.
+type PublishInput struct {
+	ReleaseID string
+	Version   string
+}
+
+// PublishRelease claims the version and makes the staged release visible in one step. A Conflict error
+// means another release took the version first.
+func (a *Activities) PublishRelease(ctx context.Context, in PublishInput) error {
+	if err := a.Releases.Publish(ctx, in.ReleaseID, in.Version); err != nil {
+		return classify(err)
+	}
+	return classify(a.Releases.Discard(ctx, in.ReleaseID))
+}
+
+// DiscardRelease removes a staged build that will not be published.
+func (a *Activities) DiscardRelease(ctx context.Context, releaseID string) error {
+	return a.Releases.Discard(ctx, releaseID)
+}
+
+// DeliverInput is one release for one observatory.
+type DeliverInput struct {
+	Version     string
+	Observatory Observatory
+}
+
+// Deliver copies a published release into the observatory's bucket and prefix and records it in the
+// delivery ledger with the attempt that succeeded.
+func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (release.Delivery, error) {
+	dst := a.Store.Bucket(in.Observatory.Bucket)
+	n, err := a.Releases.Deliver(ctx, in.Version, dst, in.Observatory.Prefix)
+	if err != nil {
+		return release.Delivery{}, fmt.Errorf("deliver %s to %s: %w", in.Version, in.Observatory.ID, err)
+	}
+	d := release.Delivery{
+		Release: in.Version, Observatory: in.Observatory.ID, Status: release.Delivered,
+		Attempts: activity.GetInfo(ctx).Attempt, Time: time.Now().UTC(), Files: n,
+		Target: in.Observatory.Bucket + "/" + in.Observatory.Prefix + "releases/" + in.Version + "/",
+	}
+	return d, a.Releases.RecordDelivery(ctx, d)
+}
+
+// RecordDelivery writes a ledger entry; the workflow uses it for deliveries that failed for good.
+func (a *Activities) RecordDelivery(ctx context.Context, d release.Delivery) error {
+	return a.Releases.RecordDelivery(ctx, d)
+}

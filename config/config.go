@@ -1,0 +1,384 @@
+// Package config reads and validates the platform's one YAML configuration file: sources with their base
+// URLs, datasets and schedules, the observatories, and the storage and Temporal endpoints. It is read in
+// cmd/, validated once, and passed down as plain structs.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	Storage       Storage           `yaml:"storage" json:"storage"`
+	Temporal      Temporal          `yaml:"temporal" json:"temporal"`
+	API           API               `yaml:"api" json:"api"`
+	Dev           Dev               `yaml:"dev" json:"dev"`
+	Release       Release           `yaml:"release" json:"release"`
+	Sources       map[string]Source `yaml:"sources" json:"sources"`
+	Observatories []Observatory     `yaml:"observatories" json:"observatories"`
+	lines         map[string]int    // path → line, for errors found after decoding
+}
+
+// Storage is the S3-compatible object store (MinIO locally).
+type Storage struct {
+	Endpoint  string `yaml:"endpoint" json:"endpoint"`
+	AccessKey string `yaml:"access_key" json:"access_key"`
+	SecretKey string `yaml:"secret_key" json:"-"`
+	UseSSL    bool   `yaml:"use_ssl" json:"use_ssl"`
+	Region    string `yaml:"region" json:"region,omitempty"`
+	Bucket    string `yaml:"bucket" json:"bucket"`
+}
+
+// Temporal is the Temporal frontend.
+type Temporal struct {
+	Address   string `yaml:"address" json:"address"`
+	Namespace string `yaml:"namespace" json:"namespace"`
+	TaskQueue string `yaml:"task_queue" json:"task_queue"`
+}
+
+// API is the platform's HTTP API.
+type API struct {
+	Address string `yaml:"address" json:"address"`
+}
+
+// Dev configures the embedded default (`osservatorio dev`).
+type Dev struct {
+	StateDir            string `yaml:"state_dir" json:"state_dir"`
+	BinDir              string `yaml:"bin_dir" json:"bin_dir"`
+	TemporalUIPort      int    `yaml:"temporal_ui_port" json:"temporal_ui_port"`
+	MinioConsoleAddress string `yaml:"minio_console_address" json:"minio_console_address"`
+}
+
+// Release configures release building and delivery.
+type Release struct {
+	// Name is the data package name written in every datapackage.json.
+	Name string `yaml:"name" json:"name"`
+	// DeliveryAttempts bounds how often one observatory's delivery is tried before it is recorded as failed.
+	DeliveryAttempts int `yaml:"delivery_attempts" json:"delivery_attempts"`
+}
+
+// Source is one data source.
+type Source struct {
+	BaseURL  string    `yaml:"base_url" json:"base_url"`
+	Schedule string    `yaml:"schedule" json:"schedule"`
+	MaxBytes int64     `yaml:"max_bytes" json:"max_bytes"`
+	Timeout  Duration  `yaml:"timeout" json:"timeout"`
+	Datasets []Dataset `yaml:"datasets" json:"datasets"`
+}
+
+// Dataset is one dataset of a source, with the filters that select the Lombardy slice of it.
+type Dataset struct {
+	ID      string              `yaml:"id" json:"id"`
+	Code    string              `yaml:"code" json:"code,omitempty"`
+	Filters map[string][]string `yaml:"filters" json:"filters,omitempty"`
+	Since   string              `yaml:"since" json:"since,omitempty"`
+}
+
+// Observatory is one subscriber of releases: a provincial observatory or the region.
+type Observatory struct {
+	ID       string `yaml:"id" json:"id"`
+	Name     string `yaml:"name" json:"name"`
+	Province string `yaml:"province" json:"province"` // Istat province code, "" for the region
+	Bucket   string `yaml:"bucket" json:"bucket"`
+	Prefix   string `yaml:"prefix" json:"prefix"`
+}
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (use 30s, 2m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML writes the duration as a string.
+func (d Duration) MarshalYAML() (interface{}, error) { return time.Duration(d).String(), nil }
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Error is every problem found in a configuration file, each with its line.
+type Error struct {
+	File     string
+	Problems []Problem
+}
+
+// Problem is one configuration error at a line (0 when the line is unknown).
+type Problem struct {
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d problem(s)", e.File, len(e.Problems))
+	for _, p := range e.Problems {
+		if p.Line > 0 {
+			fmt.Fprintf(&b, "\n  %s:%d: %s", e.File, p.Line, p.Message)
+		} else {
+			fmt.Fprintf(&b, "\n  %s: %s", e.File, p.Message)
+		}
+	}
+	return b.String()
+}
+
+// Load reads, decodes, applies environment overrides and defaults to, and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	return Parse(path, data, os.Getenv)
+}
+
+// Parse decodes and validates data; getenv supplies the OSSERVATORIO_* overrides.
+func Parse(name string, data []byte, getenv func(string) string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			e := &Error{File: name}
+			for _, msg := range te.Errors {
+				e.Problems = append(e.Problems, lineProblem(msg))
+			}
+			return nil, e
+		}
+		return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
+	}
+	c.lines = map[string]int{}
+	indexLines(&root, "", c.lines)
+	c.applyEnv(getenv)
+	c.applyDefaults()
+	if probs := c.validate(); len(probs) > 0 {
+		return nil, &Error{File: name, Problems: probs}
+	}
+	return &c, nil
+}
+
+var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+func lineProblem(msg string) Problem {
+	if m := lineRE.FindStringSubmatch(msg); m != nil {
+		var n int
+		fmt.Sscanf(m[1], "%d", &n)
+		return Problem{Line: n, Message: m[2]}
+	}
+	return Problem{Message: msg}
+}
+
+func yamlProblem(err error) Problem { return lineProblem(err.Error()) }
+
+// indexLines records the line of every mapping key and sequence item under a dotted path
+// ("sources.eurostat.schedule", "observatories.3.province").
+func indexLines(n *yaml.Node, path string, lines map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			indexLines(c, path, lines)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			lines[p] = k.Line
+			indexLines(v, p, lines)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := join(path, fmt.Sprint(i))
+			lines[p] = c.Line
+			indexLines(c, p, lines)
+		}
+	}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// Line returns the line of a dotted path in the file, or 0.
+func (c *Config) Line(path string) int { return c.lines[path] }
+
+// applyEnv applies OSSERVATORIO_<SOURCE>_BASE_URL and the storage credentials from the environment.
+func (c *Config) applyEnv(getenv func(string) string) {
+	for name, s := range c.Sources {
+		if v := getenv("OSSERVATORIO_" + strings.ToUpper(name) + "_BASE_URL"); v != "" {
+			s.BaseURL = v
+			c.Sources[name] = s
+		}
+	}
+	if v := getenv("OSSERVATORIO_STORAGE_ENDPOINT"); v != "" {
+		c.Storage.Endpoint = v
+	}
+	if v := getenv("OSSERVATORIO_STORAGE_ACCESS_KEY"); v != "" {
+		c.Storage.AccessKey = v
+	}
+	if v := getenv("OSSERVATORIO_STORAGE_SECRET_KEY"); v != "" {
+		c.Storage.SecretKey = v
+	}
+	if v := getenv("OSSERVATORIO_TEMPORAL_ADDRESS"); v != "" {
+		c.Temporal.Address = v
+	}
+}
+
+func (c *Config) applyDefaults() {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&c.Storage.Bucket, "osservatorio")
+	def(&c.Temporal.Namespace, "default")
+	def(&c.Temporal.TaskQueue, "osservatorio")
+	def(&c.Dev.StateDir, ".osservatorio")
+	def(&c.Dev.BinDir, "bin")
+	def(&c.Release.Name, "osservatorio-lombardia")
+	if c.Release.DeliveryAttempts == 0 {
+		c.Release.DeliveryAttempts = 5
+	}
+	for name, s := range c.Sources {
+		if s.MaxBytes == 0 {
+			s.MaxBytes = 64 << 20
+		}
+		if s.Timeout == 0 {
+			s.Timeout = Duration(2 * time.Minute)
+		}
+		c.Sources[name] = s
+	}
+	for i := range c.Observatories {
+		o := &c.Observatories[i]
+		def(&o.Bucket, "obs-"+o.ID)
+	}
+}
+
+// KnownSources are the sources this build has connectors for.
+var KnownSources = map[string]bool{"eurostat": true}
+
+var (
+	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+)
+
+func (c *Config) validate() []Problem {
+	var probs []Problem
+	add := func(path, format string, args ...any) {
+		probs = append(probs, Problem{Line: c.lines[path], Message: fmt.Sprintf(format, args...)})
+	}
+	if c.Storage.Endpoint == "" {
+		add("storage", "storage.endpoint is required")
+	}
+	if !bucketRE.MatchString(c.Storage.Bucket) {
+		add("storage.bucket", "storage.bucket %q is not a valid bucket name", c.Storage.Bucket)
+	}
+	if c.Temporal.Address == "" {
+		add("temporal", "temporal.address is required")
+	}
+	if len(c.Sources) == 0 {
+		add("sources", "at least one source is required")
+	}
+	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+	names := make([]string, 0, len(c.Sources))
+	for name := range c.Sources {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s := c.Sources[name]
+		p := "sources." + name
+		if !KnownSources[name] {
+			add(p, "unknown source %q (known: %s)", name, strings.Join(sortedKeys(KnownSources), ", "))
+		}
+		if s.BaseURL == "" {
+			add(p, "sources.%s.base_url is required", name)
+		} else if !strings.HasPrefix(s.BaseURL, "http://") && !strings.HasPrefix(s.BaseURL, "https://") {
+			add(p+".base_url", "sources.%s.base_url %q must start with http:// or https://", name, s.BaseURL)
+		}
+		if s.Schedule != "" {
+			if _, err := parser.Parse(s.Schedule); err != nil {
+				add(p+".schedule", "sources.%s.schedule %q: %v", name, s.Schedule, err)
+			}
+		}
+		if s.MaxBytes < 0 {
+			add(p+".max_bytes", "sources.%s.max_bytes must be positive", name)
+		}
+		if len(s.Datasets) == 0 {
+			add(p, "sources.%s has no datasets", name)
+		}
+		seen := map[string]bool{}
+		for i, d := range s.Datasets {
+			dp := fmt.Sprintf("%s.datasets.%d", p, i)
+			if !idRE.MatchString(d.ID) {
+				add(dp, "dataset id %q must be lower case letters, digits, - and _", d.ID)
+			}
+			if seen[d.ID] {
+				add(dp, "dataset %q is listed twice in source %s", d.ID, name)
+			}
+			seen[d.ID] = true
+		}
+	}
+	seen := map[string]bool{}
+	for i, o := range c.Observatories {
+		p := fmt.Sprintf("observatories.%d", i)
+		if !idRE.MatchString(o.ID) {
+			add(p, "observatory id %q must be lower case letters, digits, - and _", o.ID)
+		}
+		if seen[o.ID] {
+			add(p, "observatory %q is listed twice", o.ID)
+		}
+		seen[o.ID] = true
+		if o.Name == "" {
+			add(p, "observatory %q has no name", o.ID)
+		}
+		if o.Province != "" && !regexp.MustCompile(`^\d{3}$`).MatchString(o.Province) {
+			add(p+".province", "observatory %q: province %q must be a 3-digit Istat code", o.ID, o.Province)
+		}
+		if !bucketRE.MatchString(o.Bucket) {
+			add(p, "observatory %q: bucket %q is not a valid bucket name", o.ID, o.Bucket)
+		}
+	}
+	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
+	return probs
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// SourceNames returns the configured source names in order.
+func (c *Config) SourceNames() []string {
+	out := make([]string, 0, len(c.Sources))
+	for k := range c.Sources {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

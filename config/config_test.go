@@ -1,0 +1,93 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/osservatorio-lombardia/osservatorio/deploy"
+)
+
+func noEnv(string) string { return "" }
+
+func TestDefaultConfigIsValid(t *testing.T) {
+	c, err := Parse("default", deploy.DefaultConfig, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.Observatories); got != 13 {
+		t.Errorf("observatories = %d, want 13", got)
+	}
+	if got := len(c.Sources["eurostat"].Datasets); got < 4 {
+		t.Errorf("eurostat datasets = %d, want at least 4", got)
+	}
+	if got := c.Observatories[1].Bucket; got != "obs-bergamo" {
+		t.Errorf("default bucket = %q", got)
+	}
+}
+
+func TestEnvOverridesBaseURL(t *testing.T) {
+	env := map[string]string{"OSSERVATORIO_EUROSTAT_BASE_URL": "http://127.0.0.1:9999/eurostat"}
+	c, err := Parse("default", deploy.DefaultConfig, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Sources["eurostat"].BaseURL; got != env["OSSERVATORIO_EUROSTAT_BASE_URL"] {
+		t.Errorf("base url = %q", got)
+	}
+}
+
+func TestErrorsCarryLines(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		wantLine   int
+		wantMsg    string
+	}{
+		{"unknown key", "storage:\n  endpoint: x\n  bukket: y\n", 3, "bukket"},
+		{"bad cron", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: http://x
+    schedule: "61 * * * *"
+    datasets: [{id: a}]
+`, 6, "schedule"},
+		{"bad province", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: http://x
+    datasets: [{id: a}]
+observatories:
+  - id: mi
+    name: Milano
+    province: "15"
+`, 10, "3-digit"},
+		{"unknown source", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  nowhere:
+    base_url: http://x
+    datasets: [{id: a}]
+`, 4, "unknown source"},
+		{"syntax", "storage: [\n", 1, "expected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(tt.yaml), noEnv)
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			found := false
+			for _, p := range ce.Problems {
+				if p.Line == tt.wantLine && strings.Contains(p.Message, tt.wantMsg) {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("problems %+v lack line %d with %q", ce.Problems, tt.wantLine, tt.wantMsg)
+			}
+		})
+	}
+}

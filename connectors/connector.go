@@ -1,0 +1,72 @@
+// Package connectors defines what a source connector is: a Go value that knows, for each dataset it offers,
+// how to ask cheaply whether it changed, which request fetches its raw bytes, how to tell data from an error
+// page, and how to turn raw bytes into rows of the common model. Connectors know HTTP and formats, never
+// Temporal; one subpackage per source and per shared format.
+package connectors
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+)
+
+// Dataset is one configured dataset of a source.
+type Dataset struct {
+	Source  string
+	ID      string              // the platform's name for it, e.g. "lfst_r_lfu3rt"
+	Code    string              // the source's code, when it differs from ID
+	Filters map[string][]string // dimension → accepted codes
+	Since   string              // first period wanted
+}
+
+// SourceCode returns the source's own code for the dataset.
+func (d Dataset) SourceCode() string {
+	if d.Code != "" {
+		return d.Code
+	}
+	return d.ID
+}
+
+// Signal is what a source says about a dataset's version without sending its data. Two equal non-empty
+// tokens mean the data did not change.
+type Signal struct {
+	Token string // e.g. Eurostat's UPDATE_DATA timestamp; "" when the source gave none
+	URL   string // the URL asked
+}
+
+// Observation is one statistical fact as a connector reads it, before territory harmonization.
+type Observation struct {
+	Indicator   string // what is measured, the dataset code when the dataset measures one thing
+	Breakdown   string // any dimensions beyond the common ones, "wstatus=EMP;nace_r2=TOTAL"
+	Unit        string
+	Geo         string // the source's territory code, mapped by the harmonizer
+	Period      string // normalised: 2023, 2023-Q1, 2023-01, 2023-S1, 2023-W05
+	Freq        string // A, Q, M, S, W, D
+	Sex         string
+	Age         string
+	Education   string
+	Sector      string
+	Citizenship string
+	Value       *float64 // nil when the source gives only a status (e.g. confidential)
+	Status      string   // the source's flag, kept as given
+	Position    int64    // position in the raw object (flat index, row number)
+}
+
+// Source is a connector.
+type Source interface {
+	// Name is the source's configuration name, e.g. "eurostat".
+	Name() string
+	// Check asks the source for the dataset's change signal with one small request.
+	Check(ctx context.Context, ds Dataset) (Signal, error)
+	// DataRequest returns the request that fetches the dataset's raw bytes.
+	DataRequest(ds Dataset) (httpfetch.Request, error)
+	// Inspect looks at the status, headers and first bytes of a downloaded body and returns a classified
+	// error when it is not data (an HTML error page, an error document, a deferred extraction).
+	Inspect(ds Dataset, status int, header http.Header, head []byte) error
+	// Extension is the file extension of raw objects ("json", "csv").
+	Extension(ds Dataset) string
+	// Parse reads raw bytes and calls emit for every observation, in the order of the raw object.
+	Parse(ctx context.Context, ds Dataset, r io.Reader, emit func(Observation) error) error
+}

@@ -1,0 +1,267 @@
+// Package eurostat connects Eurostat's dissemination API: the statistics API (JSON-stat 2.0) for data and
+// the SDMX 2.1 dataflow structure for the cheap change signal (the UPDATE_DATA annotation).
+package eurostat
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/jsonstat"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/sdmx"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+)
+
+// Name is the source's configuration name.
+const Name = "eurostat"
+
+// Source is the Eurostat connector.
+type Source struct {
+	base   string
+	client *httpfetch.Client
+}
+
+// New returns the connector for the API at baseURL (…/eurostat/api/dissemination or a mirror of it).
+func New(baseURL string, client *httpfetch.Client) *Source {
+	return &Source{base: strings.TrimRight(baseURL, "/"), client: client}
+}
+
+// Name returns "eurostat".
+func (s *Source) Name() string { return Name }
+
+// Extension returns "json": data is fetched as JSON-stat 2.0.
+func (s *Source) Extension(connectors.Dataset) string { return "json" }
+
+func (s *Source) structureURL(ds connectors.Dataset) string {
+	return fmt.Sprintf("%s/sdmx/2.1/dataflow/ESTAT/%s/latest", s.base, url.PathEscape(strings.ToUpper(ds.SourceCode())))
+}
+
+// Check reads the dataflow's UPDATE_DATA annotation: one request of a few KB.
+func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.Signal, error) {
+	u := s.structureURL(ds)
+	resp, err := s.client.Get(ctx, httpfetch.Request{URL: u, Header: http.Header{"Accept": {"application/xml"}}})
+	if err != nil {
+		return connectors.Signal{URL: u}, err
+	}
+	defer resp.Body.Close()
+	if resp.Status != http.StatusOK {
+		return connectors.Signal{URL: u}, fault.Errorf(fault.BadInput, "dataflow structure %s: HTTP %d", u, resp.Status)
+	}
+	ann, err := sdmx.DataflowAnnotations(io.LimitReader(resp.Body, 8<<20), ds.SourceCode())
+	if err != nil {
+		return connectors.Signal{URL: u}, fault.Wrap(fault.BadInput, "dataflow structure "+u, err)
+	}
+	return connectors.Signal{Token: ann["UPDATE_DATA"], URL: u}, nil
+}
+
+// DataRequest asks the statistics API for the configured slice as JSON-stat 2.0.
+func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
+	q := url.Values{}
+	q.Set("format", "JSON")
+	q.Set("lang", "EN")
+	dims := make([]string, 0, len(ds.Filters))
+	for d := range ds.Filters {
+		dims = append(dims, d)
+	}
+	sort.Strings(dims)
+	for _, d := range dims {
+		for _, v := range ds.Filters[d] {
+			q.Add(d, v)
+		}
+	}
+	if ds.Since != "" {
+		q.Set("sinceTimePeriod", ds.Since)
+	}
+	u := fmt.Sprintf("%s/statistics/1.0/data/%s?%s", s.base, url.PathEscape(ds.SourceCode()), q.Encode())
+	return httpfetch.Request{URL: u, Header: http.Header{"Accept": {"application/json"}}}, nil
+}
+
+// Inspect rejects what is not a JSON-stat dataset: HTML pages, error documents, a queued (asynchronous)
+// extraction, or a legacy SDMX footer announcing deferred delivery.
+func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
+	trimmed := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	switch {
+	case status == http.StatusRequestEntityTooLarge:
+		return fault.Errorf(fault.BadInput, "HTTP 413, extraction too big: narrow the filters (%s)", snippet(trimmed))
+	case status >= 400:
+		return fault.Errorf(fault.BadInput, "HTTP %d: %s", status, snippet(trimmed))
+	case isHTML(trimmed, header):
+		return fault.Errorf(fault.BadInput, "an HTML page instead of data: %s", snippet(trimmed))
+	case bytes.HasPrefix(trimmed, []byte("<")):
+		if msgs, _ := sdmx.Footer(bytes.NewReader(head)); len(msgs) > 0 && msgs[0].Code == "413" {
+			return fault.Errorf(fault.Deferred, "extraction deferred by the source: %s", strings.Join(msgs[0].Text, " "))
+		}
+		return fault.Errorf(fault.BadInput, "XML instead of JSON-stat: %s", snippet(trimmed))
+	case !bytes.HasPrefix(trimmed, []byte("{")):
+		return fault.Errorf(fault.BadInput, "not JSON: %s", snippet(trimmed))
+	}
+	// Small bodies may be an error or a warning in place of data: decode just those top-level keys.
+	if len(head) < cap(head) || len(head) < 4096 {
+		var probe struct {
+			Error   json.RawMessage `json:"error"`
+			Warning json.RawMessage `json:"warning"`
+			Value   json.RawMessage `json:"value"`
+		}
+		if json.Unmarshal(head, &probe) == nil {
+			if len(probe.Error) > 0 && string(probe.Error) != "null" {
+				_, err := jsonstat.Decode(bytes.NewReader(head))
+				return classify(err)
+			}
+			if len(probe.Warning) > 0 && len(probe.Value) == 0 {
+				_, err := jsonstat.Decode(bytes.NewReader(head))
+				return classify(err)
+			}
+		}
+	}
+	return nil
+}
+
+func isHTML(b []byte, h http.Header) bool {
+	if strings.HasPrefix(strings.ToLower(h.Get("Content-Type")), "text/html") {
+		return true
+	}
+	l := bytes.ToLower(b[:min(len(b), 64)])
+	return bytes.HasPrefix(l, []byte("<!doctype html")) || bytes.HasPrefix(l, []byte("<html"))
+}
+
+func snippet(b []byte) string {
+	s := strings.Join(strings.Fields(string(b[:min(len(b), 160)])), " ")
+	return fmt.Sprintf("%q", s)
+}
+
+// classify maps a JSON-stat decoding error to a fault.
+func classify(err error) error {
+	var we *jsonstat.WarningResponse
+	var ee *jsonstat.ErrorResponse
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &we) && we.Problem.Status == http.StatusRequestEntityTooLarge:
+		return fault.Errorf(fault.Deferred, "extraction queued by the source (asynchronous delivery): %s", we.Problem.Label)
+	case errors.As(err, &we):
+		return fault.Errorf(fault.BadInput, "no data, source warning %d: %s", we.Problem.Status, we.Problem.Label)
+	case errors.As(err, &ee) && len(ee.Problems) > 0 && ee.Problems[0].Status >= 500:
+		return fault.Wrap(fault.SourceUnavailable, "source error", err)
+	case errors.As(err, &ee):
+		return fault.Wrap(fault.BadInput, "source error", err)
+	default:
+		return fault.Wrap(fault.BadInput, "malformed JSON-stat", err)
+	}
+}
+
+// common maps Eurostat dimension ids to the common model's columns.
+var common = map[string]string{
+	"freq": "freq", "unit": "unit", "geo": "geo", "time": "time", "sex": "sex", "age": "age",
+	"isced11": "education", "isced97": "education", "nace_r2": "sector", "citizen": "citizenship",
+}
+
+// Parse decodes a JSON-stat 2.0 response into observations, in flat-index order.
+func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
+	d, err := jsonstat.Decode(r)
+	if err != nil {
+		return classify(err)
+	}
+	pos := map[string]int{}
+	for i, id := range d.ID {
+		pos[strings.ToLower(id)] = i
+	}
+	for _, need := range []string{"geo", "time"} {
+		if _, ok := pos[need]; !ok {
+			return fault.Errorf(fault.BadInput, "schema changed: dimension %q missing (dimensions %v)", need, d.ID)
+		}
+	}
+	var extra []int
+	for i, id := range d.ID {
+		if _, ok := common[strings.ToLower(id)]; !ok {
+			extra = append(extra, i)
+		}
+	}
+	get := func(codes []string, dim string) string {
+		if i, ok := pos[dim]; ok {
+			return codes[i]
+		}
+		return ""
+	}
+	indicator := strings.ToLower(ds.SourceCode())
+	for n, c := range d.Cells() {
+		if n%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		period, freq, err := NormalizePeriod(get(c.Codes, "time"))
+		if err != nil {
+			return fault.Wrap(fault.BadInput, fmt.Sprintf("cell %d", c.Index), err)
+		}
+		if f := get(c.Codes, "freq"); f != "" {
+			freq = f
+		}
+		var b strings.Builder
+		for k, i := range extra {
+			if k > 0 {
+				b.WriteByte(';')
+			}
+			b.WriteString(strings.ToLower(d.ID[i]) + "=" + c.Codes[i])
+		}
+		o := connectors.Observation{
+			Indicator: indicator, Breakdown: b.String(),
+			Unit: get(c.Codes, "unit"), Geo: get(c.Codes, "geo"), Period: period, Freq: freq,
+			Sex: get(c.Codes, "sex"), Age: get(c.Codes, "age"),
+			Education: firstNonEmpty(get(c.Codes, "isced11"), get(c.Codes, "isced97")),
+			Sector:    get(c.Codes, "nace_r2"), Citizenship: get(c.Codes, "citizen"),
+			Value: c.Value, Status: c.Status, Position: int64(c.Index),
+		}
+		if err := emit(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+var periodRE = regexp.MustCompile(`^(\d{4})(?:-?([QSMWD]|-)?(\d{1,2}))?(?:-(\d{2}))?$`)
+
+// NormalizePeriod turns Eurostat and SDMX period codes into the platform's form and returns their
+// frequency: 2023 (A), 2023-Q1 (Q), 2023-S1 (S), 2023-01 (M), 2023-W05 (W), 2023-01-31 (D).
+func NormalizePeriod(p string) (string, string, error) {
+	p = strings.ToUpper(strings.TrimSpace(p))
+	m := periodRE.FindStringSubmatch(p)
+	if m == nil {
+		return "", "", fmt.Errorf("period %q not understood", p)
+	}
+	year, kind, num, day := m[1], m[2], m[3], m[4]
+	if num == "" {
+		return year, "A", nil
+	}
+	var n int
+	fmt.Sscanf(num, "%d", &n)
+	switch {
+	case day != "":
+		return fmt.Sprintf("%s-%02d-%s", year, n, day), "D", nil
+	case kind == "Q" && n >= 1 && n <= 4:
+		return fmt.Sprintf("%s-Q%d", year, n), "Q", nil
+	case kind == "S" && n >= 1 && n <= 2:
+		return fmt.Sprintf("%s-S%d", year, n), "S", nil
+	case kind == "W" && n >= 1 && n <= 53:
+		return fmt.Sprintf("%s-W%02d", year, n), "W", nil
+	case (kind == "M" || kind == "" || kind == "-") && n >= 1 && n <= 12:
+		return fmt.Sprintf("%s-%02d", year, n), "M", nil
+	}
+	return "", "", fmt.Errorf("period %q not understood", p)
+}

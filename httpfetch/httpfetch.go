@@ -1,0 +1,234 @@
+// Package httpfetch is the platform's one HTTP client for sources: a few short retries inside one attempt
+// (Temporal owns every retry beyond that), conditional requests, and downloads that stream to a spool file
+// while hashing, never holding a body in memory.
+package httpfetch
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+)
+
+// UserAgent identifies the platform to sources.
+const UserAgent = "osservatorio/1 (+https://github.com/osservatorio-lombardia/osservatorio)"
+
+// Client fetches from sources.
+type Client struct {
+	http *retryablehttp.Client
+}
+
+// Options configure a Client.
+type Options struct {
+	// Retries inside one attempt (default 2), waiting between WaitMin and WaitMax, honouring Retry-After.
+	Retries int
+	WaitMin time.Duration
+	WaitMax time.Duration
+	Logger  *slog.Logger
+}
+
+// New returns a Client.
+func New(opts Options) *Client {
+	c := retryablehttp.NewClient()
+	c.RetryMax = 2
+	if opts.Retries > 0 {
+		c.RetryMax = opts.Retries
+	}
+	c.RetryWaitMin, c.RetryWaitMax = 500*time.Millisecond, 3*time.Second
+	if opts.WaitMin > 0 {
+		c.RetryWaitMin = opts.WaitMin
+	}
+	if opts.WaitMax > 0 {
+		c.RetryWaitMax = opts.WaitMax
+	}
+	c.Logger = nil
+	if opts.Logger != nil {
+		c.Logger = opts.Logger
+	}
+	// DefaultBackoff honours Retry-After on 429 and 503.
+	c.Backoff = retryablehttp.DefaultBackoff
+	// After the last retry, hand back the response rather than an opaque "giving up" error, so the caller
+	// can classify the status.
+	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	return &Client{http: c}
+}
+
+// Request is one GET.
+type Request struct {
+	URL    string
+	Header http.Header
+	// ETag and LastModified make the request conditional (If-None-Match / If-Modified-Since).
+	ETag         string
+	LastModified string
+}
+
+// Response is a source's answer. NotModified is true on 304; Body is then nil.
+type Response struct {
+	Status      int
+	Header      http.Header
+	Body        io.ReadCloser
+	NotModified bool
+}
+
+// Get sends req. A network failure or a 5xx/429 after the in-attempt retries is a SourceUnavailable fault; a
+// 4xx is returned as a response for the caller to classify.
+func (c *Client) Get(ctx context.Context, req Request) (*Response, error) {
+	r, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
+	if err != nil {
+		return nil, fault.Errorf(fault.BadInput, "request %s: %w", req.URL, err)
+	}
+	for k, vs := range req.Header {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	r.Header.Set("User-Agent", UserAgent)
+	if req.ETag != "" {
+		r.Header.Set("If-None-Match", req.ETag)
+	}
+	if req.LastModified != "" {
+		r.Header.Set("If-Modified-Since", req.LastModified)
+	}
+	resp, err := c.http.Do(r)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fault.Errorf(fault.SourceUnavailable, "GET %s: %w", req.URL, err)
+	}
+	if resp.StatusCode == http.StatusNotModified {
+		resp.Body.Close()
+		return &Response{Status: resp.StatusCode, Header: resp.Header, NotModified: true}, nil
+	}
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		snippet := readSnippet(resp.Body)
+		resp.Body.Close()
+		return nil, fault.Errorf(fault.SourceUnavailable, "GET %s: HTTP %d %s", req.URL, resp.StatusCode, snippet)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body}, nil
+}
+
+// readSnippet returns the start of an error body for a message.
+func readSnippet(r io.Reader) string {
+	buf := make([]byte, 200)
+	n, _ := io.ReadFull(r, buf)
+	return string(buf[:n])
+}
+
+// Spooled is a body written to a local spool file.
+type Spooled struct {
+	Path   string
+	Size   int64
+	SHA256 string
+	// Head holds the first bytes of the body, for sniffing its format.
+	Head []byte
+}
+
+// ErrTooLarge is returned by Spool when a body exceeds its limit.
+var ErrTooLarge = errors.New("body exceeds the size limit")
+
+// Spool streams body into a new file in dir, hashing as it goes, failing once more than maxBytes arrive.
+// progress, when set, is called with the bytes so far at most every 500 ms. When the server announced a
+// Content-Length and fewer bytes arrive, the error says the body was truncated. On error the partial file is
+// kept and returned, so the caller can store it for inspection.
+func Spool(ctx context.Context, body io.Reader, contentLength int64, dir string, maxBytes int64, progress func(int64)) (Spooled, error) {
+	f, err := os.CreateTemp(dir, "spool-*")
+	if err != nil {
+		return Spooled{}, fmt.Errorf("spool: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	w := &countingWriter{w: io.MultiWriter(f, h), head: make([]byte, 0, 4096)}
+	limit := maxBytes
+	if limit <= 0 {
+		limit = 1 << 40
+	}
+	src := io.LimitReader(&ctxReader{ctx: ctx, r: body}, limit+1)
+	last := time.Now()
+	buf := make([]byte, 256<<10)
+	var copyErr error
+	for {
+		n, rerr := src.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				copyErr = werr
+				break
+			}
+			if progress != nil && time.Since(last) > 500*time.Millisecond {
+				progress(w.n)
+				last = time.Now()
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			copyErr = rerr
+			break
+		}
+	}
+	out := Spooled{Path: f.Name(), Size: w.n, SHA256: hex.EncodeToString(h.Sum(nil)), Head: w.head}
+	switch {
+	case copyErr != nil && ctx.Err() != nil:
+		return out, ctx.Err()
+	case w.n > limit:
+		return out, fault.Errorf(fault.BadInput, "body larger than the limit of %d bytes: %w", limit, ErrTooLarge)
+	case copyErr != nil && (errors.Is(copyErr, io.ErrUnexpectedEOF) || contentLength > w.n):
+		return out, fault.Errorf(fault.BadInput, "truncated body: got %d of %d bytes: %w", w.n, contentLength, copyErr)
+	case copyErr != nil:
+		return out, fault.Errorf(fault.SourceUnavailable, "read body after %d bytes: %w", w.n, copyErr)
+	case contentLength >= 0 && w.n != contentLength:
+		return out, fault.Errorf(fault.BadInput, "truncated body: got %d of %d bytes", w.n, contentLength)
+	}
+	if progress != nil {
+		progress(w.n)
+	}
+	return out, nil
+}
+
+type countingWriter struct {
+	w    io.Writer
+	n    int64
+	head []byte
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if room := cap(c.head) - len(c.head); room > 0 {
+		c.head = append(c.head, p[:min(room, len(p))]...)
+	}
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// ContentLength returns the announced length of a response, or -1.
+func ContentLength(h http.Header) int64 {
+	n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}

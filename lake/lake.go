@@ -1,0 +1,120 @@
+// Package lake knows where everything lives in the platform's bucket and what each record holds: immutable
+// raw objects with their sidecars, harmonized snapshots, and the accepted state of every dataset.
+//
+//	raw/<source>/<dataset>/<sha256>.<ext>            the bytes as fetched, content-addressed, never rewritten
+//	raw/<source>/<dataset>/<sha256>.<ext>.meta.json  sidecar: URL, request, status, headers, time, bytes, sha256
+//	harmonized/<source>/<dataset>/<table>-<sha256[:16]>-h<N>.parquet   deterministic snapshot of one raw object
+//	state/<source>/<dataset>.json                    the last accepted snapshot and change signal
+//	releases/<version>/…                             published releases (see package release)
+//	deliveries/<version>/<observatory>.json          the delivery ledger
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+)
+
+// HarmonizerVersion is bumped whenever harmonization changes its output for the same input, so that new
+// snapshots get new keys.
+const HarmonizerVersion = 1
+
+// RawKey is the key of a raw object.
+func RawKey(source, dataset, sha256, ext string) string {
+	return fmt.Sprintf("raw/%s/%s/%s.%s", source, dataset, sha256, ext)
+}
+
+// SidecarKey is the key of a raw object's sidecar.
+func SidecarKey(rawKey string) string { return rawKey + ".meta.json" }
+
+// SnapshotKey is the key of the harmonized snapshot of table built from one raw object.
+func SnapshotKey(source, dataset, table, rawSHA256 string) string {
+	return fmt.Sprintf("harmonized/%s/%s/%s-%s-h%d.parquet", source, dataset, table, rawSHA256[:16], HarmonizerVersion)
+}
+
+// StateKey is the key of a dataset's state record.
+func StateKey(source, dataset string) string { return fmt.Sprintf("state/%s/%s.json", source, dataset) }
+
+// Sidecar records how a raw object was fetched.
+type Sidecar struct {
+	Source          string      `json:"source"`
+	Dataset         string      `json:"dataset"`
+	URL             string      `json:"url"`
+	Method          string      `json:"method"`
+	RequestHeaders  http.Header `json:"requestHeaders,omitempty"`
+	Status          int         `json:"status"`
+	ResponseHeaders http.Header `json:"responseHeaders"`
+	FetchedAt       time.Time   `json:"fetchedAt"`
+	Bytes           int64       `json:"bytes"`
+	SHA256          string      `json:"sha256"`
+	Signal          string      `json:"signal,omitempty"`
+	// Rejected says why the bytes were not accepted as data; they are kept for inspection.
+	Rejected string `json:"rejected,omitempty"`
+}
+
+// State is a dataset's accepted state: the snapshot the next release publishes.
+type State struct {
+	Source       string    `json:"source"`
+	Dataset      string    `json:"dataset"`
+	Signal       string    `json:"signal,omitempty"`
+	ETag         string    `json:"etag,omitempty"`
+	LastModified string    `json:"lastModified,omitempty"`
+	URL          string    `json:"url"`
+	RawKey       string    `json:"rawKey"`
+	RawSHA256    string    `json:"rawSha256"`
+	RawBytes     int64     `json:"rawBytes"`
+	FetchedAt    time.Time `json:"fetchedAt"`
+	Table        string    `json:"table"`
+	SnapshotKey  string    `json:"snapshotKey"`
+	Rows         int64     `json:"rows"`
+	FirstPeriod  string    `json:"firstPeriod,omitempty"`
+	LastPeriod   string    `json:"lastPeriod,omitempty"`
+	AcceptedAt   time.Time `json:"acceptedAt"`
+}
+
+// Lake is the platform's bucket seen through its layout.
+type Lake struct {
+	B *objectstore.Bucket
+}
+
+// New returns a Lake over bucket b.
+func New(b *objectstore.Bucket) *Lake { return &Lake{B: b} }
+
+// State returns a dataset's state; ok is false when the dataset was never accepted.
+func (l *Lake) State(ctx context.Context, source, dataset string) (st State, ok bool, err error) {
+	err = l.B.GetJSON(ctx, StateKey(source, dataset), &st)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return State{}, false, nil
+	}
+	return st, err == nil, err
+}
+
+// SetState records a dataset's accepted state.
+func (l *Lake) SetState(ctx context.Context, st State) error {
+	return l.B.PutJSON(ctx, StateKey(st.Source, st.Dataset), st, objectstore.PutOptions{})
+}
+
+// States returns every dataset's state, ordered by source and dataset.
+func (l *Lake) States(ctx context.Context) ([]State, error) {
+	infos, err := l.B.List(ctx, "state/", true)
+	if err != nil {
+		return nil, err
+	}
+	var out []State
+	for _, in := range infos {
+		if !strings.HasSuffix(in.Key, ".json") {
+			continue
+		}
+		var st State
+		if err := l.B.GetJSON(ctx, in.Key, &st); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}

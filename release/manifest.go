@@ -1,0 +1,209 @@
+// Package release builds, publishes, lists and verifies versioned dataset bundles:
+//
+//	releases/<version>/datapackage.json      Frictionless Data Package v2 manifest (the release exists iff this does)
+//	releases/<version>/data/<table>.parquet  the tables
+//	claims/<version>                         who claimed the version (create-only: two releases never share one)
+//	staging/<release id>/…                   a bundle being built, before it gets a version
+//
+// A release is built under staging, its version is claimed with a create-only write, its files are copied
+// under releases/<version>/, and its manifest is written last with a create-only write: the one step that
+// makes it visible. A published release is never rewritten.
+package release
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+)
+
+// ProfileURL is the Data Package v2 profile.
+const ProfileURL = "https://datapackage.org/profiles/2.0/datapackage.json"
+
+// Manifest is a release's datapackage.json.
+type Manifest struct {
+	Schema       string     `json:"$schema"`
+	Name         string     `json:"name"`
+	Title        string     `json:"title,omitempty"`
+	Version      string     `json:"version"`
+	Created      time.Time  `json:"created"`
+	Licenses     []License  `json:"licenses,omitempty"`
+	Resources    []Resource `json:"resources"`
+	Sources      []Source   `json:"sources"`
+	Osservatorio Extra      `json:"osservatorio"`
+}
+
+// License is a Data Package licence.
+type License struct {
+	Name  string `json:"name"`
+	Path  string `json:"path,omitempty"`
+	Title string `json:"title,omitempty"`
+}
+
+// Resource is one table of the release.
+type Resource struct {
+	Name      string      `json:"name"`
+	Path      string      `json:"path"`
+	Format    string      `json:"format"`
+	MediaType string      `json:"mediatype"`
+	Bytes     int64       `json:"bytes"`
+	Hash      string      `json:"hash"` // "sha256:<hex>"
+	Rows      int64       `json:"rows"`
+	Schema    TableSchema `json:"schema"`
+}
+
+// TableSchema is a Table Schema.
+type TableSchema struct {
+	Fields     []Field  `json:"fields"`
+	PrimaryKey []string `json:"primaryKey,omitempty"`
+}
+
+// Field is one column.
+type Field struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Description string `json:"description,omitempty"`
+}
+
+// Source is one raw object the release was built from.
+type Source struct {
+	Title       string    `json:"title"`
+	Path        string    `json:"path"` // the URL fetched
+	Source      string    `json:"source"`
+	Dataset     string    `json:"dataset"`
+	FetchedAt   time.Time `json:"fetchedAt"`
+	RawSHA256   string    `json:"rawSha256"`
+	RawKey      string    `json:"rawKey"`
+	Signal      string    `json:"signal,omitempty"`
+	SnapshotKey string    `json:"snapshotKey"`
+	Rows        int64     `json:"rows"`
+	FirstPeriod string    `json:"firstPeriod,omitempty"`
+	LastPeriod  string    `json:"lastPeriod,omitempty"`
+}
+
+// Extra is the platform's own manifest section.
+type Extra struct {
+	Previous     string  `json:"previous,omitempty"`
+	Bump         string  `json:"bump"`
+	InputsDigest string  `json:"inputsDigest"`
+	Changes      Changes `json:"changes"`
+}
+
+// Changes is the machine-readable diff against the previous release.
+type Changes struct {
+	AddedDatasets   []string `json:"addedDatasets,omitempty"`
+	RemovedDatasets []string `json:"removedDatasets,omitempty"`
+	UpdatedDatasets []string `json:"updatedDatasets,omitempty"`
+	NewPeriods      []string `json:"newPeriods,omitempty"` // "eurostat/lfst_r_lfu3rt: 2024"
+}
+
+// Resource returns the resource called name.
+func (m *Manifest) Resource(name string) (Resource, bool) {
+	for _, r := range m.Resources {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+// InputsDigest identifies a set of accepted snapshots: equal digests mean the release would be the same.
+func InputsDigest(states []lake.State) string {
+	keys := make([]string, 0, len(states))
+	for _, s := range states {
+		keys = append(keys, s.Source+"/"+s.Dataset+"="+s.SnapshotKey)
+	}
+	sort.Strings(keys)
+	h := sha256.Sum256([]byte(strings.Join(keys, "\n")))
+	return hex.EncodeToString(h[:])
+}
+
+// SourcesOf lists the states as manifest sources, ordered.
+func SourcesOf(states []lake.State) []Source {
+	out := make([]Source, 0, len(states))
+	for _, s := range states {
+		out = append(out, Source{
+			Title: s.Source + " " + s.Dataset, Path: s.URL, Source: s.Source, Dataset: s.Dataset,
+			FetchedAt: s.FetchedAt.UTC(), RawSHA256: s.RawSHA256, RawKey: s.RawKey, Signal: s.Signal,
+			SnapshotKey: s.SnapshotKey, Rows: s.Rows, FirstPeriod: s.FirstPeriod, LastPeriod: s.LastPeriod,
+		})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Source != out[j].Source {
+			return out[i].Source < out[j].Source
+		}
+		return out[i].Dataset < out[j].Dataset
+	})
+	return out
+}
+
+// Diff compares the sources of the previous release with the new ones and says which semver part to bump:
+// "major" for a removed dataset, "minor" for a new dataset or new periods, "patch" for revisions only.
+func Diff(prev, next []Source) (Changes, string) {
+	old := map[string]Source{}
+	for _, s := range prev {
+		old[s.Source+"/"+s.Dataset] = s
+	}
+	var c Changes
+	seen := map[string]bool{}
+	for _, s := range next {
+		id := s.Source + "/" + s.Dataset
+		seen[id] = true
+		o, ok := old[id]
+		switch {
+		case !ok:
+			c.AddedDatasets = append(c.AddedDatasets, id)
+		case o.SnapshotKey != s.SnapshotKey:
+			c.UpdatedDatasets = append(c.UpdatedDatasets, id)
+			if s.LastPeriod > o.LastPeriod {
+				c.NewPeriods = append(c.NewPeriods, fmt.Sprintf("%s: %s", id, s.LastPeriod))
+			}
+		}
+	}
+	for _, s := range prev {
+		if id := s.Source + "/" + s.Dataset; !seen[id] {
+			c.RemovedDatasets = append(c.RemovedDatasets, id)
+		}
+	}
+	switch {
+	case len(c.RemovedDatasets) > 0:
+		return c, "major"
+	case len(c.AddedDatasets) > 0 || len(c.NewPeriods) > 0:
+		return c, "minor"
+	default:
+		return c, "patch"
+	}
+}
+
+// NextVersion returns the version after prev for a bump; the first release is 1.0.0.
+func NextVersion(prev, bump string) (string, error) {
+	if prev == "" {
+		return "1.0.0", nil
+	}
+	var maj, min, pat int
+	if _, err := fmt.Sscanf(prev, "%d.%d.%d", &maj, &min, &pat); err != nil {
+		return "", fmt.Errorf("version %q is not semver: %w", prev, err)
+	}
+	switch bump {
+	case "major":
+		return fmt.Sprintf("%d.0.0", maj+1), nil
+	case "minor":
+		return fmt.Sprintf("%d.%d.0", maj, min+1), nil
+	default:
+		return fmt.Sprintf("%d.%d.%d", maj, min, pat+1), nil
+	}
+}
+
+// Encode renders a manifest as the bytes written to datapackage.json.
+func Encode(m *Manifest) ([]byte, error) {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(data, '\n'), nil
+}

@@ -1,0 +1,330 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+)
+
+// ManifestName is the manifest's file name inside a release.
+const ManifestName = "datapackage.json"
+
+// Prefix is the folder of a published release.
+func Prefix(version string) string { return "releases/" + version + "/" }
+
+func stagingPrefix(releaseID string) string { return "staging/" + releaseID + "/" }
+
+func claimKey(version string) string { return "claims/" + version }
+
+// Store reads and writes releases in the platform's bucket.
+type Store struct {
+	B *objectstore.Bucket
+}
+
+// NewStore returns a Store over b.
+func NewStore(b *objectstore.Bucket) *Store { return &Store{B: b} }
+
+// ErrNoRelease is returned when a release does not exist.
+var ErrNoRelease = errors.New("no such release")
+
+// Versions returns the published versions, oldest first.
+func (s *Store) Versions(ctx context.Context) ([]string, error) {
+	infos, err := s.B.List(ctx, "releases/", true)
+	if err != nil {
+		return nil, err
+	}
+	var vs []*semver.Version
+	for _, in := range infos {
+		rest := strings.TrimPrefix(in.Key, "releases/")
+		ver, file, ok := strings.Cut(rest, "/")
+		if !ok || file != ManifestName {
+			continue
+		}
+		v, err := semver.StrictNewVersion(ver)
+		if err != nil {
+			continue
+		}
+		vs = append(vs, v)
+	}
+	sort.Sort(semver.Collection(vs))
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.String()
+	}
+	return out, nil
+}
+
+// Get returns a published release's manifest.
+func (s *Store) Get(ctx context.Context, version string) (*Manifest, error) {
+	var m Manifest
+	if err := s.B.GetJSON(ctx, Prefix(version)+ManifestName, &m); err != nil {
+		if errors.Is(err, objectstore.ErrNotFound) {
+			return nil, fmt.Errorf("release %s: %w", version, ErrNoRelease)
+		}
+		return nil, err
+	}
+	return &m, nil
+}
+
+// Latest returns the newest published manifest, or nil when there is none.
+func (s *Store) Latest(ctx context.Context) (*Manifest, error) {
+	vs, err := s.Versions(ctx)
+	if err != nil || len(vs) == 0 {
+		return nil, err
+	}
+	return s.Get(ctx, vs[len(vs)-1])
+}
+
+// Plan is what the next release would be.
+type Plan struct {
+	Skip         bool   `json:"skip"` // nothing changed since the latest release
+	Version      string `json:"version"`
+	Previous     string `json:"previous,omitempty"`
+	Bump         string `json:"bump"`
+	InputsDigest string `json:"inputsDigest"`
+}
+
+// PlanNext compares the accepted states with the latest release.
+func (s *Store) PlanNext(ctx context.Context, states []lake.State) (Plan, error) {
+	if len(states) == 0 {
+		return Plan{Skip: true}, nil
+	}
+	latest, err := s.Latest(ctx)
+	if err != nil {
+		return Plan{}, err
+	}
+	p := Plan{InputsDigest: InputsDigest(states)}
+	var prevSources []Source
+	if latest != nil {
+		if latest.Osservatorio.InputsDigest == p.InputsDigest {
+			return Plan{Skip: true, Version: latest.Version, InputsDigest: p.InputsDigest}, nil
+		}
+		p.Previous, prevSources = latest.Version, latest.Sources
+	}
+	_, p.Bump = Diff(prevSources, SourcesOf(states))
+	if latest == nil {
+		p.Bump = "major"
+	}
+	p.Version, err = NextVersion(p.Previous, p.Bump)
+	return p, err
+}
+
+// BuildOptions are the inputs of Build.
+type BuildOptions struct {
+	Name      string
+	ReleaseID string // unique per build attempt of one release; names the staging folder
+	Plan      Plan
+	WorkDir   string
+	DB        *warehouse.DB
+}
+
+// Build assembles the release tables from the accepted snapshots, writes them and the manifest under the
+// staging prefix, and returns the manifest. The same states and plan give the same bytes.
+func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOptions) (*Manifest, error) {
+	dir, err := os.MkdirTemp(opts.WorkDir, "release-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var inputs []string
+	var created time.Time
+	for i, st := range states {
+		local := filepath.Join(dir, fmt.Sprintf("in-%03d.parquet", i))
+		if err := s.B.GetFile(ctx, st.SnapshotKey, local); err != nil {
+			return nil, fmt.Errorf("snapshot of %s/%s: %w", st.Source, st.Dataset, err)
+		}
+		inputs = append(inputs, local)
+		if st.FetchedAt.After(created) {
+			created = st.FetchedAt
+		}
+	}
+	var prevSources []Source
+	if opts.Plan.Previous != "" {
+		prev, err := s.Get(ctx, opts.Plan.Previous)
+		if err != nil {
+			return nil, err
+		}
+		prevSources = prev.Sources
+	}
+	sources := SourcesOf(states)
+	changes, _ := Diff(prevSources, sources)
+	m := &Manifest{
+		Schema: ProfileURL, Name: opts.Name, Title: "Osservatorio mercato del lavoro Lombardia",
+		Version: opts.Plan.Version, Created: created.UTC().Truncate(time.Second),
+		Licenses: []License{{Name: "CC-BY-4.0", Path: "https://creativecommons.org/licenses/by/4.0/",
+			Title: "Creative Commons Attribution 4.0 (Eurostat, Istat); each source's own licence applies to its data"}},
+		Sources:      sources,
+		Osservatorio: Extra{Previous: opts.Plan.Previous, Bump: opts.Plan.Bump, InputsDigest: opts.Plan.InputsDigest, Changes: changes},
+	}
+	tables := []struct {
+		name    string
+		columns []warehouse.Column
+		key     []string
+		write   func(out string) (int64, error)
+	}{
+		{"observations", warehouse.ObservationColumns, []string{"raw_sha256", "raw_position"}, func(out string) (int64, error) {
+			return opts.DB.CombineParquet(ctx, warehouse.TableSpec{Inputs: inputs, Out: out,
+				OrderBy: "source, dataset, raw_position"})
+		}},
+		{"territories", warehouse.TerritoryColumns, []string{"istat"}, func(out string) (int64, error) {
+			return opts.DB.WriteTerritories(ctx, out)
+		}},
+	}
+	stage := stagingPrefix(opts.ReleaseID)
+	for _, t := range tables {
+		local := filepath.Join(dir, t.name+".parquet")
+		rows, err := t.write(local)
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", t.name, err)
+		}
+		size, sum, err := hashFile(local)
+		if err != nil {
+			return nil, err
+		}
+		res := Resource{Name: t.name, Path: "data/" + t.name + ".parquet", Format: "parquet",
+			MediaType: "application/vnd.apache.parquet", Bytes: size, Hash: "sha256:" + sum, Rows: rows,
+			Schema: TableSchema{PrimaryKey: t.key}}
+		for _, c := range t.columns {
+			res.Schema.Fields = append(res.Schema.Fields, Field{Name: c.Name, Type: c.Type, Description: c.Description})
+		}
+		if err := s.B.PutFile(ctx, stage+res.Path, local, objectstore.PutOptions{ContentType: res.MediaType}); err != nil {
+			return nil, err
+		}
+		m.Resources = append(m.Resources, res)
+	}
+	data, err := Encode(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.B.Put(ctx, stage+ManifestName, bytes.NewReader(data), int64(len(data)), objectstore.PutOptions{ContentType: "application/json"}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Publish makes the staged release visible under its version. It claims the version with a create-only
+// write (a Conflict fault when another release holds it), copies the files, and writes the manifest last,
+// create-only. Publishing the same release again is a no-op.
+func (s *Store) Publish(ctx context.Context, releaseID, version string) error {
+	claim := []byte(releaseID)
+	err := s.B.Put(ctx, claimKey(version), bytes.NewReader(claim), int64(len(claim)), objectstore.PutOptions{IfAbsent: true})
+	if errors.Is(err, objectstore.ErrExists) {
+		holder, rerr := s.readClaim(ctx, version)
+		if rerr != nil {
+			return rerr
+		}
+		if holder != releaseID {
+			return fault.Errorf(fault.Conflict, "version %s is claimed by release %s", version, holder)
+		}
+	} else if err != nil {
+		return err
+	}
+	stage := stagingPrefix(releaseID)
+	files, err := s.B.List(ctx, stage, true)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("publish %s: nothing staged under %s", version, stage)
+	}
+	for _, f := range files {
+		rel := strings.TrimPrefix(f.Key, stage)
+		if rel == ManifestName {
+			continue
+		}
+		if err := s.B.CopyTo(ctx, f.Key, s.B, Prefix(version)+rel); err != nil {
+			return err
+		}
+	}
+	err = s.B.CopyToIfAbsent(ctx, stage+ManifestName, Prefix(version)+ManifestName)
+	if errors.Is(err, objectstore.ErrExists) {
+		return nil // published by an earlier attempt of this same release (the claim proves it is ours)
+	}
+	return err
+}
+
+func (s *Store) readClaim(ctx context.Context, version string) (string, error) {
+	r, err := s.B.Get(ctx, claimKey(version))
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(io.LimitReader(r, 1024))
+	return string(b), err
+}
+
+// Discard removes a staged build.
+func (s *Store) Discard(ctx context.Context, releaseID string) error {
+	files, err := s.B.List(ctx, stagingPrefix(releaseID), true)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := s.B.Remove(ctx, f.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func hashFile(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return n, hex.EncodeToString(h.Sum(nil)), err
+}
+
+// FileCheck is the result of re-hashing one file of a release.
+type FileCheck struct {
+	Path      string `json:"path"`
+	WantBytes int64  `json:"wantBytes"`
+	GotBytes  int64  `json:"gotBytes"`
+	WantHash  string `json:"wantHash"`
+	GotHash   string `json:"gotHash"`
+	OK        bool   `json:"ok"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Verify re-hashes every resource of the release under prefix in bucket b against manifest m.
+func Verify(ctx context.Context, b *objectstore.Bucket, prefix string, m *Manifest) []FileCheck {
+	out := make([]FileCheck, 0, len(m.Resources))
+	for _, r := range m.Resources {
+		c := FileCheck{Path: r.Path, WantBytes: r.Bytes, WantHash: r.Hash}
+		rc, err := b.Get(ctx, prefix+r.Path)
+		if err != nil {
+			c.Error = err.Error()
+			out = append(out, c)
+			continue
+		}
+		h := sha256.New()
+		n, err := io.Copy(h, rc)
+		rc.Close()
+		c.GotBytes, c.GotHash = n, "sha256:"+hex.EncodeToString(h.Sum(nil))
+		if err != nil {
+			c.Error = err.Error()
+		}
+		c.OK = err == nil && c.GotBytes == c.WantBytes && c.GotHash == c.WantHash
+		out = append(out, c)
+	}
+	return out
+}

@@ -1,0 +1,308 @@
+// Package warehouse is the platform's DuckDB: it turns rows read by connectors into harmonized Parquet
+// snapshots and assembles release tables, deterministically (the same inputs give the same bytes). SQL lives
+// in sql/, one file per output table.
+package warehouse
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/osservatorio-lombardia/osservatorio/codelist"
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+)
+
+//go:embed sql/observations.sql
+var observationsSQL string
+
+// Options tune DuckDB.
+type Options struct {
+	Threads     int    // 0: DuckDB's default (all cores)
+	MemoryLimit string // e.g. "1GB"; "" leaves DuckDB's default
+	TempDir     string // where DuckDB spills
+}
+
+// DB is one in-process DuckDB database.
+type DB struct {
+	db *sql.DB
+}
+
+// Open opens an in-memory DuckDB with opts.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	// One connection: settings and temporary tables live on it.
+	db.SetMaxOpenConns(1)
+	settings := []string{"SET preserve_insertion_order = true", "SET TimeZone = 'UTC'"}
+	if opts.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", opts.Threads))
+	}
+	if opts.MemoryLimit != "" {
+		settings = append(settings, fmt.Sprintf("SET memory_limit = '%s'", strings.ReplaceAll(opts.MemoryLimit, "'", "")))
+	}
+	if opts.TempDir != "" {
+		settings = append(settings, fmt.Sprintf("SET temp_directory = '%s'", strings.ReplaceAll(opts.TempDir, "'", "''")))
+	}
+	for _, s := range settings {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("duckdb %s: %w", s, err)
+		}
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// SQL returns the underlying database, for queries of other packages' tables.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// ObservationColumns is the schema of the observations table, in order.
+var ObservationColumns = []Column{
+	{"source", "string", "Source name (eurostat, istat …)"},
+	{"dataset", "string", "Dataset id within the source"},
+	{"indicator", "string", "What is measured"},
+	{"breakdown", "string", "Dimensions beyond the common ones, key=value;…"},
+	{"unit", "string", "Unit of measure, as the source codes it"},
+	{"territory", "string", "Istat number of the territory (015 Milano, 03 Lombardia)"},
+	{"territory_nuts", "string", "NUTS 2021 code"},
+	{"territory_itter107", "string", "Istat CL_ITTER107 code"},
+	{"territory_name", "string", "Territory name"},
+	{"territory_level", "string", "province or region"},
+	{"period", "string", "Period: 2023, 2023-Q1, 2023-01"},
+	{"freq", "string", "Frequency: A, Q, M …"},
+	{"sex", "string", "Sex code (T, M, F)"},
+	{"age", "string", "Age class code"},
+	{"education", "string", "Education level code (ISCED 2011)"},
+	{"sector", "string", "Economic sector code (NACE Rev. 2)"},
+	{"citizenship", "string", "Citizenship code"},
+	{"value", "number", "Observation value; empty when only a status was given"},
+	{"status", "string", "Source status flag (p provisional, b break, e estimated …)"},
+	{"raw_sha256", "string", "sha256 of the raw object the row comes from"},
+	{"raw_position", "integer", "Position of the row in the raw object"},
+}
+
+// Column is one column of a published table.
+type Column struct {
+	Name        string
+	Type        string // Frictionless field type
+	Description string
+}
+
+const rawObservationsDDL = `CREATE OR REPLACE TEMP TABLE raw_observations (
+	indicator VARCHAR, breakdown VARCHAR, unit VARCHAR, geo VARCHAR, period VARCHAR, freq VARCHAR,
+	sex VARCHAR, age VARCHAR, education VARCHAR, sector VARCHAR, citizenship VARCHAR,
+	value DOUBLE, status VARCHAR, position BIGINT)`
+
+// Snapshot identifies the raw object a snapshot is built from.
+type Snapshot struct {
+	Source, Dataset, RawSHA256 string
+}
+
+// Stats describes a written snapshot.
+type Stats struct {
+	Rows        int64
+	FirstPeriod string
+	LastPeriod  string
+}
+
+// HarmonizeObservations reads observations from parse, maps territories, and writes them ordered by their
+// position in the raw object to a Parquet file at out. A territory code outside the crosswalk is a BadInput
+// fault naming the codes.
+func (d *DB) HarmonizeObservations(ctx context.Context, snap Snapshot, parse func(emit func(connectors.Observation) error) error, out string) (Stats, error) {
+	n, err := d.harmonizeObservations(ctx, snap, parse, out)
+	if err != nil {
+		return Stats{}, err
+	}
+	st := Stats{Rows: n}
+	if n > 0 {
+		err = d.db.QueryRowContext(ctx, "SELECT min(period), max(period) FROM read_parquet("+quoteLiteral(out)+")").
+			Scan(&st.FirstPeriod, &st.LastPeriod)
+	}
+	return st, err
+}
+
+func (d *DB) harmonizeObservations(ctx context.Context, snap Snapshot, parse func(emit func(connectors.Observation) error) error, out string) (int64, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if err := loadTerritories(ctx, conn); err != nil {
+		return 0, err
+	}
+	if _, err := conn.ExecContext(ctx, rawObservationsDDL); err != nil {
+		return 0, fmt.Errorf("create raw_observations: %w", err)
+	}
+	err = conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", "raw_observations")
+		if err != nil {
+			return fmt.Errorf("appender: %w", err)
+		}
+		perr := parse(func(o connectors.Observation) error {
+			var v driver.Value
+			if o.Value != nil {
+				v = *o.Value
+			}
+			return app.AppendRow(o.Indicator, o.Breakdown, o.Unit, o.Geo, o.Period, o.Freq, o.Sex, o.Age,
+				o.Education, o.Sector, o.Citizenship, v, o.Status, o.Position)
+		})
+		cerr := app.Close()
+		if perr != nil {
+			return perr
+		}
+		return cerr
+	})
+	if err != nil {
+		return 0, err
+	}
+	unknown, err := queryStrings(ctx, conn, `SELECT DISTINCT geo FROM raw_observations
+		WHERE upper(trim(geo)) NOT IN (SELECT code FROM territory_codes) ORDER BY geo LIMIT 10`)
+	if err != nil {
+		return 0, err
+	}
+	if len(unknown) > 0 {
+		return 0, fault.Errorf(fault.BadInput, "unknown territory code(s) %s: not in the Lombardy crosswalk", strings.Join(unknown, ", "))
+	}
+	dup, err := queryStrings(ctx, conn, `SELECT CAST(position AS VARCHAR) FROM raw_observations GROUP BY position HAVING count(*) > 1 LIMIT 1`)
+	if err != nil {
+		return 0, err
+	}
+	if len(dup) > 0 {
+		return 0, fmt.Errorf("harmonize: position %s emitted twice", dup[0])
+	}
+	n, err := copyToParquet(ctx, conn, observationsSQL, out, snap.Source, snap.Dataset, snap.RawSHA256)
+	if err != nil {
+		return 0, fmt.Errorf("write observations: %w", err)
+	}
+	return n, nil
+}
+
+// copyToParquet writes the result of query (with bound args) to a Parquet file and returns its rows.
+func copyToParquet(ctx context.Context, conn *sql.Conn, query, out string, args ...any) (int64, error) {
+	stmt := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+		strings.TrimRight(strings.TrimSpace(query), ";"), quoteLiteral(out))
+	res, err := conn.ExecContext(ctx, stmt, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func loadTerritories(ctx context.Context, conn *sql.Conn) error {
+	terr, err := codelist.LoadTerritories()
+	if err != nil {
+		return err
+	}
+	stmts := []string{
+		`CREATE OR REPLACE TEMP TABLE territory_codes (code VARCHAR PRIMARY KEY, istat VARCHAR)`,
+		`CREATE OR REPLACE TEMP TABLE territories (istat VARCHAR PRIMARY KEY, level VARCHAR, itter107 VARCHAR,
+			nuts2021 VARCHAR, sigla VARCHAR, name VARCHAR, name_upper VARCHAR, capoluogo_istat VARCHAR,
+			capoluogo_belfiore VARCHAR)`,
+	}
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("territories: %w", err)
+		}
+	}
+	for _, c := range terr.Codes() {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO territory_codes VALUES (?, ?)`, c[0], c[1]); err != nil {
+			return fmt.Errorf("territories: %w", err)
+		}
+	}
+	for _, t := range terr.All() {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO territories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.Istat, t.Level, t.ITTER107, t.NUTS2021, t.Sigla, t.Name, t.NameUpper, t.CapoluogoIstat, t.CapoluogoBelfiore); err != nil {
+			return fmt.Errorf("territories: %w", err)
+		}
+	}
+	return nil
+}
+
+func queryStrings(ctx context.Context, conn *sql.Conn, q string, args ...any) ([]string, error) {
+	rows, err := conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s sql.NullString
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s.String)
+	}
+	return out, rows.Err()
+}
+
+func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// TableSpec is one release table to assemble from Parquet inputs.
+type TableSpec struct {
+	Inputs  []string // local Parquet files
+	OrderBy string   // ORDER BY clause (column names of the table)
+	Out     string
+}
+
+// CombineParquet writes the union of the inputs, ordered, to spec.Out and returns its rows. With no input
+// it writes an empty table of the given columns.
+func (d *DB) CombineParquet(ctx context.Context, spec TableSpec) (int64, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if len(spec.Inputs) == 0 {
+		return 0, errors.New("combine: no inputs")
+	}
+	files := make([]string, len(spec.Inputs))
+	for i, f := range spec.Inputs {
+		files[i] = quoteLiteral(f)
+	}
+	q := fmt.Sprintf("SELECT * FROM read_parquet([%s], union_by_name = true) ORDER BY %s", strings.Join(files, ", "), spec.OrderBy)
+	return copyToParquet(ctx, conn, q, spec.Out)
+}
+
+// WriteTerritories writes the territorial crosswalk as a Parquet table and returns its rows.
+func (d *DB) WriteTerritories(ctx context.Context, out string) (int64, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	if err := loadTerritories(ctx, conn); err != nil {
+		return 0, err
+	}
+	return copyToParquet(ctx, conn, "SELECT * FROM territories ORDER BY istat", out)
+}
+
+// TerritoryColumns is the schema of the territories table.
+var TerritoryColumns = []Column{
+	{"istat", "string", "Istat number (03 region, 015 province)"},
+	{"level", "string", "province or region"},
+	{"itter107", "string", "Istat CL_ITTER107 code (Milano ITC45, Monza IT108)"},
+	{"nuts2021", "string", "NUTS 2021 code (Milano ITC4C, Monza ITC4D)"},
+	{"sigla", "string", "Vehicle plate code"},
+	{"name", "string", "Official name"},
+	{"name_upper", "string", "Upper-case name as CO and MIM spell it"},
+	{"capoluogo_istat", "string", "Istat code of the capital comune"},
+	{"capoluogo_belfiore", "string", "Cadastral code of the capital comune"},
+}
+
+// CountRows returns the rows of a Parquet file.
+func (d *DB) CountRows(ctx context.Context, path string) (int64, error) {
+	var n int64
+	err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+quoteLiteral(path)+")").Scan(&n)
+	return n, err
+}

@@ -1,0 +1,90 @@
+// Package worker wires the platform together: it builds the activities' dependencies from the
+// configuration, registers workflows and activities on a Temporal worker (the same way in production, in
+// `osservatorio dev` and in the tests), and owns the task-queue names.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/osservatorio-lombardia/osservatorio/activities"
+	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/eurostat"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+	"github.com/osservatorio-lombardia/osservatorio/workflows"
+)
+
+// Registrar is the part of a Temporal worker (or test environment) that takes registrations.
+type Registrar interface {
+	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
+	RegisterActivity(a interface{})
+}
+
+// Register registers every workflow and the activities of acts.
+func Register(r Registrar, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.RefreshSource, workflow.RegisterOptions{Name: "RefreshSource"})
+	r.RegisterWorkflowWithOptions(workflows.Release, workflow.RegisterOptions{Name: "Release"})
+	r.RegisterWorkflowWithOptions(workflows.Deliver, workflow.RegisterOptions{Name: "Deliver"})
+	r.RegisterActivity(acts)
+}
+
+// Options are a worker's tuning knobs.
+type Options struct {
+	MaxConcurrentActivities int
+}
+
+// New returns a Temporal worker for the task queue with everything registered.
+func New(c client.Client, taskQueue string, acts *activities.Activities, opts Options) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities})
+	Register(w, acts)
+	return w
+}
+
+// Connector returns the connector of a configured source.
+func Connector(name string, src config.Source, client *httpfetch.Client) (connectors.Source, error) {
+	switch name {
+	case eurostat.Name:
+		return eurostat.New(src.BaseURL, client), nil
+	}
+	return nil, fmt.Errorf("no connector for source %q", name)
+}
+
+// Activities builds the activities' dependencies from the configuration.
+func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Store, logger *slog.Logger) (*activities.Activities, error) {
+	client := httpfetch.New(httpfetch.Options{Logger: logger})
+	bucket := store.Bucket(cfg.Storage.Bucket)
+	workDir := os.TempDir()
+	acts := &activities.Activities{
+		Store: store, HTTP: client, Lake: lake.New(bucket), Releases: release.NewStore(bucket),
+		Sources: map[string]activities.Source{}, ReleaseName: cfg.Release.Name, WorkDir: workDir,
+		DeliveryAttempts: int32(cfg.Release.DeliveryAttempts),
+		DuckDB:           warehouse.Options{TempDir: workDir},
+	}
+	for _, name := range cfg.SourceNames() {
+		src := cfg.Sources[name]
+		conn, err := Connector(name, src, client)
+		if err != nil {
+			return nil, err
+		}
+		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes}
+		for _, d := range src.Datasets {
+			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since})
+		}
+		acts.Sources[name] = s
+	}
+	for _, o := range cfg.Observatories {
+		acts.Observatories = append(acts.Observatories, activities.Observatory{ID: o.ID, Name: o.Name, Bucket: o.Bucket, Prefix: o.Prefix})
+	}
+	return acts, nil
+}

@@ -1,0 +1,176 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/osservatorio-lombardia/osservatorio/activities"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+)
+
+func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	t.Helper()
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: "Release"})
+	env.RegisterWorkflowWithOptions(Deliver, workflow.RegisterOptions{Name: "Deliver"})
+	env.RegisterActivity(&activities.Activities{})
+	return env
+}
+
+func TestRefreshUnchangedSourceMakesNothing(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.SourceDatasets, mock.Anything, "eurostat").Return([]string{"d1", "d2"}, nil)
+	env.OnActivity(a.Fetch, mock.Anything, mock.Anything).Return(activities.FetchResult{
+		Changed: false, Reason: "change signal unchanged", Requests: 1}, nil).Times(2)
+	env.OnActivity(a.Harmonize, mock.Anything, mock.Anything).Return(activities.HarmonizeResult{}, nil).Never()
+	env.OnActivity(a.Accept, mock.Anything, mock.Anything).Return(nil).Never()
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{}, nil).Never()
+
+	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "eurostat"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res RefreshResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Release != nil {
+		t.Errorf("release = %+v, want none", res.Release)
+	}
+	if len(res.Datasets) != 2 || res.Datasets[0].Changed || res.Datasets[1].Changed {
+		t.Errorf("datasets = %+v, want two unchanged", res.Datasets)
+	}
+	env.AssertExpectations(t)
+}
+
+func TestRefreshChangedReleasesAndOneObservatoryFails(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.SourceDatasets, mock.Anything, "eurostat").Return([]string{"d1"}, nil)
+	env.OnActivity(a.Fetch, mock.Anything, mock.Anything).Return(activities.FetchResult{
+		Changed: true, RawKey: "raw/eurostat/d1/abc.json", SHA256: "abc", Bytes: 10}, nil)
+	env.OnActivity(a.Harmonize, mock.Anything, mock.Anything).Return(activities.HarmonizeResult{
+		Table: "observations", SnapshotKey: "harmonized/x.parquet", Rows: 7}, nil)
+	env.OnActivity(a.Accept, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Version: "1.0.0", Bump: "major", InputsDigest: "d"}, nil)
+	env.OnActivity(a.BuildRelease, mock.Anything, mock.Anything).Return(activities.BuildResult{
+		Version: "1.0.0", Resources: map[string]int64{"observations": 7}}, nil)
+	env.OnActivity(a.PublishRelease, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.ListObservatories, mock.Anything).Return(activities.DeliveryTargets{Attempts: 3,
+		Observatories: []activities.Observatory{{ID: "milano", Bucket: "obs-milano"}, {ID: "lodi", Bucket: "obs-lodi"}, {ID: "pavia", Bucket: "obs-pavia"}}}, nil)
+	deliverCalls := map[string]int{}
+	env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeliverInput) (release.Delivery, error) {
+		deliverCalls[in.Observatory.ID]++
+		if in.Observatory.ID == "lodi" {
+			return release.Delivery{}, errors.New("bucket obs-lodi: access denied")
+		}
+		return release.Delivery{Release: in.Version, Observatory: in.Observatory.ID, Status: release.Delivered, Attempts: 1}, nil
+	})
+	var recorded []release.Delivery
+	env.OnActivity(a.RecordDelivery, mock.Anything, mock.Anything).Return(func(_ context.Context, d release.Delivery) error {
+		recorded = append(recorded, d)
+		return nil
+	})
+
+	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "eurostat"})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res RefreshResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Release == nil || res.Release.Version != "1.0.0" {
+		t.Fatalf("release = %+v, want 1.0.0", res.Release)
+	}
+	status := map[string]string{}
+	for _, d := range res.Release.Deliveries {
+		status[d.Observatory] = d.Status
+	}
+	want := map[string]string{"milano": release.Delivered, "lodi": release.Failed, "pavia": release.Delivered}
+	for k, v := range want {
+		if status[k] != v {
+			t.Errorf("delivery to %s = %q, want %q", k, status[k], v)
+		}
+	}
+	if deliverCalls["lodi"] != 3 {
+		t.Errorf("lodi tried %d times, want 3 (the configured attempts)", deliverCalls["lodi"])
+	}
+	if deliverCalls["milano"] != 1 || deliverCalls["pavia"] != 1 {
+		t.Errorf("calls = %v: the healthy observatories were delivered more than once", deliverCalls)
+	}
+	if len(recorded) != 1 || recorded[0].Observatory != "lodi" || recorded[0].Status != release.Failed || recorded[0].Attempts != 3 {
+		t.Errorf("ledger entries for failures = %+v", recorded)
+	}
+}
+
+func TestRefreshBadDatasetDoesNotStopOthers(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.SourceDatasets, mock.Anything, "eurostat").Return([]string{"bad", "good"}, nil)
+	env.OnActivity(a.Fetch, mock.Anything, activities.FetchInput{Source: "eurostat", Dataset: "bad"}).Return(activities.FetchResult{},
+		temporal.NewNonRetryableApplicationError("BadInput eurostat/bad: an HTML page instead of data", string(fault.BadInput), nil)).Once()
+	env.OnActivity(a.Fetch, mock.Anything, activities.FetchInput{Source: "eurostat", Dataset: "good"}).Return(activities.FetchResult{Changed: false}, nil).Once()
+
+	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "eurostat"})
+	err := env.GetWorkflowError()
+	var ae *temporal.ApplicationError
+	if !errors.As(err, &ae) || ae.Type() != RefreshIncomplete {
+		t.Fatalf("err = %v, want %s", err, RefreshIncomplete)
+	}
+	var res RefreshResult
+	if err := ae.Details(&res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Datasets) != 2 || res.Datasets[0].ErrorKind != string(fault.BadInput) || res.Datasets[1].Error != "" {
+		t.Errorf("datasets = %+v", res.Datasets)
+	}
+	if res.Release != nil {
+		t.Errorf("release = %+v, want none: nothing changed", res.Release)
+	}
+}
+
+func TestReleaseReplansAfterLosingItsVersion(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Version: "1.1.0", InputsDigest: "a"}, nil).Once()
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Version: "1.2.0", InputsDigest: "a"}, nil).Once()
+	env.OnActivity(a.BuildRelease, mock.Anything, mock.Anything).Return(activities.BuildResult{}, nil).Twice()
+	env.OnActivity(a.PublishRelease, mock.Anything, mock.MatchedBy(func(in activities.PublishInput) bool { return in.Version == "1.1.0" })).
+		Return(temporal.NewApplicationError("version 1.1.0 is claimed", string(fault.Conflict))).Once()
+	env.OnActivity(a.PublishRelease, mock.Anything, mock.MatchedBy(func(in activities.PublishInput) bool { return in.Version == "1.2.0" })).Return(nil).Once()
+	env.OnActivity(a.DiscardRelease, mock.Anything, mock.Anything).Return(nil).Once()
+	env.OnActivity(a.ListObservatories, mock.Anything).Return(activities.DeliveryTargets{}, nil)
+
+	env.ExecuteWorkflow(Release, ReleaseInput{})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	var res ReleaseResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Version != "1.2.0" {
+		t.Errorf("version = %q, want 1.2.0", res.Version)
+	}
+	env.AssertExpectations(t)
+}
+
+func TestReleaseSkipsWhenNothingChanged(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Skip: true, Version: "1.0.0"}, nil)
+	env.OnActivity(a.BuildRelease, mock.Anything, mock.Anything).Return(activities.BuildResult{}, nil).Never()
+	env.ExecuteWorkflow(Release, ReleaseInput{})
+	var res ReleaseResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Skipped {
+		t.Errorf("result = %+v, want skipped", res)
+	}
+}
