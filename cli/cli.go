@@ -1,0 +1,134 @@
+// Package cli is the osservatorio command: one binary with thin subcommands over package platform. Main is
+// testable: it takes arguments and writers and returns an exit code.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/deploy"
+	"github.com/osservatorio-lombardia/osservatorio/platform"
+)
+
+// ExitError carries an exit code other than 1.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// app holds what every subcommand shares.
+type app struct {
+	stdout, stderr io.Writer
+	configPath     string
+	asJSON         bool
+	verbose        bool
+	getenv         func(string) string
+}
+
+// Main runs the command line args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	root := a.root()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "osservatorio:", err)
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	return 1
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "osservatorio",
+		Short: "Versioned, auditable labour-market data for the Lombardy observatories",
+		Long: `Osservatorio pulls scheduled data from Eurostat and the other sources of the Lombardy labour-market
+observatories, lands the raw files in an object store, harmonizes them with DuckDB into one common model,
+and publishes versioned, verifiable releases to every observatory. Temporal runs every step.
+
+Configuration comes from --config, else $OSSERVATORIO_CONFIG, else the embedded default
+(deploy/osservatorio.yaml: everything on 127.0.0.1).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default: $OSSERVATORIO_CONFIG, else the embedded default)")
+	root.PersistentFlags().BoolVar(&a.asJSON, "json", false, "print machine-readable JSON")
+	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log more")
+	root.AddCommand(a.devCmd(), a.workerCmd(), a.serveCmd(), a.refreshCmd(), a.releaseCmd(), a.verifyCmd(),
+		a.deliveriesCmd(), a.configCmd(), a.scheduleCmd(), a.mirrorCmd())
+	return root
+}
+
+// loadConfig reads the configuration named by --config or $OSSERVATORIO_CONFIG, or the embedded default.
+func (a *app) loadConfig() (*config.Config, error) {
+	path := a.configPath
+	if path == "" {
+		path = a.getenv("OSSERVATORIO_CONFIG")
+	}
+	if path == "" {
+		return config.Parse(deploy.DefaultConfigName, deploy.DefaultConfig, a.getenv)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read configuration: %w", err)
+	}
+	return config.Parse(path, data, a.getenv)
+}
+
+func (a *app) logger() *slog.Logger {
+	level := slog.LevelWarn
+	if a.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func (a *app) open() (*platform.Platform, error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	return platform.Open(cfg, a.logger())
+}
+
+// printJSON writes v as indented JSON.
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table returns a tab writer on stdout; the caller flushes it.
+func (a *app) table() *tabwriter.Writer {
+	return tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,406 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/osservatorio-lombardia/osservatorio/api"
+	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/mirror"
+	"github.com/osservatorio-lombardia/osservatorio/platform"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/workflows"
+)
+
+func (a *app) refreshCmd() *cobra.Command {
+	var wait, force bool
+	var datasets []string
+	c := &cobra.Command{
+		Use:   "refresh SOURCE",
+		Short: "Refresh one source now: change check, fetch, harmonize, release",
+		Long: `Starts the RefreshSource workflow for SOURCE (e.g. eurostat). Each dataset costs one small request
+when unchanged; a changed one is fetched to a content-addressed raw object, harmonized, and accepted, and a
+release follows. With --wait, prints per dataset: changed or unchanged, bytes, rows, raw object key.
+Exits 2 when some dataset failed (the previous data stays published).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			run, err := p.StartRefresh(cmd.Context(), args[0], platform.RefreshOptions{Datasets: datasets, Force: force})
+			if err != nil {
+				return err
+			}
+			if !wait {
+				if a.asJSON {
+					return a.printJSON(map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
+				}
+				fmt.Fprintf(a.stdout, "started refresh of %s: workflow %s (run %s)\n", args[0], run.GetID(), run.GetRunID())
+				return nil
+			}
+			res, err := platform.WaitRefresh(cmd.Context(), run)
+			if a.asJSON {
+				out := map[string]any{"result": res}
+				if err != nil {
+					out["error"] = err.Error()
+				}
+				if perr := a.printJSON(out); perr != nil {
+					return perr
+				}
+			} else {
+				a.printRefresh(res)
+			}
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&wait, "wait", false, "wait for the refresh and print its report")
+	c.Flags().BoolVar(&force, "force", false, "fetch even when the change signal says nothing changed")
+	c.Flags().StringSliceVar(&datasets, "dataset", nil, "refresh only these datasets (repeatable)")
+	return c
+}
+
+func (a *app) printRefresh(res workflows.RefreshResult) {
+	tw := a.table()
+	fmt.Fprintln(tw, "DATASET\tSTATUS\tBYTES\tROWS\tRAW OBJECT\tDETAIL")
+	for _, d := range res.Datasets {
+		status, detail := "unchanged", d.Reason
+		switch {
+		case d.Error != "":
+			status, detail = "FAILED", d.Error
+		case d.Changed:
+			status = "changed"
+		}
+		rows := "-"
+		if d.Changed && d.Error == "" {
+			rows = fmt.Sprint(d.Rows)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Dataset, status, humanBytes(d.Bytes), rows, d.RawKey, detail)
+	}
+	tw.Flush()
+	switch {
+	case res.Release == nil:
+		fmt.Fprintln(a.stdout, "no release: nothing changed")
+	case res.Release.Skipped:
+		fmt.Fprintf(a.stdout, "no new release: the accepted data equal release %s\n", res.Release.Version)
+	default:
+		ok, failed := 0, []string{}
+		for _, d := range res.Release.Deliveries {
+			if d.Status == release.Delivered {
+				ok++
+			} else {
+				failed = append(failed, d.Observatory)
+			}
+		}
+		fmt.Fprintf(a.stdout, "release %s published (%s); delivered to %d of %d observatories", res.Release.Version,
+			formatRows(res.Release.Rows), ok, len(res.Release.Deliveries))
+		if len(failed) > 0 {
+			fmt.Fprintf(a.stdout, "; failed: %s", strings.Join(failed, ", "))
+		}
+		fmt.Fprintln(a.stdout)
+	}
+}
+
+func formatRows(rows map[string]int64) string {
+	keys := make([]string, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %d rows", k, rows[k])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (a *app) releaseCmd() *cobra.Command {
+	c := &cobra.Command{Use: "release", Short: "List and show published releases"}
+	c.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List published releases, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			r, _ := http.NewRequestWithContext(cmd.Context(), http.MethodGet, "/", nil)
+			out, err := api.Summaries(r, p.Releases)
+			if err != nil {
+				return err
+			}
+			if a.asJSON {
+				return a.printJSON(out)
+			}
+			if len(out) == 0 {
+				fmt.Fprintln(a.stdout, "no release published yet")
+				return nil
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "VERSION\tCREATED\tBUMP\tPREVIOUS\tSOURCES\tROWS")
+			for _, s := range out {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", s.Version, s.Created, s.Bump, s.Previous, s.Sources, formatRows(s.Rows))
+			}
+			return tw.Flush()
+		},
+	})
+	c.AddCommand(&cobra.Command{
+		Use:   "show VERSION",
+		Short: "Show a release: its tables, their hashes, and the raw sources they came from",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			m, err := p.Releases.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if a.asJSON {
+				return a.printJSON(m)
+			}
+			fmt.Fprintf(a.stdout, "release %s of %s, created %s (%s bump from %s)\n\n", m.Version, m.Name,
+				m.Created.Format(time.RFC3339), m.Osservatorio.Bump, orDash(m.Osservatorio.Previous))
+			tw := a.table()
+			fmt.Fprintln(tw, "TABLE\tPATH\tROWS\tBYTES\tHASH")
+			for _, r := range m.Resources {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", r.Name, r.Path, r.Rows, r.Bytes, r.Hash)
+			}
+			tw.Flush()
+			fmt.Fprintln(a.stdout)
+			tw = a.table()
+			fmt.Fprintln(tw, "SOURCE\tDATASET\tROWS\tPERIODS\tFETCHED\tRAW SHA256\tURL")
+			for _, s := range m.Sources {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s–%s\t%s\t%s\t%s\n", s.Source, s.Dataset, s.Rows, s.FirstPeriod, s.LastPeriod,
+					s.FetchedAt.Format(time.RFC3339), s.RawSHA256[:16]+"…", s.Path)
+			}
+			tw.Flush()
+			ch := m.Osservatorio.Changes
+			if len(ch.AddedDatasets)+len(ch.UpdatedDatasets)+len(ch.RemovedDatasets) > 0 {
+				fmt.Fprintf(a.stdout, "\nchanges: added %v, updated %v, removed %v, new periods %v\n",
+					ch.AddedDatasets, ch.UpdatedDatasets, ch.RemovedDatasets, ch.NewPeriods)
+			}
+			return nil
+		},
+	})
+	return c
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (a *app) verifyCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify VERSION",
+		Short: "Re-hash every file of a release against its manifest; exit 3 on any mismatch",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			m, err := p.Releases.Get(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			checks := release.Verify(cmd.Context(), p.Bucket, release.Prefix(args[0]), m)
+			bad := 0
+			for _, c := range checks {
+				if !c.OK {
+					bad++
+				}
+			}
+			if a.asJSON {
+				if err := a.printJSON(map[string]any{"version": args[0], "ok": bad == 0, "files": checks}); err != nil {
+					return err
+				}
+			} else {
+				tw := a.table()
+				fmt.Fprintln(tw, "FILE\tRESULT\tBYTES\tHASH")
+				for _, c := range checks {
+					res := "ok"
+					if !c.OK {
+						res = "MISMATCH"
+						if c.Error != "" {
+							res = "ERROR " + c.Error
+						}
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", c.Path, res, c.GotBytes, c.WantBytes, c.GotHash)
+				}
+				tw.Flush()
+			}
+			if bad > 0 {
+				return &ExitError{Code: 3, Err: fmt.Errorf("release %s: %d of %d files do not match the manifest", args[0], bad, len(checks))}
+			}
+			if !a.asJSON {
+				fmt.Fprintf(a.stdout, "release %s verified: %d files match datapackage.json\n", args[0], len(checks))
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) deliveriesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "deliveries VERSION",
+		Short: "Show the delivery of a release to every observatory",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			ds, err := p.Releases.Deliveries(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			byID := map[string]release.Delivery{}
+			for _, d := range ds {
+				byID[d.Observatory] = d
+			}
+			type row struct {
+				Observatory string `json:"observatory"`
+				Name        string `json:"name"`
+				release.Delivery
+			}
+			var rows []row
+			for _, o := range p.Config.Observatories {
+				d, ok := byID[o.ID]
+				if !ok {
+					d = release.Delivery{Release: args[0], Status: "pending"}
+				}
+				delete(byID, o.ID)
+				rows = append(rows, row{Observatory: o.ID, Name: o.Name, Delivery: d})
+			}
+			for id, d := range byID { // ledger entries of observatories no longer configured
+				rows = append(rows, row{Observatory: id, Delivery: d})
+			}
+			if a.asJSON {
+				return a.printJSON(rows)
+			}
+			tw := a.table()
+			fmt.Fprintln(tw, "OBSERVATORY\tSTATUS\tATTEMPTS\tTIME\tTARGET\tERROR")
+			for _, r := range rows {
+				t := ""
+				if !r.Time.IsZero() {
+					t = r.Time.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Observatory, r.Status, r.Attempts, t, r.Target, r.Error)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func (a *app) configCmd() *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Check and print the configuration"}
+	c.AddCommand(&cobra.Command{
+		Use:   "validate",
+		Short: "Validate the configuration: unknown keys, cron specs, ids, each error with its line",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			var ce *config.Error
+			if errors.As(err, &ce) && a.asJSON {
+				_ = a.printJSON(map[string]any{"file": ce.File, "ok": false, "problems": ce.Problems})
+				return &ExitError{Code: 2, Err: fmt.Errorf("%d problem(s)", len(ce.Problems))}
+			}
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if a.asJSON {
+				return a.printJSON(map[string]any{"ok": true, "sources": cfg.SourceNames(), "observatories": len(cfg.Observatories)})
+			}
+			n := 0
+			for _, s := range cfg.Sources {
+				n += len(s.Datasets)
+			}
+			fmt.Fprintf(a.stdout, "configuration is valid: %d source(s), %d dataset(s), %d observatories\n", len(cfg.Sources), n, len(cfg.Observatories))
+			return nil
+		},
+	})
+	c.AddCommand(&cobra.Command{
+		Use:   "show",
+		Short: "Print the effective configuration (after environment overrides; secrets left out)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			return a.printJSON(cfg)
+		},
+	})
+	return c
+}
+
+func (a *app) scheduleCmd() *cobra.Command {
+	c := &cobra.Command{Use: "schedule", Short: "Register the sources' Temporal Schedules"}
+	c.AddCommand(&cobra.Command{
+		Use:   "sync",
+		Short: "Create or update one Temporal Schedule per source from the configuration (Europe/Rome)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			scheds, err := p.RegisterSchedules(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if a.asJSON {
+				return a.printJSON(scheds)
+			}
+			for _, s := range scheds {
+				fmt.Fprintf(a.stdout, "%s %s: %q in %s\n", s.Action, s.ID, s.Cron, platform.TimeZone)
+			}
+			return nil
+		},
+	})
+	return c
+}
+
+func (a *app) mirrorCmd() *cobra.Command {
+	var addr string
+	c := &cobra.Command{
+		Use:   "mirror",
+		Short: "Serve the recorded source responses that ship with the platform",
+		Long: `Serves the recorded responses (mirror/recorded) on ADDR. Point a source at it with
+OSSERVATORIO_<SOURCE>_BASE_URL=http://ADDR/<source>, e.g. OSSERVATORIO_EUROSTAT_BASE_URL=http://127.0.0.1:8090/eurostat.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "serving recorded responses on http://%s/<source>/…\n", l.Addr())
+			srv := &http.Server{Handler: mirror.New(mirror.Recorded()), ReadHeaderTimeout: 10 * time.Second}
+			go func() { <-cmd.Context().Done(); srv.Close() }()
+			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8090", "address to listen on")
+	return c
+}

@@ -1,0 +1,215 @@
+// Package platform is a running Osservatorio seen from its commands: connections to Temporal and the
+// object store, bucket setup, one Temporal Schedule per source, the worker, and refreshes started on demand.
+// The CLI, the API and the integration tests all go through it.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/osservatorio-lombardia/osservatorio/activities"
+	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/worker"
+	"github.com/osservatorio-lombardia/osservatorio/workflows"
+)
+
+// TimeZone is the zone every schedule runs in.
+const TimeZone = "Europe/Rome"
+
+// Platform is a connection to a running Osservatorio.
+type Platform struct {
+	Config   *config.Config
+	Store    *objectstore.Store
+	Bucket   *objectstore.Bucket
+	Lake     *lake.Lake
+	Releases *release.Store
+	Logger   *slog.Logger
+
+	temporal client.Client
+}
+
+// Open connects to the object store; Temporal is dialled on first use.
+func Open(cfg *config.Config, logger *slog.Logger) (*Platform, error) {
+	store, err := objectstore.New(objectstore.Config{Endpoint: cfg.Storage.Endpoint, AccessKey: cfg.Storage.AccessKey,
+		SecretKey: cfg.Storage.SecretKey, UseSSL: cfg.Storage.UseSSL, Region: cfg.Storage.Region})
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	b := store.Bucket(cfg.Storage.Bucket)
+	return &Platform{Config: cfg, Store: store, Bucket: b, Lake: lake.New(b), Releases: release.NewStore(b), Logger: logger}, nil
+}
+
+// Temporal returns the Temporal client, dialling it the first time.
+func (p *Platform) Temporal(ctx context.Context) (client.Client, error) {
+	if p.temporal != nil {
+		return p.temporal, nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, err := client.DialContext(dctx, client.Options{HostPort: p.Config.Temporal.Address, Namespace: p.Config.Temporal.Namespace,
+		Logger: slogAdapter{p.Logger}})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", p.Config.Temporal.Address, err)
+	}
+	p.temporal = c
+	return c, nil
+}
+
+// Close closes the connections.
+func (p *Platform) Close() {
+	if p.temporal != nil {
+		p.temporal.Close()
+	}
+}
+
+// EnsureBuckets creates the platform's bucket and every observatory's.
+func (p *Platform) EnsureBuckets(ctx context.Context) error {
+	names := []string{p.Config.Storage.Bucket}
+	for _, o := range p.Config.Observatories {
+		names = append(names, o.Bucket)
+	}
+	for _, n := range names {
+		if err := p.Store.Bucket(n).Ensure(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScheduleID is the id of a source's refresh schedule.
+func ScheduleID(source string) string { return "refresh-" + source }
+
+// Schedule is a registered schedule.
+type Schedule struct {
+	ID     string `json:"id"`
+	Source string `json:"source"`
+	Cron   string `json:"cron"`
+	Action string `json:"action"` // created or updated
+}
+
+// RegisterSchedules creates or updates one Temporal Schedule per source with a schedule, in Europe/Rome.
+func (p *Platform) RegisterSchedules(ctx context.Context) ([]Schedule, error) {
+	c, err := p.Temporal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Schedule
+	for _, name := range p.Config.SourceNames() {
+		src := p.Config.Sources[name]
+		if src.Schedule == "" {
+			continue
+		}
+		id := ScheduleID(name)
+		spec := client.ScheduleSpec{CronExpressions: []string{src.Schedule}, TimeZoneName: TimeZone}
+		action := &client.ScheduleWorkflowAction{
+			ID: id, Workflow: "RefreshSource", TaskQueue: p.Config.Temporal.TaskQueue,
+			Args: []interface{}{workflows.RefreshInput{Source: name}},
+		}
+		_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
+			ID: id, Spec: spec, Action: action, Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP,
+			Note: "refresh of " + name + " (osservatorio configuration)",
+		})
+		s := Schedule{ID: id, Source: name, Cron: src.Schedule, Action: "created"}
+		if errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+			err = c.ScheduleClient().GetHandle(ctx, id).Update(ctx, client.ScheduleUpdateOptions{
+				DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+					in.Description.Schedule.Spec = &spec
+					in.Description.Schedule.Action = action
+					return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
+				},
+			})
+			s.Action = "updated"
+		}
+		if err != nil {
+			return out, fmt.Errorf("schedule %s: %w", id, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// NewWorker returns a worker on the platform's task queue with every workflow and activity registered.
+func (p *Platform) NewWorker(ctx context.Context, workDir string) (sdkworker.Worker, error) {
+	c, err := p.Temporal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := worker.Activities(ctx, p.Config, p.Store, p.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if workDir != "" {
+		acts.WorkDir, acts.DuckDB.TempDir = workDir, workDir
+	}
+	return worker.New(c, p.Config.Temporal.TaskQueue, acts, worker.Options{}), nil
+}
+
+// RefreshOptions tune a refresh started on demand.
+type RefreshOptions struct {
+	Datasets []string
+	Force    bool
+}
+
+// StartRefresh starts a RefreshSource workflow; a refresh of the same source already running is joined
+// rather than doubled.
+func (p *Platform) StartRefresh(ctx context.Context, source string, opts RefreshOptions) (client.WorkflowRun, error) {
+	if _, ok := p.Config.Sources[source]; !ok {
+		return nil, fmt.Errorf("source %q is not configured (configured: %v)", source, p.Config.SourceNames())
+	}
+	c, err := p.Temporal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       "refresh-" + source + "-manual",
+		TaskQueue:                p.Config.Temporal.TaskQueue,
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+	}, "RefreshSource", workflows.RefreshInput{Source: source, Datasets: opts.Datasets, Force: opts.Force})
+}
+
+// WaitRefresh waits for a refresh and returns its result; a refresh in which datasets failed returns its
+// result together with the error.
+func WaitRefresh(ctx context.Context, run client.WorkflowRun) (workflows.RefreshResult, error) {
+	var res workflows.RefreshResult
+	err := run.Get(ctx, &res)
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) && ae.Type() == workflows.RefreshIncomplete {
+		_ = ae.Details(&res)
+	}
+	return res, err
+}
+
+// IsNotFound reports whether err is Temporal's not-found.
+func IsNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
+}
+
+// Activities exposes the activities built from the configuration (for tests that drive them directly).
+func (p *Platform) Activities(ctx context.Context) (*activities.Activities, error) {
+	return worker.Activities(ctx, p.Config, p.Store, p.Logger)
+}
+
+// slogAdapter makes an slog.Logger a Temporal SDK logger.
+type slogAdapter struct{ l *slog.Logger }
+
+func (s slogAdapter) Debug(msg string, kv ...interface{}) { s.l.Debug(msg, kv...) }
+func (s slogAdapter) Info(msg string, kv ...interface{})  { s.l.Info(msg, kv...) }
+func (s slogAdapter) Warn(msg string, kv ...interface{})  { s.l.Warn(msg, kv...) }
+func (s slogAdapter) Error(msg string, kv ...interface{}) { s.l.Error(msg, kv...) }
