@@ -53,8 +53,9 @@ type Activities struct {
 // deferredRetryDelay is how long to wait before asking again for an extraction the source queued.
 const deferredRetryDelay = 5 * time.Minute
 
-// classify turns an error into the Temporal error the workflow and its retry policy understand.
-func classify(err error) error {
+// classify turns an error into the Temporal error the workflow and its retry policy understand. details
+// (e.g. a partial result naming the raw object kept for inspection) travel with it to the workflow.
+func classify(err error, details ...interface{}) error {
 	if err == nil {
 		return nil
 	}
@@ -62,15 +63,15 @@ func classify(err error) error {
 	if !errors.As(err, &fe) {
 		return err
 	}
+	// The message already says everything: no cause, so it is not repeated down the chain.
+	opts := temporal.ApplicationErrorOptions{Details: details}
 	switch fe.Kind {
 	case fault.BadInput, fault.QualityGateFailed:
-		return temporal.NewNonRetryableApplicationError(err.Error(), string(fe.Kind), err)
+		opts.NonRetryable = true
 	case fault.Deferred:
-		return temporal.NewApplicationErrorWithOptions(err.Error(), string(fe.Kind),
-			temporal.ApplicationErrorOptions{Cause: err, NextRetryDelay: deferredRetryDelay})
-	default:
-		return temporal.NewApplicationError(err.Error(), string(fe.Kind), err)
+		opts.NextRetryDelay = deferredRetryDelay
 	}
+	return temporal.NewApplicationErrorWithOptions(err.Error(), string(fe.Kind), opts)
 }
 
 func (a *Activities) source(name string) (Source, error) {

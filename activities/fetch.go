@@ -45,7 +45,7 @@ type FetchResult struct {
 // document, a truncated or oversized download) is kept under raw/ for inspection and reported as BadInput.
 func (a *Activities) Fetch(ctx context.Context, in FetchInput) (FetchResult, error) {
 	res, err := a.fetch(ctx, in)
-	return res, classify(fault.In(err, in.Source, in.Dataset))
+	return res, classify(fault.In(err, in.Source, in.Dataset), res)
 }
 
 func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, error) {
@@ -124,6 +124,11 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if rejected != nil {
 		if fault.Is(rejected, fault.Deferred) {
 			return res, rejected
+		}
+		var fe *fault.Error
+		if errors.As(rejected, &fe) {
+			fe.Kind, fe.Err = fault.BadInput, fmt.Errorf("%w (raw bytes kept at %s)", fe.Err, res.RawKey)
+			return res, fe
 		}
 		return res, fault.Errorf(fault.BadInput, "%w (raw bytes kept at %s)", rejected, res.RawKey)
 	}

@@ -21,6 +21,9 @@ import (
 // ErrNotFound is returned when an object or bucket does not exist.
 var ErrNotFound = errors.New("object not found")
 
+// ErrNoBucket is returned when the bucket does not exist.
+var ErrNoBucket = errors.New("bucket does not exist")
+
 // ErrExists is returned by a create-only write when the object already exists.
 var ErrExists = errors.New("object already exists")
 
@@ -181,9 +184,9 @@ func (b *Bucket) GetFile(ctx context.Context, key, path string) error {
 
 // Info describes an object.
 type Info struct {
-	Key      string
-	Size     int64
-	ETag     string
+	Key         string
+	Size        int64
+	ETag        string
 	Metadata    map[string]string
 	ContentType string
 }
@@ -226,7 +229,7 @@ func (b *Bucket) CopyTo(ctx context.Context, srcKey string, dst *Bucket, dstKey 
 		minio.CopyDestOptions{Bucket: dst.name, Object: dstKey},
 		minio.CopySrcOptions{Bucket: b.name, Object: srcKey})
 	if err != nil {
-		return fmt.Errorf("copy %s/%s to %s/%s: %w", b.name, srcKey, dst.name, dstKey, dst.classify(dstKey, err))
+		return fmt.Errorf("copy %s/%s to %s/%s: %w", b.name, srcKey, dst.name, dstKey, dst.classifyBucket(err))
 	}
 	return nil
 }
@@ -239,10 +242,19 @@ func (b *Bucket) Remove(ctx context.Context, key string) error {
 	return nil
 }
 
+func (b *Bucket) classifyBucket(err error) error {
+	if minio.ToErrorResponse(err).Code == "NoSuchBucket" {
+		return fmt.Errorf("bucket %s: %w", b.name, ErrNoBucket)
+	}
+	return err
+}
+
 func (b *Bucket) classify(key string, err error) error {
 	resp := minio.ToErrorResponse(err)
 	switch resp.Code {
-	case "NoSuchKey", "NoSuchBucket", "NotFound":
+	case "NoSuchBucket":
+		return fmt.Errorf("bucket %s: %w", b.name, ErrNoBucket)
+	case "NoSuchKey", "NotFound":
 		return fmt.Errorf("%s/%s: %w", b.name, key, ErrNotFound)
 	}
 	return fmt.Errorf("%s/%s: %w", b.name, key, err)

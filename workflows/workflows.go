@@ -147,6 +147,10 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 	var f activities.FetchResult
 	fctx := workflow.WithActivityOptions(ctx, fetchOptions)
 	err := workflow.ExecuteActivity(fctx, a.Fetch, activities.FetchInput{Source: in.Source, Dataset: id, Force: in.Force}).Get(ctx, &f)
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) && ae.HasDetails() {
+		_ = ae.Details(&f) // what was fetched before the failure, e.g. the raw object kept for inspection
+	}
 	rep.Reason, rep.URL, rep.Bytes, rep.RawKey, rep.Requests = f.Reason, f.URL, f.Bytes, f.RawKey, f.Requests
 	if err != nil {
 		return fail(err)
@@ -175,7 +179,7 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 func errorMessage(err error) string {
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) {
-		return ae.Error()
+		return ae.Message()
 	}
 	return err.Error()
 }

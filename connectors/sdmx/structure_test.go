@@ -68,3 +68,18 @@ func TestLegacyFooter(t *testing.T) {
 		t.Errorf("text = %q, want the file URL", msgs[0].Text[1])
 	}
 }
+
+func FuzzDataflowAnnotations(f *testing.F) {
+	for _, name := range []string{"testdata/GOV_10Q_GGNFA-dataflow-structure-2.1.xml", "testdata/legacy-async-footer-413.xml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		// Neither reader may panic or loop on any input.
+		_, _ = DataflowAnnotations(strings.NewReader(string(data)), "")
+		_, _ = Footer(strings.NewReader(string(data)))
+	})
+}

@@ -1,0 +1,415 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/osservatorio-lombardia/osservatorio/cli"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/platform"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+	"github.com/osservatorio-lombardia/osservatorio/workflows"
+)
+
+const (
+	unemployment = "lfst_r_lfu3rt"
+	employment   = "lfst_r_lfe2emprt"
+	population   = "demo_r_pjangrp3"
+)
+
+func refresh(t *testing.T) (workflows.RefreshResult, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run, err := shared.p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return platform.WaitRefresh(ctx, run)
+}
+
+func report(t *testing.T, res workflows.RefreshResult, dataset string) workflows.DatasetReport {
+	t.Helper()
+	for _, d := range res.Datasets {
+		if d.Dataset == dataset {
+			return d
+		}
+	}
+	t.Fatalf("no report for %s in %+v", dataset, res.Datasets)
+	return workflows.DatasetReport{}
+}
+
+func versions(t *testing.T) []string {
+	t.Helper()
+	vs, err := shared.p.Releases.Versions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vs
+}
+
+func countKeys(t *testing.T, prefix string) int {
+	t.Helper()
+	infos, err := shared.p.Bucket.List(context.Background(), prefix, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(infos)
+}
+
+// TestEndToEnd runs the whole flow in order; each step builds on the state the previous one left.
+func TestEndToEnd(t *testing.T) {
+	ctx := context.Background()
+	steps := []struct {
+		name string
+		fn   func(t *testing.T)
+	}{
+		{"first refresh publishes and delivers 1.0.0", func(t *testing.T) {
+			res, err := refresh(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range res.Datasets {
+				if !d.Changed || d.Rows == 0 || d.Bytes == 0 || !strings.HasPrefix(d.RawKey, "raw/eurostat/"+d.Dataset+"/") {
+					t.Errorf("report %+v: want changed with rows, bytes and a raw key", d)
+				}
+			}
+			if res.Release == nil || res.Release.Version != "1.0.0" {
+				t.Fatalf("release = %+v, want 1.0.0", res.Release)
+			}
+			delivered, failed := 0, 0
+			for _, d := range res.Release.Deliveries {
+				switch {
+				case d.Status == release.Delivered:
+					delivered++
+				case d.Observatory == "broken" && d.Status == release.Failed:
+					failed++
+				default:
+					t.Errorf("delivery %+v", d)
+				}
+			}
+			if delivered != 13 || failed != 1 {
+				t.Errorf("delivered %d, failed %d; want 13 and the broken one", delivered, failed)
+			}
+			ledger, err := shared.p.Releases.Deliveries(ctx, "1.0.0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ledger) != 14 {
+				t.Errorf("ledger has %d entries, want 14", len(ledger))
+			}
+			for _, d := range ledger {
+				if d.Observatory == "broken" && (d.Status != release.Failed || d.Attempts != 2 || !strings.Contains(d.Error, "obs-does-not-exist")) {
+					t.Errorf("ledger entry of the broken observatory = %+v", d)
+				}
+			}
+		}},
+		{"the release verifies, here and at the observatory", func(t *testing.T) {
+			m, err := shared.p.Releases.Get(ctx, "1.0.0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range release.Verify(ctx, shared.p.Bucket, release.Prefix("1.0.0"), m) {
+				if !c.OK {
+					t.Errorf("published %+v", c)
+				}
+			}
+			obs := shared.p.Store.Bucket("obs-milano")
+			for _, c := range release.Verify(ctx, obs, "releases/1.0.0/", m) {
+				if !c.OK {
+					t.Errorf("delivered %+v", c)
+				}
+			}
+			if len(m.Sources) != 4 || m.Schema != release.ProfileURL || m.Version != "1.0.0" {
+				t.Errorf("manifest: %d sources, schema %q, version %q", len(m.Sources), m.Schema, m.Version)
+			}
+			for _, s := range m.Sources {
+				if !strings.Contains(s.Path, "/statistics/1.0/data/"+s.Dataset) || len(s.RawSHA256) != 64 || s.FetchedAt.IsZero() {
+					t.Errorf("source %+v lacks its URL, raw sha256 or fetch time", s)
+				}
+			}
+		}},
+		{"every row traces back to its raw object and sidecar", func(t *testing.T) {
+			m, _ := shared.p.Releases.Get(ctx, "1.0.0")
+			dir := t.TempDir()
+			local := filepath.Join(dir, "obs.parquet")
+			if err := shared.p.Bucket.GetFile(ctx, release.Prefix("1.0.0")+"data/observations.parquet", local); err != nil {
+				t.Fatal(err)
+			}
+			db, err := warehouse.Open(ctx, warehouse.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var rows, territories int64
+			var milanoNUTS string
+			q := fmt.Sprintf(`SELECT count(*), count(DISTINCT territory),
+				max(CASE WHEN territory = '015' THEN territory_nuts END) FROM read_parquet('%s')`, local)
+			if err := db.SQL().QueryRowContext(ctx, q).Scan(&rows, &territories, &milanoNUTS); err != nil {
+				t.Fatal(err)
+			}
+			want, _ := m.Resource("observations")
+			if rows != want.Rows || territories != 13 || milanoNUTS != "ITC4C" {
+				t.Errorf("rows %d (manifest %d), territories %d, Milano NUTS %q", rows, want.Rows, territories, milanoNUTS)
+			}
+			var sha string
+			var pos int64
+			q = fmt.Sprintf(`SELECT raw_sha256, raw_position FROM read_parquet('%s') WHERE dataset = '%s' AND territory = '108'
+				AND period = '2020' AND sex = 'T' AND age = 'TOTAL'`, local, population)
+			if err := db.SQL().QueryRowContext(ctx, q).Scan(&sha, &pos); err != nil {
+				t.Fatal(err)
+			}
+			var side lake.Sidecar
+			if err := shared.p.Bucket.GetJSON(ctx, lake.SidecarKey(lake.RawKey("eurostat", population, sha, "json")), &side); err != nil {
+				t.Fatalf("sidecar of the raw object of a published row: %v", err)
+			}
+			if side.SHA256 != sha || side.Status != http.StatusOK || !strings.Contains(side.URL, population) || side.Bytes == 0 {
+				t.Errorf("sidecar = %+v", side)
+			}
+		}},
+		{"an unchanged source costs one request per dataset and makes nothing", func(t *testing.T) {
+			raw, harmonized := countKeys(t, "raw/"), countKeys(t, "harmonized/")
+			before := shared.sources.requests.Load()
+			res, err := refresh(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := shared.sources.requests.Load() - before; got != 4 {
+				t.Errorf("requests = %d, want 4 (one change check per dataset)", got)
+			}
+			for _, d := range res.Datasets {
+				if d.Changed || d.Requests != 1 {
+					t.Errorf("report %+v: want unchanged after one request", d)
+				}
+			}
+			if res.Release != nil {
+				t.Errorf("release = %+v, want none", res.Release)
+			}
+			if r, h := countKeys(t, "raw/"), countKeys(t, "harmonized/"); r != raw || h != harmonized {
+				t.Errorf("raw objects %d→%d, snapshots %d→%d: want none new", raw, r, harmonized, h)
+			}
+			if vs := versions(t); len(vs) != 1 {
+				t.Errorf("versions = %v", vs)
+			}
+		}},
+		{"a revision makes a patch release with only that dataset changed", func(t *testing.T) {
+			doc := reviseFirst(t, recorded(t, unemployment))
+			shared.sources.set("/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFU3RT/latest", serve("application/xml", dataflow(unemployment, "2025-10-24T23:00:00+0200")))
+			shared.sources.set("/eurostat/statistics/1.0/data/"+unemployment, serve("application/json", doc))
+			res, err := refresh(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !report(t, res, unemployment).Changed || report(t, res, employment).Changed {
+				t.Errorf("reports %+v", res.Datasets)
+			}
+			if res.Release == nil || res.Release.Version != "1.0.1" {
+				t.Fatalf("release = %+v, want 1.0.1 (a revision)", res.Release)
+			}
+			m, _ := shared.p.Releases.Get(ctx, "1.0.1")
+			if got := m.Osservatorio.Changes.UpdatedDatasets; len(got) != 1 || got[0] != "eurostat/"+unemployment {
+				t.Errorf("updated datasets = %v", got)
+			}
+		}},
+		{"an HTML page instead of data is rejected, kept, and changes nothing published", func(t *testing.T) {
+			before, _, _ := shared.p.Lake.State(ctx, "eurostat", employment)
+			shared.sources.override(t, "/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFE2EMPRT/latest", serve("application/xml", dataflow(employment, "2025-11-01T11:00:00+0100")))
+			shared.sources.override(t, "/eurostat/statistics/1.0/data/"+employment, serve("text/html", "<!DOCTYPE html><html><body><h1>Service temporarily unavailable</h1></body></html>"))
+			res, err := refresh(t)
+			assertBadInput(t, res, err, employment, "HTML page")
+			r := report(t, res, employment)
+			var side lake.Sidecar
+			if err := shared.p.Bucket.GetJSON(ctx, lake.SidecarKey(r.RawKey), &side); err != nil {
+				t.Fatalf("the rejected bytes were not kept: %v", err)
+			}
+			if side.Rejected == "" {
+				t.Errorf("sidecar %+v does not say why it was rejected", side)
+			}
+			after, _, _ := shared.p.Lake.State(ctx, "eurostat", employment)
+			if after.RawSHA256 != before.RawSHA256 {
+				t.Errorf("accepted snapshot moved from %s to %s", before.RawSHA256, after.RawSHA256)
+			}
+			if vs := versions(t); vs[len(vs)-1] != "1.0.1" {
+				t.Errorf("versions = %v, want 1.0.1 still the latest", vs)
+			}
+		}},
+		{"a truncated download is rejected", func(t *testing.T) {
+			shared.sources.override(t, "/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFE2EMPRT/latest", serve("application/xml", dataflow(employment, "2025-11-02T11:00:00+0100")))
+			body := recorded(t, employment)
+			shared.sources.override(t, "/eurostat/statistics/1.0/data/"+employment, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+				w.Write([]byte(body[:len(body)/2])) // the server closes the connection short of Content-Length
+			})
+			res, err := refresh(t)
+			assertBadInput(t, res, err, employment, "truncated body")
+		}},
+		{"malformed JSON-stat is rejected", func(t *testing.T) {
+			shared.sources.override(t, "/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFE2EMPRT/latest", serve("application/xml", dataflow(employment, "2025-11-03T11:00:00+0100")))
+			body := recorded(t, employment)
+			shared.sources.override(t, "/eurostat/statistics/1.0/data/"+employment, serve("application/json", body[:len(body)-40]))
+			res, err := refresh(t)
+			assertBadInput(t, res, err, employment, "malformed JSON-stat")
+		}},
+		{"an unknown territory code is rejected", func(t *testing.T) {
+			shared.sources.override(t, "/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFE2EMPRT/latest", serve("application/xml", dataflow(employment, "2025-11-04T11:00:00+0100")))
+			body := strings.ReplaceAll(recorded(t, employment), `"ITC4"`, `"ITC11"`)
+			shared.sources.override(t, "/eurostat/statistics/1.0/data/"+employment, serve("application/json", body))
+			res, err := refresh(t)
+			assertBadInput(t, res, err, employment, "unknown territory code(s) ITC11")
+		}},
+		{"rebuilding a release from the same raw objects gives the same bytes", func(t *testing.T) {
+			m, err := shared.p.Releases.Latest(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			states, err := shared.p.Lake.States(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db, err := warehouse.Open(ctx, warehouse.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			plan := release.Plan{Version: m.Version, Previous: m.Osservatorio.Previous, Bump: m.Osservatorio.Bump, InputsDigest: m.Osservatorio.InputsDigest}
+			again, err := shared.p.Releases.Build(ctx, states, release.BuildOptions{Name: m.Name, ReleaseID: "rebuild-test", Plan: plan, WorkDir: t.TempDir(), DB: db})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer shared.p.Releases.Discard(ctx, "rebuild-test")
+			a, _ := release.Encode(m)
+			b, _ := release.Encode(again)
+			if !bytes.Equal(a, b) {
+				t.Errorf("manifests differ:\n%s\n---\n%s", a, b)
+			}
+		}},
+		{"two releases never share a version", func(t *testing.T) {
+			st := shared.p.Releases
+			for _, id := range []string{"race-a", "race-b"} {
+				data := []byte("{}")
+				if err := st.B.Put(ctx, "staging/"+id+"/datapackage.json", bytes.NewReader(data), 2, objectstore.PutOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			defer st.Discard(ctx, "race-a")
+			defer st.Discard(ctx, "race-b")
+			if err := st.Publish(ctx, "race-a", "99.0.0"); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Publish(ctx, "race-a", "99.0.0"); err != nil {
+				t.Errorf("publishing the same release again: %v, want a no-op", err)
+			}
+			err := st.Publish(ctx, "race-b", "99.0.0")
+			if !fault.Is(err, fault.Conflict) {
+				t.Errorf("second release on 99.0.0: %v, want Conflict", err)
+			}
+		}},
+		{"verify exits non-zero on a mismatch", func(t *testing.T) {
+			path := writeConfig(t)
+			var out, errb bytes.Buffer
+			if code := cli.Main(ctx, []string{"--config", path, "verify", "1.0.1"}, &out, &errb); code != 0 {
+				t.Errorf("verify 1.0.1 exit %d: %s%s", code, out.String(), errb.String())
+			}
+			// 99.0.0 (from the race above) claims a resource its files do not match.
+			bad := `{"name":"x","version":"99.0.0","resources":[{"name":"t","path":"data/t.parquet","bytes":3,"hash":"sha256:00"}]}`
+			if err := shared.p.Bucket.Put(ctx, "releases/99.0.1/datapackage.json", strings.NewReader(bad), int64(len(bad)), objectstore.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := shared.p.Bucket.Put(ctx, "releases/99.0.1/data/t.parquet", strings.NewReader("abc"), 3, objectstore.PutOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			out.Reset()
+			if code := cli.Main(ctx, []string{"--config", path, "verify", "99.0.1"}, &out, &errb); code != 3 {
+				t.Errorf("verify of a tampered release exit %d, want 3: %s", code, out.String())
+			}
+			if !strings.Contains(out.String(), "MISMATCH") {
+				t.Errorf("output does not name the mismatch:\n%s", out.String())
+			}
+		}},
+		{"schedules are registered once per source in Europe/Rome", func(t *testing.T) {
+			for _, want := range []string{"created", "updated"} {
+				s, err := shared.p.RegisterSchedules(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(s) != 1 || s[0].Action != want {
+					t.Errorf("schedules = %+v, want one %s", s, want)
+				}
+			}
+			c, _ := shared.p.Temporal(ctx)
+			desc, err := c.ScheduleClient().GetHandle(ctx, platform.ScheduleID("eurostat")).Describe(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tz := desc.Schedule.Spec.TimeZoneName; tz != "Europe/Rome" {
+				t.Errorf("time zone = %q", tz)
+			}
+			if n := len(desc.Info.NextActionTimes); n == 0 {
+				t.Error("the schedule has no next action")
+			}
+		}},
+	}
+	for _, s := range steps {
+		if !t.Run(s.name, s.fn) {
+			t.FailNow()
+		}
+	}
+}
+
+func assertBadInput(t *testing.T, res workflows.RefreshResult, err error, dataset, reason string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), workflows.RefreshIncomplete) && !strings.Contains(err.Error(), "failed") {
+		t.Fatalf("err = %v, want the refresh to report a failed dataset", err)
+	}
+	r := report(t, res, dataset)
+	if r.ErrorKind != string(fault.BadInput) || !strings.Contains(r.Error, reason) || !strings.Contains(r.Error, "eurostat/"+dataset) {
+		t.Errorf("report = %+v, want BadInput for eurostat/%s with %q", r, dataset, reason)
+	}
+	for _, d := range res.Datasets {
+		if d.Dataset != dataset && d.Error != "" {
+			t.Errorf("%s failed too: %s", d.Dataset, d.Error)
+		}
+	}
+	if res.Release != nil {
+		t.Errorf("release = %+v, want none", res.Release)
+	}
+}
+
+// reviseFirst changes the first value of a recorded JSON-stat response and its update time.
+func reviseFirst(t *testing.T, doc string) string {
+	t.Helper()
+	doc = strings.Replace(doc, `"updated":"2025-04-24T23:00:00+0200"`, `"updated":"2025-10-24T23:00:00+0200"`, 1)
+	i := strings.Index(doc, `"value":{"0":`)
+	if i < 0 {
+		t.Fatal("recorded response has no value 0")
+	}
+	j := i + len(`"value":{"0":`)
+	k := strings.IndexByte(doc[j:], ',')
+	return doc[:j] + "99.9" + doc[j+k:]
+}
+
+func writeConfig(t *testing.T) string {
+	t.Helper()
+	data, err := yaml.Marshal(shared.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "osservatorio.yaml")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

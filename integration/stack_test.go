@@ -1,0 +1,191 @@
+package integration
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/deploy"
+	"github.com/osservatorio-lombardia/osservatorio/devstack"
+	"github.com/osservatorio-lombardia/osservatorio/mirror"
+	"github.com/osservatorio-lombardia/osservatorio/platform"
+)
+
+// env is the running stack shared by the tests of this package.
+type env struct {
+	cfg     *config.Config
+	p       *platform.Platform
+	sources *faultyMirror
+}
+
+var shared *env
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(run(m))
+}
+
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}
+
+func run(m *testing.M) int {
+	if testing.Short() {
+		fmt.Println("integration: skipped in -short mode")
+		return 0
+	}
+	ctx := context.Background()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	state, err := os.MkdirTemp("", "osservatorio-it-*")
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer os.RemoveAll(state)
+	tAddr, _ := devstack.FreeAddr()
+	mAddr, _ := devstack.FreeAddr()
+	start := time.Now()
+	stack, err := devstack.Start(ctx, devstack.Options{
+		BinDir: filepath.Join(repoRoot(), "bin"), StateDir: state, TemporalAddress: tAddr, Headless: true,
+		MinioAddress: mAddr, AccessKey: "integration", SecretKey: "integration-secret", Logger: logger,
+	})
+	if err != nil {
+		fmt.Println("integration: start servers:", err)
+		return 1
+	}
+	defer stack.Close()
+	fmt.Printf("integration: Temporal on %s and MinIO on %s up in %s\n", tAddr, mAddr, time.Since(start).Round(time.Millisecond))
+
+	sources := &faultyMirror{base: mirror.New(mirror.Recorded()), overrides: map[string]http.HandlerFunc{}}
+	srv := httptest.NewServer(sources)
+	defer srv.Close()
+
+	cfg, err := config.Parse("default", deploy.DefaultConfig, func(string) string { return "" })
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	cfg.Storage.Endpoint, cfg.Storage.AccessKey, cfg.Storage.SecretKey = mAddr, "integration", "integration-secret"
+	cfg.Temporal.Address, cfg.Temporal.TaskQueue = tAddr, "it-"+fmt.Sprint(time.Now().UnixNano())
+	cfg.Release.DeliveryAttempts = 2
+	es := cfg.Sources["eurostat"]
+	es.BaseURL = srv.URL + "/eurostat"
+	cfg.Sources["eurostat"] = es
+	// An observatory whose bucket does not exist: its delivery fails, the others must not wait for it.
+	cfg.Observatories = append(cfg.Observatories, config.Observatory{ID: "broken", Name: "Misconfigured", Bucket: "obs-does-not-exist"})
+
+	p, err := platform.Open(cfg, logger)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer p.Close()
+	for _, b := range append([]string{cfg.Storage.Bucket}, bucketsOf(cfg)...) {
+		if b == "obs-does-not-exist" {
+			continue
+		}
+		if err := p.Store.Bucket(b).Ensure(ctx); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+	}
+	w, err := p.NewWorker(ctx, state)
+	if err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	if err := w.Start(); err != nil {
+		fmt.Println(err)
+		return 1
+	}
+	defer w.Stop()
+	shared = &env{cfg: cfg, p: p, sources: sources}
+	return m.Run()
+}
+
+func bucketsOf(cfg *config.Config) []string {
+	var out []string
+	for _, o := range cfg.Observatories {
+		out = append(out, o.Bucket)
+	}
+	return out
+}
+
+// faultyMirror replays recorded responses, lets a test replace the answer for a path, and counts requests.
+type faultyMirror struct {
+	base      http.Handler
+	mu        sync.Mutex
+	overrides map[string]http.HandlerFunc
+	requests  atomic.Int64
+}
+
+func (f *faultyMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.requests.Add(1)
+	f.mu.Lock()
+	h := f.overrides[r.URL.Path]
+	f.mu.Unlock()
+	if h != nil {
+		h(w, r)
+		return
+	}
+	f.base.ServeHTTP(w, r)
+}
+
+// override replaces the answer for path until the test ends.
+func (f *faultyMirror) override(t *testing.T, path string, h http.HandlerFunc) {
+	t.Helper()
+	f.mu.Lock()
+	f.overrides[path] = h
+	f.mu.Unlock()
+	t.Cleanup(func() {
+		f.mu.Lock()
+		delete(f.overrides, path)
+		f.mu.Unlock()
+	})
+}
+
+// set replaces the answer for path for the rest of the run (a source that really changed).
+func (f *faultyMirror) set(path string, h http.HandlerFunc) {
+	f.mu.Lock()
+	f.overrides[path] = h
+	f.mu.Unlock()
+}
+
+// serve answers with a fixed body.
+func serve(contentType, body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		fmt.Fprint(w, body)
+	}
+}
+
+// dataflow returns an Eurostat dataflow structure message with the given UPDATE_DATA.
+func dataflow(code, updated string) string {
+	return fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
+<m:Structure xmlns:m="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/message" xmlns:s="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/structure" xmlns:c="http://www.sdmx.org/resources/sdmxml/schemas/v2_1/common">
+<m:Structures><s:Dataflows><s:Dataflow id="%s" agencyID="ESTAT" version="1.0"><c:Annotations>
+<c:Annotation><c:AnnotationTitle>%s</c:AnnotationTitle><c:AnnotationType>UPDATE_DATA</c:AnnotationType></c:Annotation>
+</c:Annotations></s:Dataflow></s:Dataflows></m:Structures></m:Structure>`, strings.ToUpper(code), updated)
+}
+
+func recorded(t *testing.T, dataset string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(), "mirror/recorded/eurostat/statistics/1.0/data", dataset+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
