@@ -22,9 +22,10 @@ import (
 
 // Source is a configured source: its connector, datasets and limits.
 type Source struct {
-	Conn     connectors.Source
-	Datasets []connectors.Dataset
-	MaxBytes int64
+	Conn        connectors.Source
+	Datasets    []connectors.Dataset
+	MaxBytes    int64
+	SchemaDrift string // fail, warn or accept: what an added column does
 }
 
 // Observatory is where one observatory receives releases.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -20,10 +21,11 @@ import (
 
 // HarmonizeInput names the raw object to harmonize.
 type HarmonizeInput struct {
-	Source  string
-	Dataset string
-	RawKey  string
-	SHA256  string
+	Source    string
+	Dataset   string
+	RawKey    string
+	SHA256    string
+	FetchedAt time.Time // events dated after it are flagged as in the future
 }
 
 // HarmonizeResult is the snapshot written.
@@ -33,6 +35,10 @@ type HarmonizeResult struct {
 	Rows        int64
 	FirstPeriod string
 	LastPeriod  string
+	// Parts are further outputs of the same raw object, by table (labour_flows_part for CO events).
+	Parts map[string]string `json:",omitempty"`
+	// ReportKey is the harmonization report stored beside the snapshot (unmapped labels, flags).
+	ReportKey string `json:",omitempty"`
 }
 
 // Harmonize turns one raw object into a deterministic Parquet snapshot of the common model. A snapshot of
@@ -52,6 +58,9 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 	src, ds, err := a.dataset(in.Source, in.Dataset)
 	if err != nil {
 		return HarmonizeResult{}, err
+	}
+	if ev, ok := src.Conn.(connectors.EventSource); ok {
+		return a.harmonizeEvents(ctx, in, ev, ds, src)
 	}
 	const table = "observations"
 	res := HarmonizeResult{Table: table, SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, table, in.SHA256)}
@@ -89,6 +98,66 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 			metaFirstPeriod: res.FirstPeriod, metaLastPeriod: res.LastPeriod},
 	})
 	return res, err
+}
+
+// harmonizeEvents turns one raw CO export into its labour_events snapshot, its labour_flows part and a
+// report of unmapped labels and flagged rows.
+func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev connectors.EventSource, ds connectors.Dataset, src Source) (HarmonizeResult, error) {
+	res := HarmonizeResult{
+		Table: "labour_events", SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, "labour_events", in.SHA256),
+		Parts: map[string]string{"labour_flows_part": lake.SnapshotKey(in.Source, in.Dataset, "labour_flows_part", in.SHA256)},
+	}
+	res.ReportKey = strings.TrimSuffix(res.SnapshotKey, ".parquet") + ".report.json"
+	var rep EventsReport
+	if err := a.Lake.B.GetJSON(ctx, res.ReportKey, &rep); err == nil {
+		res.Rows, res.FirstPeriod, res.LastPeriod = rep.Events, rep.FirstMonth, rep.LastMonth
+		return res, nil // harmonized before by this harmonizer version
+	} else if !errors.Is(err, objectstore.ErrNotFound) {
+		return res, err
+	}
+	dir, err := os.MkdirTemp(a.WorkDir, "harmonize-*")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	rawPath := filepath.Join(dir, "raw.csv")
+	start := time.Now()
+	if err := a.Lake.B.GetFile(ctx, in.RawKey, rawPath); err != nil {
+		return res, err
+	}
+	download := time.Since(start)
+	activity.RecordHeartbeat(ctx, "downloaded")
+	db, err := warehouse.Open(ctx, a.DuckDB)
+	if err != nil {
+		return res, err
+	}
+	defer db.Close()
+	events, flows := filepath.Join(dir, "events.parquet"), filepath.Join(dir, "flows.parquet")
+	st, err := db.HarmonizeCO(ctx, warehouse.CORequest{CSVPath: rawPath, EventType: ev.EventType(ds), RawSHA256: in.SHA256,
+		RefDate: in.FetchedAt, EventsOut: events, FlowsOut: flows, SchemaDrift: src.SchemaDrift})
+	if err != nil {
+		return res, err
+	}
+	activity.RecordHeartbeat(ctx, st.Events)
+	for key, path := range map[string]string{res.SnapshotKey: events, res.Parts["labour_flows_part"]: flows} {
+		if err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+			return res, err
+		}
+	}
+	st.Timings["download"] = download
+	rep = EventsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, COStats: st}
+	res.Rows, res.FirstPeriod, res.LastPeriod = st.Events, st.FirstMonth, st.LastMonth
+	// The report goes last: its presence says the snapshot and its part are complete.
+	return res, a.Lake.B.PutJSON(ctx, res.ReportKey, rep, objectstore.PutOptions{})
+}
+
+// EventsReport is what harmonizing one CO export found: counts, unmapped labels, flagged rows, timings.
+type EventsReport struct {
+	Source    string `json:"source"`
+	Dataset   string `json:"dataset"`
+	RawKey    string `json:"rawKey"`
+	RawSHA256 string `json:"rawSha256"`
+	warehouse.COStats
 }
 
 // HarmonizeFile parses the raw file at rawPath with conn and writes the observations snapshot to out. It
@@ -132,6 +201,7 @@ func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
 	if st.SnapshotKey == "" || st.RawKey == "" {
 		return classify(fault.Errorf(fault.BadInput, "accept %s/%s: no snapshot", in.Source, in.Dataset))
 	}
+	st.Parts, st.ReportKey = in.Harmonize.Parts, in.Harmonize.ReportKey
 	if err := a.Lake.SetState(ctx, st); err != nil {
 		return fmt.Errorf("accept %s/%s: %w", in.Source, in.Dataset, err)
 	}

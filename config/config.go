@@ -73,7 +73,13 @@ type Source struct {
 	Schedule string    `yaml:"schedule" json:"schedule"`
 	MaxBytes int64     `yaml:"max_bytes" json:"max_bytes"`
 	Timeout  Duration  `yaml:"timeout" json:"timeout"`
-	Datasets []Dataset `yaml:"datasets" json:"datasets"`
+	// AppToken is sent as X-App-Token where the source takes one (Socrata); set it with
+	// OSSERVATORIO_<SOURCE>_APP_TOKEN rather than in the file.
+	AppToken string `yaml:"app_token" json:"-"`
+	// SchemaDrift says what to do when a source adds columns: fail, warn (go on, report) or accept.
+	// Missing or renamed columns always fail.
+	SchemaDrift string    `yaml:"schema_drift" json:"schema_drift,omitempty"`
+	Datasets    []Dataset `yaml:"datasets" json:"datasets"`
 }
 
 // Dataset is one dataset of a source, with the filters that select the Lombardy slice of it.
@@ -228,8 +234,11 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	for name, s := range c.Sources {
 		if v := getenv("OSSERVATORIO_" + strings.ToUpper(name) + "_BASE_URL"); v != "" {
 			s.BaseURL = v
-			c.Sources[name] = s
 		}
+		if v := getenv("OSSERVATORIO_" + strings.ToUpper(name) + "_APP_TOKEN"); v != "" {
+			s.AppToken = v
+		}
+		c.Sources[name] = s
 	}
 	if v := getenv("OSSERVATORIO_STORAGE_ENDPOINT"); v != "" {
 		c.Storage.Endpoint = v
@@ -267,6 +276,9 @@ func (c *Config) applyDefaults() {
 		if s.Timeout == 0 {
 			s.Timeout = Duration(2 * time.Minute)
 		}
+		if s.SchemaDrift == "" {
+			s.SchemaDrift = "fail"
+		}
 		c.Sources[name] = s
 	}
 	for i := range c.Observatories {
@@ -276,7 +288,7 @@ func (c *Config) applyDefaults() {
 }
 
 // KnownSources are the sources this build has connectors for.
-var KnownSources = map[string]bool{"eurostat": true}
+var KnownSources = map[string]bool{"eurostat": true, "lombardia": true}
 
 var (
 	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -321,6 +333,11 @@ func (c *Config) validate() []Problem {
 			if _, err := parser.Parse(s.Schedule); err != nil {
 				add(p+".schedule", "sources.%s.schedule %q: %v", name, s.Schedule, err)
 			}
+		}
+		switch s.SchemaDrift {
+		case "fail", "warn", "accept":
+		default:
+			add(p+".schema_drift", "sources.%s.schema_drift %q must be fail, warn or accept", name, s.SchemaDrift)
 		}
 		if s.MaxBytes < 0 {
 			add(p+".max_bytes", "sources.%s.max_bytes must be positive", name)

@@ -70,3 +70,11 @@ type Source interface {
 	// Parse reads raw bytes and calls emit for every observation, in the order of the raw object.
 	Parse(ctx context.Context, ds Dataset, r io.Reader, emit func(Observation) error) error
 }
+
+// EventSource is a source whose datasets are CO events, harmonized by DuckDB straight from the raw export
+// into labour_events rather than parsed into observations.
+type EventSource interface {
+	Source
+	// EventType is the CO event type of a dataset: attivazione, cessazione, proroga, trasformazione.
+	EventType(ds Dataset) string
+}

@@ -75,6 +75,10 @@ type State struct {
 	FirstPeriod  string    `json:"firstPeriod,omitempty"`
 	LastPeriod   string    `json:"lastPeriod,omitempty"`
 	AcceptedAt   time.Time `json:"acceptedAt"`
+	// Parts are further outputs of the same raw object, by table (labour_flows_part for CO events).
+	Parts map[string]string `json:"parts,omitempty"`
+	// ReportKey is the harmonization report beside the snapshot.
+	ReportKey string `json:"reportKey,omitempty"`
 }
 
 // Lake is the platform's bucket seen through its layout.

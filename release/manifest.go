@@ -45,16 +45,64 @@ type License struct {
 	Title string `json:"title,omitempty"`
 }
 
-// Resource is one table of the release.
+// Resource is one table of the release: one file, or several (Parts) for tables kept one file per raw
+// object, whose Path is then the list of the parts' paths.
 type Resource struct {
 	Name      string      `json:"name"`
-	Path      string      `json:"path"`
+	Path      Paths       `json:"path"`
 	Format    string      `json:"format"`
 	MediaType string      `json:"mediatype"`
 	Bytes     int64       `json:"bytes"`
-	Hash      string      `json:"hash"` // "sha256:<hex>"
+	Hash      string      `json:"hash,omitempty"` // "sha256:<hex>" of a single-file resource
 	Rows      int64       `json:"rows"`
+	Parts     []Part      `json:"parts,omitempty"`
 	Schema    TableSchema `json:"schema"`
+}
+
+// Part is one file of a multi-file resource.
+type Part struct {
+	Path      string `json:"path"`
+	Bytes     int64  `json:"bytes"`
+	Hash      string `json:"hash"`
+	Rows      int64  `json:"rows"`
+	RawSHA256 string `json:"rawSha256"`
+}
+
+// Paths is a Data Package path: one string, or a list for a multi-file resource.
+type Paths []string
+
+// MarshalJSON writes one path as a string and several as a list.
+func (p Paths) MarshalJSON() ([]byte, error) {
+	if len(p) == 1 {
+		return json.Marshal(p[0])
+	}
+	return json.Marshal([]string(p))
+}
+
+// UnmarshalJSON reads a string or a list.
+func (p *Paths) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*p = Paths{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*p = many
+	return nil
+}
+
+// Files returns every file of the resource with its expected size and hash.
+func (r Resource) Files() []Part {
+	if len(r.Parts) > 0 {
+		return r.Parts
+	}
+	if len(r.Path) == 0 {
+		return nil
+	}
+	return []Part{{Path: r.Path[0], Bytes: r.Bytes, Hash: r.Hash, Rows: r.Rows}}
 }
 
 // TableSchema is a Table Schema.

@@ -142,18 +142,20 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	var inputs []string
 	var created time.Time
-	for i, st := range states {
-		local := filepath.Join(dir, fmt.Sprintf("in-%03d.parquet", i))
-		if err := s.B.GetFile(ctx, st.SnapshotKey, local); err != nil {
-			return nil, fmt.Errorf("snapshot of %s/%s: %w", st.Source, st.Dataset, err)
-		}
-		inputs = append(inputs, local)
+	var obs, events []lake.State
+	for _, st := range states {
 		if st.FetchedAt.After(created) {
 			created = st.FetchedAt
 		}
+		if st.Table == "labour_events" {
+			events = append(events, st)
+		} else {
+			obs = append(obs, st)
+		}
 	}
+	sortStates(obs)
+	sortStates(events)
 	var prevSources []Source
 	if opts.Plan.Previous != "" {
 		prev, err := s.Get(ctx, opts.Plan.Previous)
@@ -169,44 +171,91 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		Version: opts.Plan.Version, Created: created.UTC().Truncate(time.Second),
 		Licenses: []License{{Name: "CC-BY-4.0", Path: "https://creativecommons.org/licenses/by/4.0/",
 			Title: "Creative Commons Attribution 4.0 (Eurostat, Istat); each source's own licence applies to its data"}},
-		Sources:      sources,
+		Sources: sources,
 		Osservatorio: Extra{Previous: opts.Plan.Previous, Bump: opts.Plan.Bump, InputsDigest: opts.Plan.InputsDigest, Changes: changes},
 	}
-	tables := []struct {
-		name    string
-		columns []warehouse.Column
-		key     []string
-		write   func(out string) (int64, error)
-	}{
-		{"observations", warehouse.ObservationColumns, []string{"raw_sha256", "raw_position"}, func(out string) (int64, error) {
-			return opts.DB.CombineParquet(ctx, warehouse.TableSpec{Inputs: inputs, Out: out,
-				OrderBy: "source, dataset, raw_position"})
-		}},
-		{"territories", warehouse.TerritoryColumns, []string{"istat"}, func(out string) (int64, error) {
-			return opts.DB.WriteTerritories(ctx, out)
-		}},
-	}
 	stage := stagingPrefix(opts.ReleaseID)
-	for _, t := range tables {
-		local := filepath.Join(dir, t.name+".parquet")
-		rows, err := t.write(local)
-		if err != nil {
-			return nil, fmt.Errorf("build %s: %w", t.name, err)
-		}
+	// addFile stages one single-file table.
+	addFile := func(name, local string, rows int64, columns []warehouse.Column, key []string) error {
 		size, sum, err := hashFile(local)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		res := Resource{Name: t.name, Path: "data/" + t.name + ".parquet", Format: "parquet",
+		res := Resource{Name: name, Path: Paths{"data/" + name + ".parquet"}, Format: "parquet",
 			MediaType: "application/vnd.apache.parquet", Bytes: size, Hash: "sha256:" + sum, Rows: rows,
-			Schema: TableSchema{PrimaryKey: t.key}}
-		for _, c := range t.columns {
-			res.Schema.Fields = append(res.Schema.Fields, Field{Name: c.Name, Type: c.Type, Description: c.Description})
-		}
-		if err := s.B.PutFile(ctx, stage+res.Path, local, objectstore.PutOptions{ContentType: res.MediaType}); err != nil {
-			return nil, err
+			Schema: schemaOf(columns, key)}
+		if err := s.B.PutFile(ctx, stage+res.Path[0], local, objectstore.PutOptions{ContentType: res.MediaType}); err != nil {
+			return err
 		}
 		m.Resources = append(m.Resources, res)
+		return nil
+	}
+	if len(obs) > 0 {
+		inputs, err := s.download(ctx, dir, "obs", obs, func(st lake.State) string { return st.SnapshotKey })
+		if err != nil {
+			return nil, err
+		}
+		out := filepath.Join(dir, "observations.parquet")
+		rows, err := opts.DB.CombineParquet(ctx, warehouse.TableSpec{Inputs: inputs, Out: out, OrderBy: "source, dataset, raw_position"})
+		if err != nil {
+			return nil, fmt.Errorf("build observations: %w", err)
+		}
+		if err := addFile("observations", out, rows, warehouse.ObservationColumns, []string{"raw_sha256", "raw_position"}); err != nil {
+			return nil, err
+		}
+	}
+	if len(events) > 0 {
+		// One file per raw export, copied as harmonized: row i of a file is data row i of its export.
+		res := Resource{Name: "labour_events", Format: "parquet", MediaType: "application/vnd.apache.parquet",
+			Schema: schemaOf(warehouse.LabourEventsColumns, nil)}
+		for _, st := range events {
+			p := fmt.Sprintf("data/labour_events/%s-%s-%s.parquet", st.Source, st.Dataset, st.RawSHA256[:16])
+			info, err := s.B.Stat(ctx, st.SnapshotKey)
+			if err != nil {
+				return nil, err
+			}
+			sum, err := s.hashObject(ctx, st.SnapshotKey)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.B.CopyTo(ctx, st.SnapshotKey, s.B, stage+p); err != nil {
+				return nil, err
+			}
+			res.Path = append(res.Path, p)
+			res.Parts = append(res.Parts, Part{Path: p, Bytes: info.Size, Hash: "sha256:" + sum, Rows: st.Rows, RawSHA256: st.RawSHA256})
+			res.Bytes += info.Size
+			res.Rows += st.Rows
+		}
+		m.Resources = append(m.Resources, res)
+		parts, err := s.download(ctx, dir, "flows", events, func(st lake.State) string { return st.Parts["labour_flows_part"] })
+		if err != nil {
+			return nil, err
+		}
+		flowDir := filepath.Join(dir, "flows")
+		if err := os.MkdirAll(flowDir, 0o755); err != nil {
+			return nil, err
+		}
+		rows, err := opts.DB.BuildFlows(ctx, parts, flowDir)
+		if err != nil {
+			return nil, fmt.Errorf("build labour flows: %w", err)
+		}
+		for _, t := range warehouse.FlowTables {
+			cols := warehouse.LabourFlowsColumns
+			if t == "labour_balances" {
+				cols = warehouse.LabourBalancesColumns
+			}
+			if err := addFile(t, filepath.Join(flowDir, t+".parquet"), rows[t], cols, warehouse.FlowKeys[t]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	terr := filepath.Join(dir, "territories.parquet")
+	rows, err := opts.DB.WriteTerritories(ctx, terr)
+	if err != nil {
+		return nil, fmt.Errorf("build territories: %w", err)
+	}
+	if err := addFile("territories", terr, rows, warehouse.TerritoryColumns, []string{"istat"}); err != nil {
+		return nil, err
 	}
 	data, err := Encode(m)
 	if err != nil {
@@ -216,6 +265,54 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		return nil, err
 	}
 	return m, nil
+}
+
+func sortStates(states []lake.State) {
+	sort.Slice(states, func(i, j int) bool {
+		if states[i].Source != states[j].Source {
+			return states[i].Source < states[j].Source
+		}
+		return states[i].Dataset < states[j].Dataset
+	})
+}
+
+func schemaOf(columns []warehouse.Column, key []string) TableSchema {
+	ts := TableSchema{PrimaryKey: key}
+	for _, c := range columns {
+		ts.Fields = append(ts.Fields, Field{Name: c.Name, Type: c.Type, Description: c.Description})
+	}
+	return ts
+}
+
+// download fetches one object per state into dir and returns the local paths, in the states' order.
+func (s *Store) download(ctx context.Context, dir, prefix string, states []lake.State, key func(lake.State) string) ([]string, error) {
+	var out []string
+	for i, st := range states {
+		k := key(st)
+		if k == "" {
+			return nil, fmt.Errorf("%s/%s has no %s object", st.Source, st.Dataset, prefix)
+		}
+		local := filepath.Join(dir, fmt.Sprintf("%s-%03d.parquet", prefix, i))
+		if err := s.B.GetFile(ctx, k, local); err != nil {
+			return nil, fmt.Errorf("%s of %s/%s: %w", prefix, st.Source, st.Dataset, err)
+		}
+		out = append(out, local)
+	}
+	return out, nil
+}
+
+// hashObject streams an object and returns its sha256.
+func (s *Store) hashObject(ctx context.Context, key string) (string, error) {
+	r, err := s.B.Get(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Publish makes the staged release visible under its version. It claims the version with a create-only
@@ -305,26 +402,28 @@ type FileCheck struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// Verify re-hashes every resource of the release under prefix in bucket b against manifest m.
+// Verify re-hashes every file of the release under prefix in bucket b against manifest m.
 func Verify(ctx context.Context, b *objectstore.Bucket, prefix string, m *Manifest) []FileCheck {
-	out := make([]FileCheck, 0, len(m.Resources))
+	var out []FileCheck
 	for _, r := range m.Resources {
-		c := FileCheck{Path: r.Path, WantBytes: r.Bytes, WantHash: r.Hash}
-		rc, err := b.Get(ctx, prefix+r.Path)
-		if err != nil {
-			c.Error = err.Error()
+		for _, f := range r.Files() {
+			c := FileCheck{Path: f.Path, WantBytes: f.Bytes, WantHash: f.Hash}
+			rc, err := b.Get(ctx, prefix+f.Path)
+			if err != nil {
+				c.Error = err.Error()
+				out = append(out, c)
+				continue
+			}
+			h := sha256.New()
+			n, err := io.Copy(h, rc)
+			rc.Close()
+			c.GotBytes, c.GotHash = n, "sha256:"+hex.EncodeToString(h.Sum(nil))
+			if err != nil {
+				c.Error = err.Error()
+			}
+			c.OK = err == nil && c.GotBytes == c.WantBytes && c.GotHash == c.WantHash
 			out = append(out, c)
-			continue
 		}
-		h := sha256.New()
-		n, err := io.Copy(h, rc)
-		rc.Close()
-		c.GotBytes, c.GotHash = n, "sha256:"+hex.EncodeToString(h.Sum(nil))
-		if err != nil {
-			c.Error = err.Error()
-		}
-		c.OK = err == nil && c.GotBytes == c.WantBytes && c.GotHash == c.WantHash
-		out = append(out, c)
 	}
 	return out
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/eurostat"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -56,6 +57,8 @@ func Connector(name string, src config.Source, client *httpfetch.Client) (connec
 	switch name {
 	case eurostat.Name:
 		return eurostat.New(src.BaseURL, client), nil
+	case lombardia.Name:
+		return lombardia.New(src.BaseURL, src.AppToken, client), nil
 	}
 	return nil, fmt.Errorf("no connector for source %q", name)
 }
@@ -77,7 +80,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		if err != nil {
 			return nil, err
 		}
-		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes}
+		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift}
 		for _, d := range src.Datasets {
 			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since})
 		}

@@ -162,7 +162,7 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 	var h activities.HarmonizeResult
 	hctx := workflow.WithActivityOptions(ctx, harmonizeOptions)
 	if err := workflow.ExecuteActivity(hctx, a.Harmonize, activities.HarmonizeInput{
-		Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256}).Get(ctx, &h); err != nil {
+		Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt}).Get(ctx, &h); err != nil {
 		return fail(err)
 	}
 	rep.Rows, rep.SnapshotKey = h.Rows, h.SnapshotKey

@@ -1,0 +1,130 @@
+// Package lombardia connects Regione Lombardia's open-data portal (Socrata, dati.lombardia.it) for the
+// comunicazioni obbligatorie: the four event datasets (attivati, cessati, prorogati, trasformati). The
+// change signal is the view's rowsUpdatedAt (GET /api/views/{id}.json, about 1 KB); the data is the CSV
+// export (GET /api/views/{id}/rows.csv?accessType=DOWNLOAD), streamed to the raw store and harmonized by
+// DuckDB into labour_events. Paged SODA fetches with a watermark are not built yet.
+package lombardia
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+)
+
+// Name is the source's configuration name.
+const Name = "lombardia"
+
+// Datasets are the regional CO datasets: configuration id → Socrata 4x4 id.
+var Datasets = map[string]string{"attivati": "qbau-cyuc", "cessati": "nwz3-p6vm", "prorogati": "chng-cman", "trasformati": "8dwx-jjag"}
+
+// EventTypes are the CO event type of each dataset.
+var EventTypes = map[string]string{"attivati": "attivazione", "cessati": "cessazione", "prorogati": "proroga", "trasformati": "trasformazione"}
+
+// Source is the connector.
+type Source struct {
+	base     string
+	client   *httpfetch.Client
+	appToken string
+}
+
+// New returns the connector for the portal at baseURL (https://www.dati.lombardia.it or a mirror).
+func New(baseURL, appToken string, client *httpfetch.Client) *Source {
+	return &Source{base: strings.TrimRight(baseURL, "/"), client: client, appToken: appToken}
+}
+
+// Name returns "lombardia".
+func (s *Source) Name() string { return Name }
+
+// Extension returns "csv".
+func (s *Source) Extension(connectors.Dataset) string { return "csv" }
+
+// Table says the datasets are harmonized into labour_events.
+func (s *Source) Table(connectors.Dataset) string { return "labour_events" }
+
+// EventType returns the CO event type the dataset publishes.
+func (s *Source) EventType(ds connectors.Dataset) string { return EventTypes[ds.ID] }
+
+func (s *Source) viewID(ds connectors.Dataset) string {
+	if ds.Code != "" {
+		return ds.Code
+	}
+	return Datasets[ds.ID]
+}
+
+func (s *Source) header() http.Header {
+	h := http.Header{}
+	if s.appToken != "" {
+		h.Set("X-App-Token", s.appToken)
+	}
+	return h
+}
+
+// Check reads the view's rowsUpdatedAt.
+func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.Signal, error) {
+	u := fmt.Sprintf("%s/api/views/%s.json", s.base, url.PathEscape(s.viewID(ds)))
+	h := s.header()
+	h.Set("Accept", "application/json")
+	resp, err := s.client.Get(ctx, httpfetch.Request{URL: u, Header: h})
+	if err != nil {
+		return connectors.Signal{URL: u}, err
+	}
+	defer resp.Body.Close()
+	if resp.Status != http.StatusOK {
+		return connectors.Signal{URL: u}, fault.Errorf(fault.BadInput, "view metadata %s: HTTP %d", u, resp.Status)
+	}
+	var meta struct {
+		RowsUpdatedAt    int64 `json:"rowsUpdatedAt"`
+		ViewLastModified int64 `json:"viewLastModified"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&meta); err != nil {
+		return connectors.Signal{URL: u}, fault.Wrap(fault.BadInput, "view metadata "+u, err)
+	}
+	token := ""
+	if meta.RowsUpdatedAt > 0 {
+		token = fmt.Sprintf("rowsUpdatedAt=%d", meta.RowsUpdatedAt)
+	}
+	return connectors.Signal{Token: token, URL: u}, nil
+}
+
+// DataRequest asks for the full CSV export.
+func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
+	id := s.viewID(ds)
+	if id == "" {
+		return httpfetch.Request{}, fault.Errorf(fault.BadInput, "dataset %q has no Socrata id (set code)", ds.ID)
+	}
+	h := s.header()
+	h.Set("Accept", "text/csv")
+	return httpfetch.Request{URL: fmt.Sprintf("%s/api/views/%s/rows.csv?accessType=DOWNLOAD", s.base, url.PathEscape(id)), Header: h}, nil
+}
+
+// Inspect rejects error statuses, HTML pages and Socrata's JSON errors.
+func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
+	trimmed := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	lower := bytes.ToLower(trimmed[:min(len(trimmed), 64)])
+	switch {
+	case status >= 400:
+		return fault.Errorf(fault.BadInput, "HTTP %d: %q", status, string(trimmed[:min(len(trimmed), 160)]))
+	case strings.HasPrefix(strings.ToLower(header.Get("Content-Type")), "text/html"),
+		bytes.HasPrefix(lower, []byte("<!doctype html")), bytes.HasPrefix(lower, []byte("<html")):
+		return fault.Errorf(fault.BadInput, "an HTML page instead of the CSV export")
+	case bytes.HasPrefix(trimmed, []byte("{")):
+		return fault.Errorf(fault.BadInput, "JSON instead of the CSV export: %q", string(trimmed[:min(len(trimmed), 160)]))
+	case len(trimmed) == 0:
+		return fault.Errorf(fault.BadInput, "empty export")
+	}
+	return nil
+}
+
+// Parse is not used: CO exports are harmonized by DuckDB straight from the raw CSV.
+func (s *Source) Parse(context.Context, connectors.Dataset, io.Reader, func(connectors.Observation) error) error {
+	return fault.Errorf(fault.BadInput, "lombardia exports are harmonized as labour events, not observations")
+}
