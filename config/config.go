@@ -69,10 +69,10 @@ type Release struct {
 
 // Source is one data source.
 type Source struct {
-	BaseURL  string    `yaml:"base_url" json:"base_url"`
-	Schedule string    `yaml:"schedule" json:"schedule"`
-	MaxBytes int64     `yaml:"max_bytes" json:"max_bytes"`
-	Timeout  Duration  `yaml:"timeout" json:"timeout"`
+	BaseURL  string   `yaml:"base_url" json:"base_url"`
+	Schedule string   `yaml:"schedule" json:"schedule"`
+	MaxBytes int64    `yaml:"max_bytes" json:"max_bytes"`
+	Timeout  Duration `yaml:"timeout" json:"timeout"`
 	// AppToken is sent as X-App-Token where the source takes one (Socrata); set it with
 	// OSSERVATORIO_<SOURCE>_APP_TOKEN rather than in the file.
 	AppToken string `yaml:"app_token" json:"-"`

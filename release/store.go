@@ -171,7 +171,7 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		Version: opts.Plan.Version, Created: created.UTC().Truncate(time.Second),
 		Licenses: []License{{Name: "CC-BY-4.0", Path: "https://creativecommons.org/licenses/by/4.0/",
 			Title: "Creative Commons Attribution 4.0 (Eurostat, Istat); each source's own licence applies to its data"}},
-		Sources: sources,
+		Sources:      sources,
 		Osservatorio: Extra{Previous: opts.Plan.Previous, Bump: opts.Plan.Bump, InputsDigest: opts.Plan.InputsDigest, Changes: changes},
 	}
 	stage := stagingPrefix(opts.ReleaseID)
