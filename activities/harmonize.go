@@ -16,6 +16,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/quality"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
@@ -139,13 +140,25 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 		return res, err
 	}
 	activity.RecordHeartbeat(ctx, st.Events)
+	checks, err := quality.Checks()
+	if err != nil {
+		return res, err
+	}
+	var qr quality.Report
+	qr.Add(quality.Run(ctx, db.SQL(), "labour_events", "read_parquet('"+strings.ReplaceAll(events, "'", "''")+"')", checks["labour_events"], nil)...)
+	rep = EventsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, COStats: st, Checks: qr.Results}
+	if blocking := qr.Blocking(); len(blocking) > 0 {
+		// Kept for inspection beside where the snapshot would have gone; the dataset is not accepted.
+		_ = a.Lake.B.PutJSON(ctx, strings.TrimSuffix(res.ReportKey, ".json")+".rejected.json", rep, objectstore.PutOptions{})
+		return res, fault.Errorf(fault.QualityGateFailed, "labour_events: %s", strings.Join(blocking, "; "))
+	}
 	for key, path := range map[string]string{res.SnapshotKey: events, res.Parts["labour_flows_part"]: flows} {
 		if err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
 			return res, err
 		}
 	}
 	st.Timings["download"] = download
-	rep = EventsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, COStats: st}
+	rep.COStats = st
 	res.Rows, res.FirstPeriod, res.LastPeriod = st.Events, st.FirstMonth, st.LastMonth
 	// The report goes last: its presence says the snapshot and its part are complete.
 	return res, a.Lake.B.PutJSON(ctx, res.ReportKey, rep, objectstore.PutOptions{})
@@ -158,6 +171,7 @@ type EventsReport struct {
 	RawKey    string `json:"rawKey"`
 	RawSHA256 string `json:"rawSha256"`
 	warehouse.COStats
+	Checks []quality.Result `json:"checks"`
 }
 
 // HarmonizeFile parses the raw file at rawPath with conn and writes the observations snapshot to out. It

@@ -54,6 +54,7 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db,
 	})
 	if err != nil {
+		_ = a.Releases.Discard(ctx, in.ReleaseID)
 		return BuildResult{}, classify(err)
 	}
 	out := BuildResult{Version: m.Version, Resources: map[string]int64{}, Sources: len(m.Sources)}

@@ -177,7 +177,9 @@ func (a *app) releaseCmd() *cobra.Command {
 			tw := a.table()
 			fmt.Fprintln(tw, "TABLE\tPATH\tROWS\tBYTES\tHASH")
 			for _, r := range m.Resources {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", r.Name, r.Path, r.Rows, r.Bytes, r.Hash)
+				for _, f := range r.Files() {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", r.Name, f.Path, f.Rows, f.Bytes, f.Hash)
+				}
 			}
 			tw.Flush()
 			fmt.Fprintln(a.stdout)

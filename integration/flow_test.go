@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/osservatorio-lombardia/osservatorio/activities"
 	"github.com/osservatorio-lombardia/osservatorio/cli"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
@@ -31,9 +32,14 @@ const (
 
 func refresh(t *testing.T) (workflows.RefreshResult, error) {
 	t.Helper()
+	return refreshSource(t, "eurostat")
+}
+
+func refreshSource(t *testing.T, source string) (workflows.RefreshResult, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	run, err := shared.p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{})
+	run, err := shared.p.StartRefresh(ctx, source, platform.RefreshOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,6 +276,109 @@ func TestEndToEnd(t *testing.T) {
 			res, err := refresh(t)
 			assertBadInput(t, res, err, employment, "unknown territory code(s) ITC11")
 		}},
+		{"CO exports become labour events and flows in a minor release", func(t *testing.T) {
+			res, err := refreshSource(t, "lombardia")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range res.Datasets {
+				if !d.Changed || d.Rows == 0 || !strings.HasSuffix(d.RawKey, ".csv") {
+					t.Errorf("report %+v", d)
+				}
+			}
+			if res.Release == nil || res.Release.Version != "1.1.0" {
+				t.Fatalf("release = %+v, want 1.1.0 (new datasets)", res.Release)
+			}
+			m, err := shared.p.Releases.Get(ctx, "1.1.0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev, ok := m.Resource("labour_events")
+			if !ok || len(ev.Parts) != 4 || ev.Rows != 3000+2400+700+400 {
+				t.Fatalf("labour_events = %+v, want 4 parts and 6500 rows", ev)
+			}
+			for _, name := range []string{"observations", "labour_flows", "labour_flows_quarterly", "labour_flows_yearly", "labour_balances", "territories"} {
+				if r, ok := m.Resource(name); !ok || r.Rows == 0 {
+					t.Errorf("resource %s missing or empty", name)
+				}
+			}
+			for _, c := range release.Verify(ctx, shared.p.Bucket, release.Prefix("1.1.0"), m) {
+				if !c.OK {
+					t.Errorf("%+v", c)
+				}
+			}
+			rep, err := shared.p.Releases.Checks(ctx, "1.1.0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Ran < 20 || rep.Errors != 0 {
+				t.Errorf("checks: %d ran, %d errors", rep.Ran, rep.Errors)
+			}
+			st, _, _ := shared.p.Lake.State(ctx, "lombardia", "attivati")
+			var er activities.EventsReport
+			if err := shared.p.Bucket.GetJSON(ctx, st.ReportKey, &er); err != nil || er.Events != 3000 || len(er.Checks) == 0 || er.Flags == nil {
+				t.Errorf("harmonization report %s: %v, %d events, %d checks", st.ReportKey, err, er.Events, len(er.Checks))
+			}
+		}},
+		{"published flows add up", func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := warehouse.Open(ctx, warehouse.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			get := func(name string) string {
+				p := filepath.Join(dir, name+".parquet")
+				if err := shared.p.Bucket.GetFile(ctx, release.Prefix("1.1.0")+"data/"+name+".parquet", p); err != nil {
+					t.Fatal(err)
+				}
+				return "read_parquet('" + p + "')"
+			}
+			flows, yearly, balances := get("labour_flows"), get("labour_flows_yearly"), get("labour_balances")
+			var monthly, year, provinces, region int64
+			db.SQL().QueryRow("SELECT sum(saldo) FROM " + flows + " WHERE period LIKE '2022-%'").Scan(&monthly)
+			db.SQL().QueryRow("SELECT sum(saldo) FROM " + yearly + " WHERE period = '2022'").Scan(&year)
+			db.SQL().QueryRow("SELECT sum(saldo) FROM " + balances + " WHERE territory <> '03' AND contract_class <> 'TOTAL'").Scan(&provinces)
+			db.SQL().QueryRow("SELECT sum(saldo) FROM " + balances + " WHERE territory = '03' AND contract_class = 'TOTAL'").Scan(&region)
+			if monthly != year || monthly == 0 {
+				t.Errorf("2022: months sum to %d, the year says %d", monthly, year)
+			}
+			if provinces != region || region == 0 {
+				t.Errorf("provinces × classes sum to %d, the region total says %d", provinces, region)
+			}
+		}},
+		{"a CO export failing a quality gate is not accepted", func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("DATA,GENERE,ETA,SETTOREECONOMICODETTAGLIO,TITOLOSTUDIO,CONTRATTO,MODALITALAVORO,PROVINCIAIMPRESA,ITALIANO\n")
+			for i := 0; i < 200; i++ {
+				b.WriteString("15/03/2024,M,30,Alberghi,LICENZA MEDIA,CONTRATTO MAI VISTO,TEMPO PIENO,MILANO,ITALIA\n")
+			}
+			shared.sources.override(t, "/lombardia/api/views/nwz3-p6vm.json", serve("application/json", `{"id":"nwz3-p6vm","rowsUpdatedAt":1764000000}`))
+			shared.sources.override(t, "/lombardia/api/views/nwz3-p6vm/rows.csv", serve("text/csv", b.String()))
+			res, err := refreshSource(t, "lombardia")
+			if err == nil {
+				t.Fatal("refresh succeeded")
+			}
+			r := report(t, res, "cessati")
+			if r.ErrorKind != "QualityGateFailed" || !strings.Contains(r.Error, "contract_class=UNMAPPED") {
+				t.Errorf("report = %+v", r)
+			}
+			if vs := versions(t); vs[len(vs)-1] != "1.1.0" {
+				t.Errorf("versions = %v, want 1.1.0 still the latest", vs)
+			}
+		}},
+		{"a renamed CO column is rejected as schema drift", func(t *testing.T) {
+			csv := "DATA,SESSO,ETA,SETTOREECONOMICODETTAGLIO,TITOLOSTUDIO,CONTRATTO,MODALITALAVORO,PROVINCIAIMPRESA,ITALIANO\n15/03/2024,M,30,Alberghi,LICENZA MEDIA,LAVORO A TEMPO DETERMINATO,TEMPO PIENO,MILANO,ITALIA\n"
+			shared.sources.override(t, "/lombardia/api/views/nwz3-p6vm.json", serve("application/json", `{"id":"nwz3-p6vm","rowsUpdatedAt":1764000001}`))
+			shared.sources.override(t, "/lombardia/api/views/nwz3-p6vm/rows.csv", serve("text/csv", csv))
+			res, err := refreshSource(t, "lombardia")
+			if err == nil {
+				t.Fatal("refresh succeeded")
+			}
+			if r := report(t, res, "cessati"); r.ErrorKind != string(fault.BadInput) || !strings.Contains(r.Error, "GENERE missing") {
+				t.Errorf("report = %+v", r)
+			}
+		}},
 		{"rebuilding a release from the same raw objects gives the same bytes", func(t *testing.T) {
 			m, err := shared.p.Releases.Latest(ctx)
 			if err != nil {
@@ -320,8 +429,12 @@ func TestEndToEnd(t *testing.T) {
 		{"verify exits non-zero on a mismatch", func(t *testing.T) {
 			path := writeConfig(t)
 			var out, errb bytes.Buffer
-			if code := cli.Main(ctx, []string{"--config", path, "verify", "1.0.1"}, &out, &errb); code != 0 {
-				t.Errorf("verify 1.0.1 exit %d: %s%s", code, out.String(), errb.String())
+			if code := cli.Main(ctx, []string{"--config", path, "verify", "1.1.0"}, &out, &errb); code != 0 {
+				t.Errorf("verify 1.1.0 exit %d: %s%s", code, out.String(), errb.String())
+			}
+			out.Reset()
+			if code := cli.Main(ctx, []string{"--config", path, "checks", "1.1.0"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "checks ran, 0 error(s)") {
+				t.Errorf("checks 1.1.0 exit %d: %s", code, out.String())
 			}
 			// 99.0.0 (from the race above) claims a resource its files do not match.
 			bad := `{"name":"x","version":"99.0.0","resources":[{"name":"t","path":"data/t.parquet","bytes":3,"hash":"sha256:00"}]}`
@@ -345,8 +458,8 @@ func TestEndToEnd(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(s) != 1 || s[0].Action != want {
-					t.Errorf("schedules = %+v, want one %s", s, want)
+				if len(s) != 2 || s[0].Action != want || s[1].Action != want {
+					t.Errorf("schedules = %+v, want one per source, %s", s, want)
 				}
 			}
 			c, _ := shared.p.Temporal(ctx)

@@ -81,9 +81,10 @@ func run(m *testing.M) int {
 	cfg.Storage.Endpoint, cfg.Storage.AccessKey, cfg.Storage.SecretKey = mAddr, "integration", "integration-secret"
 	cfg.Temporal.Address, cfg.Temporal.TaskQueue = tAddr, "it-"+fmt.Sprint(time.Now().UnixNano())
 	cfg.Release.DeliveryAttempts = 2
-	es := cfg.Sources["eurostat"]
-	es.BaseURL = srv.URL + "/eurostat"
-	cfg.Sources["eurostat"] = es
+	for name, src := range cfg.Sources {
+		src.BaseURL = srv.URL + "/" + name
+		cfg.Sources[name] = src
+	}
 	// An observatory whose bucket does not exist: its delivery fails, the others must not wait for it.
 	cfg.Observatories = append(cfg.Observatories, config.Observatory{ID: "broken", Name: "Misconfigured", Bucket: "obs-does-not-exist"})
 

@@ -19,6 +19,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/quality"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
@@ -175,6 +176,7 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		Osservatorio: Extra{Previous: opts.Plan.Previous, Bump: opts.Plan.Bump, InputsDigest: opts.Plan.InputsDigest, Changes: changes},
 	}
 	stage := stagingPrefix(opts.ReleaseID)
+	local := map[string]string{} // table → local file, for the quality gates
 	// addFile stages one single-file table.
 	addFile := func(name, local string, rows int64, columns []warehouse.Column, key []string) error {
 		size, sum, err := hashFile(local)
@@ -190,6 +192,10 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		m.Resources = append(m.Resources, res)
 		return nil
 	}
+	addLocal := func(name, path string, rows int64, columns []warehouse.Column, key []string) error {
+		local[name] = path
+		return addFile(name, path, rows, columns, key)
+	}
 	if len(obs) > 0 {
 		inputs, err := s.download(ctx, dir, "obs", obs, func(st lake.State) string { return st.SnapshotKey })
 		if err != nil {
@@ -200,7 +206,7 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		if err != nil {
 			return nil, fmt.Errorf("build observations: %w", err)
 		}
-		if err := addFile("observations", out, rows, warehouse.ObservationColumns, []string{"raw_sha256", "raw_position"}); err != nil {
+		if err := addLocal("observations", out, rows, warehouse.ObservationColumns, []string{"raw_sha256", "raw_position"}); err != nil {
 			return nil, err
 		}
 	}
@@ -244,7 +250,7 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 			if t == "labour_balances" {
 				cols = warehouse.LabourBalancesColumns
 			}
-			if err := addFile(t, filepath.Join(flowDir, t+".parquet"), rows[t], cols, warehouse.FlowKeys[t]); err != nil {
+			if err := addLocal(t, filepath.Join(flowDir, t+".parquet"), rows[t], cols, warehouse.FlowKeys[t]); err != nil {
 				return nil, err
 			}
 		}
@@ -254,8 +260,22 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	if err != nil {
 		return nil, fmt.Errorf("build territories: %w", err)
 	}
-	if err := addFile("territories", terr, rows, warehouse.TerritoryColumns, []string{"istat"}); err != nil {
+	if err := addLocal("territories", terr, rows, warehouse.TerritoryColumns, []string{"istat"}); err != nil {
 		return nil, err
+	}
+	report, err := s.check(ctx, opts, m, local, events, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.B.PutJSON(ctx, stage+ChecksName, report, objectstore.PutOptions{}); err != nil {
+		return nil, err
+	}
+	if err := s.B.PutJSON(ctx, LatestChecksKey, report, objectstore.PutOptions{}); err != nil {
+		return nil, err
+	}
+	if blocking := report.Blocking(); len(blocking) > 0 {
+		return nil, fault.Errorf(fault.QualityGateFailed, "release %s blocked by %d quality gate(s): %s (report: %s)",
+			m.Version, len(blocking), strings.Join(blocking, "; "), LatestChecksKey)
 	}
 	data, err := Encode(m)
 	if err != nil {
@@ -265,6 +285,76 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		return nil, err
 	}
 	return m, nil
+}
+
+// ChecksName is the quality report's file name inside a release.
+const ChecksName = "checks.json"
+
+// LatestChecksKey is the report of the latest release build, published or blocked.
+const LatestChecksKey = "checks/latest.json"
+
+// check runs the quality gates: those of the tables built here, and those the harmonization of each CO
+// export already ran (stored in its report).
+func (s *Store) check(ctx context.Context, opts BuildOptions, m *Manifest, local map[string]string, events []lake.State, dir string) (*quality.Report, error) {
+	all, err := quality.Checks()
+	if err != nil {
+		return nil, err
+	}
+	rep := &quality.Report{Release: m.Version}
+	var prev *Manifest
+	if opts.Plan.Previous != "" {
+		if prev, err = s.Get(ctx, opts.Plan.Previous); err != nil {
+			return nil, err
+		}
+	}
+	for _, table := range quality.Tables(all) {
+		path, ok := local[table]
+		if !ok {
+			continue
+		}
+		var pv *quality.Previous
+		if prev != nil {
+			if r, ok := prev.Resource(table); ok {
+				pv = &quality.Previous{Rows: r.Rows}
+				if len(r.Files()) == 1 {
+					old := filepath.Join(dir, "previous-"+table+".parquet")
+					if err := s.B.GetFile(ctx, Prefix(prev.Version)+r.Files()[0].Path, old); err == nil {
+						pv.From = "read_parquet('" + old + "')"
+					}
+				}
+			}
+		}
+		rep.Add(quality.Run(ctx, opts.DB.SQL(), table, "read_parquet('"+strings.ReplaceAll(path, "'", "''")+"')", all[table], pv)...)
+	}
+	for _, st := range events {
+		if st.ReportKey == "" {
+			continue
+		}
+		var er struct {
+			Checks []quality.Result `json:"checks"`
+		}
+		if err := s.B.GetJSON(ctx, st.ReportKey, &er); err != nil {
+			return nil, fmt.Errorf("harmonization report of %s/%s: %w", st.Source, st.Dataset, err)
+		}
+		for i := range er.Checks {
+			er.Checks[i].Table = "labour_events (" + st.Source + "/" + st.Dataset + ")"
+		}
+		rep.Add(er.Checks...)
+	}
+	return rep, nil
+}
+
+// Checks returns the quality report of a release, or of the latest build when version is "".
+func (s *Store) Checks(ctx context.Context, version string) (*quality.Report, error) {
+	key := LatestChecksKey
+	if version != "" {
+		key = Prefix(version) + ChecksName
+	}
+	var rep quality.Report
+	if err := s.B.GetJSON(ctx, key, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
 }
 
 func sortStates(states []lake.State) {
