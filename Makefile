@@ -9,6 +9,7 @@ STATICCHECK    := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WORKFLOWCHECK  := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 FUZZTIME       ?= 10s
+BENCH_EVENTS   ?= 1000000,25000000
 
 .PHONY: help tools build run demo test unit integration lint fuzz bench clean
 
@@ -67,6 +68,12 @@ fuzz: ## run every fuzz target briefly (FUZZTIME=10s each)
 			go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$target || exit 1; \
 		done; \
 	done
+
+bench: $(BIN)/minio ## CO harmonization, platform vs bare-DuckDB floor, at BENCH_EVENTS (needs ~15 GB free for 25M)
+	@echo "==> building bin/cobench"
+	go build -o $(BIN)/cobench ./bench/cobench
+	@echo "==> cobench: $(BENCH_EVENTS) events (CSV files are generated once into bench/out/ and reused)"
+	$(BIN)/cobench run -events $(BENCH_EVENTS) -dir bench/out -bin $(BIN)
 
 clean: ## remove built binaries and the dev state folder
 	rm -rf $(BIN) .osservatorio

@@ -32,6 +32,7 @@ type Options struct {
 	TemporalAddress string // host:port of the frontend
 	TemporalUIPort  int    // 0 with Headless
 	Headless        bool   // no Temporal web UI (tests)
+	NoTemporal      bool   // start MinIO only (benchmarks)
 	Namespace       string
 
 	MinioAddress        string // host:port of the S3 API
@@ -72,15 +73,23 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if opts.Namespace == "" {
 		opts.Namespace = "default"
 	}
-	temporalBin, err := findBinary(opts.BinDir, "temporal")
-	if err != nil {
-		return nil, err
+	temporalBin := ""
+	var err error
+	if !opts.NoTemporal {
+		if temporalBin, err = findBinary(opts.BinDir, "temporal"); err != nil {
+			return nil, err
+		}
 	}
 	minioBin, err := findBinary(opts.BinDir, "minio")
 	if err != nil {
 		return nil, err
 	}
-	addrs := map[string]string{"Temporal frontend": opts.TemporalAddress, "MinIO": opts.MinioAddress}
+	addrs := map[string]string{"MinIO": opts.MinioAddress}
+	if !opts.NoTemporal {
+		addrs["Temporal frontend"] = opts.TemporalAddress
+	} else {
+		opts.TemporalAddress, opts.Headless = "127.0.0.1:0", true
+	}
 	if opts.MinioConsoleAddress != "" {
 		addrs["MinIO console"] = opts.MinioConsoleAddress
 	}
@@ -88,7 +97,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal address %q: %w", opts.TemporalAddress, err)
 	}
-	if !opts.Headless {
+	if !opts.Headless && !opts.NoTemporal {
 		if opts.TemporalUIPort == 0 {
 			p, _ := strconv.Atoi(tPort)
 			opts.TemporalUIPort = p + 1000
@@ -114,6 +123,13 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err := s.spawn("minio", minioBin, minioArgs, minioEnv); err != nil {
 		s.Close()
 		return nil, err
+	}
+	if opts.NoTemporal {
+		if err := s.waitMinio(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+		return s, nil
 	}
 	tArgs := []string{"server", "start-dev", "--ip", tHost, "--port", tPort,
 		"--db-filename", filepath.Join(opts.StateDir, "temporal.db"), "--namespace", opts.Namespace, "--log-level", "warn"}

@@ -41,16 +41,16 @@ type coDictionary struct {
 	list    string   // code list
 	attrs   []string // code-list columns copied into the dictionary
 	mapped  string   // labour_events column that says UNMAPPED when the label missed
-	labelAt string   // labour_events column holding the original label
+	labelAt string   // labour_events column holding the original label when its spelling is not known
 }
 
 var coDictionaries = []coDictionary{
-	{"SETTOREECONOMICODETTAGLIO", "co_dict_sector", "sectors", []string{"system", "ateco_code", "nace_section", "nace_division"}, "sector_code", "sector_label"},
-	{"TITOLOSTUDIO", "co_dict_education", "co_study_titles", []string{"co_level", "isced2011"}, "education_isced", "education_label"},
-	{"CONTRATTO", "co_dict_contract", "co_contracts", []string{"co_code", "contract_class"}, "contract_class", "contract_label"},
-	{"MODALITALAVORO", "co_dict_working_time", "co_working_time", []string{"working_time"}, "working_time", "working_time_label"},
-	{"ITALIANO", "co_dict_citizenship", "citizenships", []string{"co_code", "citizenship_group"}, "citizenship_group", "citizenship_label"},
-	{"PROVINCIAIMPRESA", "co_dict_province", "", []string{"istat", "nuts2021", "in_lombardy"}, "territory", "province_label"},
+	{"SETTOREECONOMICODETTAGLIO", "co_dict_sector", "sectors", []string{"system", "ateco_code", "nace_section", "nace_division"}, "sector_code", "sector_label_other"},
+	{"TITOLOSTUDIO", "co_dict_education", "co_study_titles", []string{"co_level", "isced2011"}, "education_isced", "education_label_other"},
+	{"CONTRATTO", "co_dict_contract", "co_contracts", []string{"co_code", "contract_class"}, "contract_class", "contract_label_other"},
+	{"MODALITALAVORO", "co_dict_working_time", "co_working_time", []string{"working_time"}, "working_time", "working_time_label_other"},
+	{"ITALIANO", "co_dict_citizenship", "citizenships", []string{"co_code", "citizenship_group"}, "citizenship_group", "citizenship_label_other"},
+	{"PROVINCIAIMPRESA", "co_dict_province", "", []string{"istat", "nuts2021", "in_lombardy"}, "territory", "province_label_other"},
 }
 
 // dictRows returns, for one dictionary, the normalised label → attribute values, and the raw spellings
@@ -121,10 +121,25 @@ func dictRows(d coDictionary) (map[string][]string, map[string][]string, error) 
 // that attribute's values in the ENUM's order. A lookup is then a cast and a list index: a projection,
 // which keeps the rows in the order of the raw file (a join would not).
 func loadCODictionaries(ctx context.Context, conn *sql.Conn, extra map[string]map[string]string) error {
+	stmts, err := dictionaryStatements(extra)
+	if err != nil {
+		return err
+	}
+	for _, st := range stmts {
+		if _, err := conn.ExecContext(ctx, st); err != nil {
+			return fmt.Errorf("CO dictionaries: %w", err)
+		}
+	}
+	return nil
+}
+
+// dictionaryStatements returns the SQL that defines the co_dict_* types and macros.
+func dictionaryStatements(extra map[string]map[string]string) ([]string, error) {
+	var out []string
 	for _, d := range coDictionaries {
 		attrs, spell, err := dictRows(d)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rows := map[string][]string{}
 		for label, vals := range attrs {
@@ -146,30 +161,79 @@ func loadCODictionaries(ctx context.Context, conn *sql.Conn, extra map[string]ma
 		for i, k := range keys {
 			lits[i] = quoteLiteral(k)
 		}
-		if _, err := conn.ExecContext(ctx, fmt.Sprintf("DROP TYPE IF EXISTS %s_raw; CREATE TYPE %s_raw AS ENUM (%s)",
-			d.table, d.table, strings.Join(lits, ", "))); err != nil {
-			return fmt.Errorf("%s: %w", d.table, err)
-		}
+		out = append(out, fmt.Sprintf("DROP TYPE IF EXISTS %s_raw", d.table),
+			fmt.Sprintf("CREATE TYPE %s_raw AS ENUM (%s)", d.table, strings.Join(lits, ", ")))
 		for i, a := range d.attrs {
+			if a == "in_lombardy" {
+				vals := make([]string, len(keys))
+				for j, k := range keys {
+					vals[j] = strings.ToUpper(fmt.Sprint(rows[k][i] == "true"))
+				}
+				out = append(out, fmt.Sprintf("CREATE OR REPLACE TEMP MACRO %s_%s(ix) AS ([%s])[ix + 1]", d.table, a, strings.Join(vals, ", ")))
+				continue
+			}
+			// Attributes are ENUMs too (with UNMAPPED): Parquet writes them without building a dictionary.
+			typ := fmt.Sprintf("%s_%s_t", d.table, a)
+			distinct := map[string]bool{"UNMAPPED": true}
 			vals := make([]string, len(keys))
 			for j, k := range keys {
-				v := rows[k][i]
-				switch {
-				case a == "in_lombardy":
-					vals[j] = strings.ToUpper(fmt.Sprint(v == "true"))
-				case v == "":
-					vals[j] = "NULL"
-				default:
+				if v := rows[k][i]; v != "" {
+					distinct[v] = true
 					vals[j] = quoteLiteral(v)
+				} else {
+					vals[j] = "NULL"
 				}
 			}
-			if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP MACRO %s_%s(ix) AS ([%s])[ix + 1]",
-				d.table, a, strings.Join(vals, ", "))); err != nil {
-				return fmt.Errorf("%s.%s: %w", d.table, a, err)
+			members := make([]string, 0, len(distinct))
+			for v := range distinct {
+				members = append(members, quoteLiteral(v))
 			}
+			sort.Strings(members)
+			out = append(out, fmt.Sprintf("DROP TYPE IF EXISTS %s", typ),
+				fmt.Sprintf("CREATE TYPE %s AS ENUM (%s)", typ, strings.Join(members, ", ")),
+				fmt.Sprintf("CREATE OR REPLACE TEMP MACRO %s_%s(ix) AS (CAST([%s] AS %s[]))[ix + 1]", d.table, a, strings.Join(vals, ", "), typ))
 		}
 	}
-	return nil
+	return out, nil
+}
+
+// rawCOView returns the statement defining raw_co over a CO export with the given header.
+func rawCOView(path string, header []string) string {
+	cols := make([]string, len(header))
+	for i, c := range header {
+		cols[i] = fmt.Sprintf("%s: 'VARCHAR'", quoteLiteral(c))
+	}
+	known := make([]string, len(COColumns))
+	for i, c := range COColumns {
+		known[i] = `"` + c + `"`
+	}
+	return fmt.Sprintf(`CREATE OR REPLACE TEMP VIEW raw_co AS SELECT %s FROM read_csv(%s, header = true, delim = ',',
+		quote = '"', escape = '"', columns = {%s}, strict_mode = true, null_padding = false)`,
+		strings.Join(known, ", "), quoteLiteral(path), strings.Join(cols, ", "))
+}
+
+// COScript returns the whole CO harmonization of req as one plain DuckDB SQL script, values inlined: the
+// same dictionaries and the same two COPY statements HarmonizeCO runs. It is the "floor" of the
+// benchmark (bare DuckDB on a local file, no platform around it) and a way to audit the transformation.
+func COScript(req CORequest) (string, error) {
+	header, err := ReadCOHeader(req.CSVPath)
+	if err != nil {
+		return "", err
+	}
+	stmts, err := dictionaryStatements(nil)
+	if err != nil {
+		return "", err
+	}
+	stmts = append(stmts, rawCOView(req.CSVPath, header))
+	inline := strings.NewReplacer("$1::VARCHAR", quoteLiteral(req.EventType), "$2::VARCHAR", quoteLiteral(req.RawSHA256),
+		"$3::DATE", "DATE "+quoteLiteral(req.RefDate.Format("2006-01-02")))
+	stmts = append(stmts, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+		strings.TrimRight(strings.TrimSpace(inline.Replace(labourEventsSQL)), ";"), quoteLiteral(req.EventsOut)))
+	flows := strings.NewReplacer("read_parquet($1)", "read_parquet("+quoteLiteral(req.EventsOut)+")",
+		"$2::DATE", "DATE "+quoteLiteral(FlowsFrom.Format("2006-01-02"))).Replace(labourFlowsPartSQL)
+	stmts = append(stmts, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+		strings.TrimRight(strings.TrimSpace(flows), ";"), quoteLiteral(req.FlowsOut)))
+	return strings.Join(stmts, ";\n") + ";\n", nil
 }
 
 // CORequest is one raw CO export to harmonize.
@@ -271,18 +335,7 @@ func (d *DB) HarmonizeCO(ctx context.Context, req CORequest) (COStats, error) {
 		return COStats{}, err
 	}
 	defer conn.Close()
-	cols := make([]string, len(header))
-	for i, c := range header {
-		cols[i] = fmt.Sprintf("%s: 'VARCHAR'", quoteLiteral(c))
-	}
-	known := make([]string, len(COColumns))
-	for i, c := range COColumns {
-		known[i] = `"` + c + `"`
-	}
-	view := fmt.Sprintf(`CREATE OR REPLACE TEMP VIEW raw_co AS SELECT %s FROM read_csv(%s, header = true, delim = ',',
-		quote = '"', escape = '"', columns = {%s}, strict_mode = true, null_padding = false)`,
-		strings.Join(known, ", "), quoteLiteral(req.CSVPath), strings.Join(cols, ", "))
-	if _, err := conn.ExecContext(ctx, view); err != nil {
+	if _, err := conn.ExecContext(ctx, rawCOView(req.CSVPath, header)); err != nil {
 		return COStats{}, err
 	}
 	extra := map[string]map[string]string{}
@@ -436,24 +489,30 @@ var LabourEventsColumns = []Column{
 	{"event_month", "date", "First day of the event's month"},
 	{"territory", "string", "Istat province code of the employer's site; UNMAPPED when the name is unknown"},
 	{"territory_nuts", "string", "NUTS 2021 code of the province"},
-	{"province_label", "string", "PROVINCIAIMPRESA as published"},
+	{"province_label", "string", "PROVINCIAIMPRESA as published, when the code list knows the spelling"},
+	{"province_label_other", "string", "PROVINCIAIMPRESA as published, when the code list does not know the spelling (the label is coalesce(province_label, province_label_other))"},
 	{"sex", "string", "M or F"},
 	{"age", "integer", "ETA as published"},
 	{"age_class", "string", "Y_LT25, Y25-34, Y35-44, Y45-54, Y55-64, Y_GE65; UNKNOWN outside 14-90"},
 	{"citizenship_group", "string", "IT, EU or NON_EU; UNMAPPED when the country is unknown"},
-	{"citizenship_label", "string", "ITALIANO (the citizenship country) as published"},
+	{"citizenship_label", "string", "ITALIANO (the citizenship country) as published, when the code list knows the spelling"},
+	{"citizenship_label_other", "string", "ITALIANO (the citizenship country) as published, when the code list does not know the spelling (the label is coalesce(citizenship_label, citizenship_label_other))"},
 	{"education_isced", "string", "ISCED 2011 level"},
-	{"education_label", "string", "TITOLOSTUDIO as published"},
+	{"education_label", "string", "TITOLOSTUDIO as published, when the code list knows the spelling"},
+	{"education_label_other", "string", "TITOLOSTUDIO as published, when the code list does not know the spelling (the label is coalesce(education_label, education_label_other))"},
 	{"sector_system", "string", "ATECO version the description matched: 2007 (NACE Rev. 2) or 2025 (NACE Rev. 2.1)"},
 	{"sector_code", "string", "ATECO code"},
 	{"sector_section", "string", "NACE section"},
 	{"sector_division", "string", "NACE division"},
-	{"sector_label", "string", "SETTOREECONOMICODETTAGLIO as published"},
+	{"sector_label", "string", "SETTOREECONOMICODETTAGLIO as published, when the code list knows the spelling"},
+	{"sector_label_other", "string", "SETTOREECONOMICODETTAGLIO as published, when the code list does not know the spelling (the label is coalesce(sector_label, sector_label_other))"},
 	{"contract_class", "string", "permanent, fixed_term, apprenticeship, temporary_agency, intermittent, domestic, parasubordinate, other"},
 	{"contract_code", "string", "CO contract code (A.02.00 …)"},
-	{"contract_label", "string", "CONTRATTO as published"},
+	{"contract_label", "string", "CONTRATTO as published, when the code list knows the spelling"},
+	{"contract_label_other", "string", "CONTRATTO as published, when the code list does not know the spelling (the label is coalesce(contract_label, contract_label_other))"},
 	{"working_time", "string", "full_time, part_time or not_defined"},
-	{"working_time_label", "string", "MODALITALAVORO as published"},
+	{"working_time_label", "string", "MODALITALAVORO as published, when the code list knows the spelling"},
+	{"working_time_label_other", "string", "MODALITALAVORO as published, when the code list does not know the spelling (the label is coalesce(working_time_label, working_time_label_other))"},
 	{"flag_age_implausible", "boolean", "age missing or outside 14-90"},
 	{"flag_date_implausible", "boolean", "date missing or after the fetch date"},
 	{"flag_outside_lombardy", "boolean", "employer in a province outside Lombardy"},

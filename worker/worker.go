@@ -52,6 +52,9 @@ func New(c client.Client, taskQueue string, acts *activities.Activities, opts Op
 	return w
 }
 
+// DuckDBMemoryLimit bounds each activity's DuckDB; what does not fit spills to the work folder.
+const DuckDBMemoryLimit = "640MB"
+
 // Connector returns the connector of a configured source.
 func Connector(name string, src config.Source, client *httpfetch.Client) (connectors.Source, error) {
 	switch name {
@@ -72,7 +75,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		Store: store, HTTP: client, Lake: lake.New(bucket), Releases: release.NewStore(bucket),
 		Sources: map[string]activities.Source{}, ReleaseName: cfg.Release.Name, WorkDir: workDir,
 		DeliveryAttempts: int32(cfg.Release.DeliveryAttempts),
-		DuckDB:           warehouse.Options{TempDir: workDir},
+		DuckDB:           warehouse.Options{TempDir: workDir, MemoryLimit: DuckDBMemoryLimit},
 	}
 	for _, name := range cfg.SourceNames() {
 		src := cfg.Sources[name]

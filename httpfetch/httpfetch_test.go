@@ -1,0 +1,74 @@
+package httpfetch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+)
+
+func TestSpoolHashesAndLimits(t *testing.T) {
+	dir := t.TempDir()
+	sp, err := Spool(context.Background(), strings.NewReader("hello"), 5, dir, 100, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.SHA256 != "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" || sp.Size != 5 || string(sp.Head) != "hello" {
+		t.Errorf("spooled = %+v", sp)
+	}
+	if data, _ := os.ReadFile(sp.Path); string(data) != "hello" {
+		t.Errorf("spool file holds %q", data)
+	}
+	_, err = Spool(context.Background(), strings.NewReader(strings.Repeat("x", 101)), -1, dir, 100, nil)
+	if !errors.Is(err, ErrTooLarge) || !fault.Is(err, fault.BadInput) {
+		t.Errorf("over the limit: %v", err)
+	}
+	sp, err = Spool(context.Background(), strings.NewReader("hel"), 5, dir, 100, nil)
+	if !fault.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "truncated") || sp.Path == "" {
+		t.Errorf("short body: %v (partial kept at %q)", err, sp.Path)
+	}
+}
+
+func TestGetRetriesBlipsAndClassifies(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/flaky":
+			if calls.Add(1) == 1 {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				return
+			}
+			w.Write([]byte("ok"))
+		case "/down":
+			http.Error(w, "down", http.StatusBadGateway)
+		case "/cond":
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+			w.Header().Set("ETag", `"v1"`)
+			w.Write([]byte("data"))
+		}
+	}))
+	defer srv.Close()
+	c := New(Options{WaitMin: 1, WaitMax: 2})
+	ctx := context.Background()
+	resp, err := c.Get(ctx, Request{URL: srv.URL + "/flaky"})
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("flaky: %v", err)
+	}
+	resp.Body.Close()
+	if _, err := c.Get(ctx, Request{URL: srv.URL + "/down"}); !fault.Is(err, fault.SourceUnavailable) {
+		t.Errorf("down: %v, want SourceUnavailable", err)
+	}
+	resp, err = c.Get(ctx, Request{URL: srv.URL + "/cond", ETag: `"v1"`})
+	if err != nil || !resp.NotModified {
+		t.Errorf("conditional: %+v, %v", resp, err)
+	}
+}
