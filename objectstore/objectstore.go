@@ -175,7 +175,9 @@ func (b *Bucket) GetFile(ctx context.Context, key, path string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
+	// One 8 MiB buffer (the wrappers stop io.CopyBuffer from falling back to os.File's 32 KiB ReadFrom):
+	// raw CO exports run to gigabytes.
+	if _, err := io.CopyBuffer(onlyWriter{f}, onlyReader{r}, make([]byte, 8<<20)); err != nil {
 		f.Close()
 		return fmt.Errorf("download %s/%s: %w", b.name, key, err)
 	}
@@ -274,3 +276,7 @@ func (b *Bucket) CopyToIfAbsent(ctx context.Context, srcKey, dstKey string) erro
 	}
 	return b.Put(ctx, dstKey, r, st.Size, PutOptions{IfAbsent: true, ContentType: st.ContentType})
 }
+
+type onlyReader struct{ io.Reader }
+
+type onlyWriter struct{ io.Writer }

@@ -220,6 +220,11 @@ func COScript(req CORequest) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return COScriptHeader(req, header)
+}
+
+// COScriptHeader is COScript for an export whose header was read elsewhere.
+func COScriptHeader(req CORequest, header []string) (string, error) {
 	stmts, err := dictionaryStatements(nil)
 	if err != nil {
 		return "", err
