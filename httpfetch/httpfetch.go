@@ -54,7 +54,9 @@ func New(opts Options) *Client {
 	}
 	c.Logger = nil
 	if opts.Logger != nil {
-		c.Logger = opts.Logger
+		// A blip retried inside an attempt is not an error of the platform: the attempt's own outcome is
+		// logged by the activity. Everything retryablehttp says goes to debug.
+		c.Logger = debugLogger{opts.Logger}
 	}
 	// DefaultBackoff honours Retry-After on 429 and 503.
 	c.Backoff = retryablehttp.DefaultBackoff
@@ -232,3 +234,10 @@ func ContentLength(h http.Header) int64 {
 	}
 	return n
 }
+
+type debugLogger struct{ l *slog.Logger }
+
+func (d debugLogger) Error(msg string, kv ...interface{}) { d.l.Debug(msg, kv...) }
+func (d debugLogger) Info(msg string, kv ...interface{})  { d.l.Debug(msg, kv...) }
+func (d debugLogger) Debug(msg string, kv ...interface{}) { d.l.Debug(msg, kv...) }
+func (d debugLogger) Warn(msg string, kv ...interface{})  { d.l.Debug(msg, kv...) }
