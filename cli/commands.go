@@ -395,12 +395,7 @@ OSSERVATORIO_<SOURCE>_BASE_URL=http://ADDR/<source>, e.g. OSSERVATORIO_EUROSTAT_
 				return err
 			}
 			fmt.Fprintf(a.stdout, "serving recorded responses on http://%s/<source>/…\n", l.Addr())
-			srv := &http.Server{Handler: mirror.New(mirror.Recorded()), ReadHeaderTimeout: 10 * time.Second}
-			go func() { <-cmd.Context().Done(); srv.Close() }()
-			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveUntilDone(cmd.Context(), l, mirror.New(mirror.Recorded()))
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8090", "address to listen on")

@@ -234,12 +234,17 @@ func (a *app) serveCmd() *cobra.Command {
 				return err
 			}
 			a.say("API on http://%s", l.Addr())
-			srv := &http.Server{Handler: api.Handler(p, a.logger()), ReadHeaderTimeout: 10 * time.Second}
-			go func() { <-cmd.Context().Done(); srv.Close() }()
-			if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
+			return serveUntilDone(cmd.Context(), l, api.Handler(p, a.logger()))
 		},
 	}
+}
+
+// serveUntilDone serves h on l until ctx ends.
+func serveUntilDone(ctx context.Context, l net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
