@@ -1,0 +1,42 @@
+package workflows
+
+import (
+	"os"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+)
+
+// TestReplayRecordedHistories replays histories recorded from real runs (osservatorio dev --demo, then
+// `temporal workflow show -w ID --output json`). A change to a workflow's command sequence that is not
+// behind workflow.GetVersion fails here.
+func TestReplayRecordedHistories(t *testing.T) {
+	r := worker.NewWorkflowReplayer()
+	r.RegisterWorkflowWithOptions(RefreshSource, workflow.RegisterOptions{Name: "RefreshSource"})
+	r.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: "Release"})
+	r.RegisterWorkflowWithOptions(Deliver, workflow.RegisterOptions{Name: "Deliver"})
+	for file, id := range map[string]string{
+		"refresh-eurostat.json": "refresh-eurostat-manual",
+		"release.json":          "refresh-lombardia-manual-release",
+		"deliver.json":          "deliver-1.1.0-milano",
+	} {
+		t.Run(file, func(t *testing.T) {
+			f, err := os.Open("testdata/" + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The workflow id matters: child workflow ids derive from it.
+			opts := worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id, RunID: "replay"}}
+			if err := r.ReplayWorkflowHistoryWithOptions(nil, h, opts); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
