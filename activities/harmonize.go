@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -40,6 +41,10 @@ type HarmonizeResult struct {
 	Parts map[string]string `json:",omitempty"`
 	// ReportKey is the harmonization report stored beside the snapshot (unmapped labels, flags).
 	ReportKey string `json:",omitempty"`
+	// EventParts are the labour_events files of the export, in order (SnapshotKey is the first), with
+	// their rows: row i of part k is data row (rows of earlier parts) + i of the export.
+	EventParts []string `json:",omitempty"`
+	PartRows   []int64  `json:",omitempty"`
 }
 
 // Harmonize turns one raw object into a deterministic Parquet snapshot of the common model. A snapshot of
@@ -112,6 +117,7 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 	var rep EventsReport
 	if err := a.Lake.B.GetJSON(ctx, res.ReportKey, &rep); err == nil {
 		res.Rows, res.FirstPeriod, res.LastPeriod = rep.Events, rep.FirstMonth, rep.LastMonth
+		res.EventParts, res.PartRows = rep.EventParts, rep.PartRows
 		return res, nil // harmonized before by this harmonizer version
 	} else if !errors.Is(err, objectstore.ErrNotFound) {
 		return res, err
@@ -121,44 +127,82 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	rawPath := filepath.Join(dir, "raw.csv")
-	start := time.Now()
-	if err := a.Lake.B.GetFile(ctx, in.RawKey, rawPath); err != nil {
-		return res, err
-	}
-	download := time.Since(start)
-	activity.RecordHeartbeat(ctx, "downloaded")
 	db, err := warehouse.Open(ctx, a.DuckDB)
 	if err != nil {
 		return res, err
 	}
 	defer db.Close()
-	events, flows := filepath.Join(dir, "events.parquet"), filepath.Join(dir, "flows.parquet")
-	st, err := db.HarmonizeCO(ctx, warehouse.CORequest{CSVPath: rawPath, EventType: ev.EventType(ds), RawSHA256: in.SHA256,
-		RefDate: in.FetchedAt, EventsOut: events, FlowsOut: flows, SchemaDrift: src.SchemaDrift})
-	if err != nil {
+	// The download runs ahead of DuckDB: the export arrives in chunks cut at line ends, each harmonized
+	// into its own labour_events part while the next one downloads.
+	chunks := make(chan string, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	start := time.Now()
+	var download time.Duration
+	g.Go(func() error {
+		defer close(chunks)
+		r, err := a.Lake.B.Get(gctx, in.RawKey)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		err = warehouse.SplitCSV(gctx, r, dir, coChunkBytes, chunks)
+		download = time.Since(start)
+		return err
+	})
+	flows := filepath.Join(dir, "flows.parquet")
+	var out warehouse.COOutput
+	g.Go(func() error {
+		var err error
+		out, err = db.HarmonizeCOStream(gctx, warehouse.COStream{Chunks: chunks, RemoveChunk: true, EventType: ev.EventType(ds),
+			RawSHA256: in.SHA256, RefDate: in.FetchedAt, SchemaDrift: src.SchemaDrift, FlowsOut: flows,
+			EventsPath: func(i int) string { return filepath.Join(dir, fmt.Sprintf("events-%04d.parquet", i)) }})
+		if err != nil {
+			// Unblock the download, which may be waiting to hand over a chunk.
+			go func() {
+				for range chunks {
+				}
+			}()
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return res, err
 	}
+	st := out.Stats
 	activity.RecordHeartbeat(ctx, st.Events)
+	parts := make([]string, len(out.EventParts))
+	for i, p := range out.EventParts {
+		parts[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
+	}
+	events := "[" + strings.Join(parts, ", ") + "]"
 	checks, err := quality.Checks()
 	if err != nil {
 		return res, err
 	}
 	var qr quality.Report
-	qr.Add(quality.Run(ctx, db.SQL(), "labour_events", "read_parquet('"+strings.ReplaceAll(events, "'", "''")+"')", checks["labour_events"], nil)...)
+	qr.Add(quality.Run(ctx, db.SQL(), "labour_events", "read_parquet("+events+")", checks["labour_events"], nil)...)
 	rep = EventsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, COStats: st, Checks: qr.Results}
 	if blocking := qr.Blocking(); len(blocking) > 0 {
 		// Kept for inspection beside where the snapshot would have gone; the dataset is not accepted.
 		_ = a.Lake.B.PutJSON(ctx, strings.TrimSuffix(res.ReportKey, ".json")+".rejected.json", rep, objectstore.PutOptions{})
 		return res, fault.Errorf(fault.QualityGateFailed, "labour_events: %s", strings.Join(blocking, "; "))
 	}
-	for key, path := range map[string]string{res.SnapshotKey: events, res.Parts["labour_flows_part"]: flows} {
+	res.EventParts, res.PartRows = nil, out.PartRows
+	for i, path := range out.EventParts {
+		key := res.SnapshotKey
+		if i > 0 {
+			key = strings.TrimSuffix(res.SnapshotKey, ".parquet") + fmt.Sprintf("-part%04d.parquet", i)
+		}
 		if err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
 			return res, err
 		}
+		res.EventParts = append(res.EventParts, key)
+	}
+	if err := a.Lake.B.PutFile(ctx, res.Parts["labour_flows_part"], flows, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+		return res, err
 	}
 	st.Timings["download"] = download
-	rep.COStats = st
+	rep.COStats, rep.EventParts, rep.PartRows = st, res.EventParts, res.PartRows
 	res.Rows, res.FirstPeriod, res.LastPeriod = st.Events, st.FirstMonth, st.LastMonth
 	// The report goes last: its presence says the snapshot and its part are complete.
 	return res, a.Lake.B.PutJSON(ctx, res.ReportKey, rep, objectstore.PutOptions{})
@@ -171,8 +215,13 @@ type EventsReport struct {
 	RawKey    string `json:"rawKey"`
 	RawSHA256 string `json:"rawSha256"`
 	warehouse.COStats
-	Checks []quality.Result `json:"checks"`
+	Checks     []quality.Result `json:"checks"`
+	EventParts []string         `json:"eventParts"`
+	PartRows   []int64          `json:"partRows"`
 }
+
+// coChunkBytes is the size of the chunks a CO export is harmonized in while it downloads.
+const coChunkBytes = 256 << 20
 
 // HarmonizeFile parses the raw file at rawPath with conn and writes the observations snapshot to out. It
 // is the whole harmonization of one raw object, shared by the activity, the tests and the benchmarks.
@@ -216,6 +265,7 @@ func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
 		return classify(fault.Errorf(fault.BadInput, "accept %s/%s: no snapshot", in.Source, in.Dataset))
 	}
 	st.Parts, st.ReportKey = in.Harmonize.Parts, in.Harmonize.ReportKey
+	st.SnapshotParts, st.PartRows = in.Harmonize.EventParts, in.Harmonize.PartRows
 	if err := a.Lake.SetState(ctx, st); err != nil {
 		return fmt.Errorf("accept %s/%s: %w", in.Source, in.Dataset, err)
 	}

@@ -79,6 +79,10 @@ type State struct {
 	Parts map[string]string `json:"parts,omitempty"`
 	// ReportKey is the harmonization report beside the snapshot.
 	ReportKey string `json:"reportKey,omitempty"`
+	// SnapshotParts are the files of a snapshot written in parts (CO events, in the export's order), with
+	// their rows; empty when SnapshotKey is the whole snapshot.
+	SnapshotParts []string `json:"snapshotParts,omitempty"`
+	PartRows      []int64  `json:"partRows,omitempty"`
 }
 
 // Lake is the platform's bucket seen through its layout.

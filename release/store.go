@@ -215,22 +215,28 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		res := Resource{Name: "labour_events", Format: "parquet", MediaType: "application/vnd.apache.parquet",
 			Schema: schemaOf(warehouse.LabourEventsColumns, nil)}
 		for _, st := range events {
-			p := fmt.Sprintf("data/labour_events/%s-%s-%s.parquet", st.Source, st.Dataset, st.RawSHA256[:16])
-			info, err := s.B.Stat(ctx, st.SnapshotKey)
-			if err != nil {
-				return nil, err
+			keys, rows := st.SnapshotParts, st.PartRows
+			if len(keys) == 0 {
+				keys, rows = []string{st.SnapshotKey}, []int64{st.Rows}
 			}
-			sum, err := s.hashObject(ctx, st.SnapshotKey)
-			if err != nil {
-				return nil, err
+			for k, key := range keys {
+				p := fmt.Sprintf("data/labour_events/%s-%s-%s-%04d.parquet", st.Source, st.Dataset, st.RawSHA256[:16], k)
+				info, err := s.B.Stat(ctx, key)
+				if err != nil {
+					return nil, err
+				}
+				sum, err := s.hashObject(ctx, key)
+				if err != nil {
+					return nil, err
+				}
+				if err := s.B.CopyTo(ctx, key, s.B, stage+p); err != nil {
+					return nil, err
+				}
+				res.Path = append(res.Path, p)
+				res.Parts = append(res.Parts, Part{Path: p, Bytes: info.Size, Hash: "sha256:" + sum, Rows: rows[k], RawSHA256: st.RawSHA256})
+				res.Bytes += info.Size
+				res.Rows += rows[k]
 			}
-			if err := s.B.CopyTo(ctx, st.SnapshotKey, s.B, stage+p); err != nil {
-				return nil, err
-			}
-			res.Path = append(res.Path, p)
-			res.Parts = append(res.Parts, Part{Path: p, Bytes: info.Size, Hash: "sha256:" + sum, Rows: st.Rows, RawSHA256: st.RawSHA256})
-			res.Bytes += info.Size
-			res.Rows += st.Rows
 		}
 		m.Resources = append(m.Resources, res)
 		parts, err := s.download(ctx, dir, "flows", events, func(st lake.State) string { return st.Parts["labour_flows_part"] })

@@ -327,75 +327,143 @@ func CheckCOSchema(header []string, policy string) (extra []string, err error) {
 // joined on their raw spelling; the few distinct labels that miss are normalised, and when any of them
 // turns out to be a known label under another spelling the events are written again with it.
 func (d *DB) HarmonizeCO(ctx context.Context, req CORequest) (COStats, error) {
-	header, err := ReadCOHeader(req.CSVPath)
-	if err != nil {
-		return COStats{}, err
-	}
-	extraCols, err := CheckCOSchema(header, req.SchemaDrift)
-	if err != nil {
-		return COStats{}, err
-	}
+	chunks := make(chan string, 1)
+	chunks <- req.CSVPath
+	close(chunks)
+	out, err := d.HarmonizeCOStream(ctx, COStream{Chunks: chunks, EventType: req.EventType, RawSHA256: req.RawSHA256,
+		RefDate: req.RefDate, SchemaDrift: req.SchemaDrift, EventsPath: func(int) string { return req.EventsOut }, FlowsOut: req.FlowsOut})
+	return out.Stats, err
+}
+
+// COStream is one raw CO export arriving in chunks: CSV files that each start with the export's header
+// line, in the order of the export, cut at line ends (see SplitCSV).
+type COStream struct {
+	Chunks      <-chan string
+	RemoveChunk bool // delete each chunk file once harmonized
+	EventType   string
+	RawSHA256   string
+	RefDate     time.Time
+	SchemaDrift string
+	EventsPath  func(part int) string // where the labour_events of chunk `part` go
+	FlowsOut    string
+}
+
+// COOutput is what HarmonizeCOStream wrote.
+type COOutput struct {
+	EventParts []string // one labour_events Parquet per chunk, in order
+	PartRows   []int64
+	Stats      COStats
+}
+
+// HarmonizeCOStream harmonizes the chunks of one export as they arrive, so that a download can run ahead
+// of DuckDB: row i of part k is data row (rows of the parts before k) + i of the export.
+func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error) {
+	var out COOutput
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
-		return COStats{}, err
+		return out, err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, rawCOView(req.CSVPath, header)); err != nil {
-		return COStats{}, err
-	}
 	extra := map[string]map[string]string{}
-	st := COStats{Timings: map[string]time.Duration{}, ExtraColumns: extraCols}
+	st := COStats{Timings: map[string]time.Duration{}}
 	lap := time.Now()
 	step := func(name string) {
 		st.Timings[name] += time.Since(lap)
 		lap = time.Now()
 	}
-	for pass := 0; pass < 2; pass++ {
-		if err := loadCODictionaries(ctx, conn, extra); err != nil {
-			return st, err
-		}
-		step("dictionaries")
-		n, err := copyToParquet(ctx, conn, labourEventsSQL, req.EventsOut, req.EventType, req.RawSHA256, req.RefDate.Format("2006-01-02"))
+	loaded := false
+	for chunk := range s.Chunks {
+		step("wait")
+		header, err := ReadCOHeader(chunk)
 		if err != nil {
-			return st, fault.Wrap(fault.BadInput, "CO export does not parse", err)
+			return out, err
 		}
-		st.Events = n
-		step("events")
-		found, err := renormalise(ctx, conn, req.EventsOut, extra)
+		extraCols, err := CheckCOSchema(header, s.SchemaDrift)
 		if err != nil {
-			return st, err
+			return out, err
 		}
-		step("renormalise")
-		if found == 0 {
-			break
+		st.ExtraColumns = extraCols
+		if _, err := conn.ExecContext(ctx, rawCOView(chunk, header)); err != nil {
+			return out, err
 		}
-		st.Renormalised = found
+		part := s.EventsPath(len(out.EventParts))
+		for pass := 0; pass < 2; pass++ {
+			if !loaded {
+				if err := loadCODictionaries(ctx, conn, extra); err != nil {
+					return out, err
+				}
+				loaded = true
+				step("dictionaries")
+			}
+			n, err := copyToParquet(ctx, conn, labourEventsSQL, part, s.EventType, s.RawSHA256, s.RefDate.Format("2006-01-02"))
+			if err != nil {
+				return out, fault.Wrap(fault.BadInput, "CO export does not parse", err)
+			}
+			step("events")
+			found, err := renormalise(ctx, conn, quoteLiteral(part), extra)
+			if err != nil {
+				return out, err
+			}
+			step("renormalise")
+			if pass == 0 {
+				out.PartRows = append(out.PartRows, n)
+			} else {
+				out.PartRows[len(out.PartRows)-1] = n
+			}
+			if found == 0 {
+				break
+			}
+			st.Renormalised += found
+			loaded = false // this part again, with the spellings just found
+		}
+		out.EventParts = append(out.EventParts, part)
+		if s.RemoveChunk {
+			os.Remove(chunk)
+		}
 	}
-	if st.Unmapped, err = unmappedLabels(ctx, conn, req.EventsOut); err != nil {
-		return st, err
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	if len(out.EventParts) == 0 {
+		return out, fault.Errorf(fault.BadInput, "CO export: no data")
+	}
+	for _, n := range out.PartRows {
+		st.Events += n
+	}
+	parts := make([]string, len(out.EventParts))
+	for i, p := range out.EventParts {
+		parts[i] = quoteLiteral(p)
+	}
+	list := "[" + strings.Join(parts, ", ") + "]"
+	if st.Unmapped, err = unmappedLabels(ctx, conn, list); err != nil {
+		return out, err
 	}
 	st.Flags = map[string]int64{}
 	var a, b, c int64
 	var first, last sql.NullString
 	err = conn.QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE flag_age_implausible), count(*) FILTER (WHERE flag_date_implausible),
 		count(*) FILTER (WHERE flag_outside_lombardy), strftime(min(event_month), '%Y-%m'), strftime(max(event_month) FILTER (WHERE NOT flag_date_implausible), '%Y-%m')
-		FROM read_parquet(`+quoteLiteral(req.EventsOut)+`)`).Scan(&a, &b, &c, &first, &last)
+		FROM read_parquet(`+list+`)`).Scan(&a, &b, &c, &first, &last)
 	if err != nil {
-		return st, err
+		return out, err
 	}
 	st.Flags["flag_age_implausible"], st.Flags["flag_date_implausible"], st.Flags["flag_outside_lombardy"] = a, b, c
 	st.FirstMonth, st.LastMonth = first.String, last.String
 	step("report")
-	if st.FlowRows, err = copyToParquet(ctx, conn, labourFlowsPartSQL, req.FlowsOut, req.EventsOut, FlowsFrom.Format("2006-01-02")); err != nil {
-		return st, fmt.Errorf("labour flows: %w", err)
+	flowsSQL := strings.Replace(labourFlowsPartSQL, "read_parquet($1)", "read_parquet("+list+")", 1)
+	flowsSQL = strings.Replace(flowsSQL, "$2::DATE", "$1::DATE", 1)
+	if st.FlowRows, err = copyToParquet(ctx, conn, flowsSQL, s.FlowsOut, FlowsFrom.Format("2006-01-02")); err != nil {
+		return out, fmt.Errorf("labour flows: %w", err)
 	}
 	step("flows")
-	return st, nil
+	out.Stats = st
+	return out, nil
 }
 
 // renormalise finds the raw labels that missed their dictionary, normalises them, and records in extra
 // those that are a known label under another spelling. It returns how many it found.
 func renormalise(ctx context.Context, conn *sql.Conn, events string, extra map[string]map[string]string) (int, error) {
+	// events is a SQL literal or list of literals of Parquet paths.
 	found := 0
 	for _, d := range coDictionaries {
 		attrs, _, err := dictRows(d)
@@ -403,7 +471,7 @@ func renormalise(ctx context.Context, conn *sql.Conn, events string, extra map[s
 			return 0, err
 		}
 		q := fmt.Sprintf("SELECT DISTINCT %s FROM read_parquet(%s) WHERE %s = 'UNMAPPED' AND %s IS NOT NULL",
-			d.labelAt, quoteLiteral(events), d.mapped, d.labelAt)
+			d.labelAt, events, d.mapped, d.labelAt)
 		raws, err := queryStrings(ctx, conn, q)
 		if err != nil {
 			return 0, err
@@ -428,7 +496,7 @@ func unmappedLabels(ctx context.Context, conn *sql.Conn, events string) ([]Unmap
 	var out []Unmapped
 	for _, d := range coDictionaries {
 		q := fmt.Sprintf("SELECT COALESCE(%s, ''), count(*) FROM read_parquet(%s) WHERE %s = 'UNMAPPED' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 20",
-			d.labelAt, quoteLiteral(events), d.mapped)
+			d.labelAt, events, d.mapped)
 		rows, err := conn.QueryContext(ctx, q)
 		if err != nil {
 			return nil, err
@@ -521,7 +589,7 @@ var LabourEventsColumns = []Column{
 	{"flag_age_implausible", "boolean", "age missing or outside 14-90"},
 	{"flag_date_implausible", "boolean", "date missing or after the fetch date"},
 	{"flag_outside_lombardy", "boolean", "employer in a province outside Lombardy"},
-	{"raw_sha256", "string", "sha256 of the raw export; row i of each file is data row i of that export (CSV line i+1)"},
+	{"raw_sha256", "string", "sha256 of the raw export; the parts of one export are in its order: row i of part k is data row (rows of parts before k) + i of the export (the release manifest gives each part's rows)"},
 }
 
 // LabourFlowsColumns is the schema of labour_flows and its quarterly and yearly views.
