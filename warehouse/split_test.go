@@ -77,7 +77,7 @@ func TestSplitHarmonizeEqualsWhole(t *testing.T) {
 		t.Error("the parts in order differ from the whole export's events")
 	}
 	fa := queryRows(t, db.SQL(), "SELECT * FROM read_parquet('"+fl+"') ORDER BY ALL")
-	fb := queryRows(t, db.SQL(), "SELECT * FROM read_parquet('"+dir + "/flows-chunked.parquet"+"') ORDER BY ALL")
+	fb := queryRows(t, db.SQL(), "SELECT * FROM read_parquet('"+dir+"/flows-chunked.parquet"+"') ORDER BY ALL")
 	if strings.Join(fa, "\n") != strings.Join(fb, "\n") {
 		t.Error("flows differ")
 	}
