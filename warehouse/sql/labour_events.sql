@@ -11,7 +11,7 @@ SELECT
     CAST(date_trunc('month', event_date) AS DATE)                  AS event_month,
     COALESCE(co_dict_province_istat(p), 'UNMAPPED'::co_dict_province_istat_t)                AS territory,
     co_dict_province_nuts2021(p)                                   AS territory_nuts,
-    TRY_CAST(PROVINCIAIMPRESA AS co_dict_province_raw)             AS province_label,
+    pv                                                             AS province_label,
     CASE WHEN p IS NULL THEN PROVINCIAIMPRESA END                  AS province_label_other,
     CASE upper(trim(GENERE)) WHEN 'M' THEN 'M' WHEN 'F' THEN 'F' ELSE 'UNMAPPED' END AS sex,
     age,
@@ -25,37 +25,41 @@ SELECT
         ELSE 'Y_GE65'
     END                                                            AS age_class,
     COALESCE(co_dict_citizenship_citizenship_group(c), 'UNMAPPED'::co_dict_citizenship_citizenship_group_t) AS citizenship_group,
-    TRY_CAST(ITALIANO AS co_dict_citizenship_raw)                  AS citizenship_label,
+    cv                                                             AS citizenship_label,
     CASE WHEN c IS NULL THEN ITALIANO END                          AS citizenship_label_other,
     COALESCE(co_dict_education_isced2011(e), 'UNMAPPED'::co_dict_education_isced2011_t)           AS education_isced,
-    TRY_CAST(TITOLOSTUDIO AS co_dict_education_raw)                AS education_label,
+    ev                                                             AS education_label,
     CASE WHEN e IS NULL THEN TITOLOSTUDIO END                      AS education_label_other,
     co_dict_sector_system(s)                                       AS sector_system,
     COALESCE(co_dict_sector_ateco_code(s), 'UNMAPPED'::co_dict_sector_ateco_code_t)             AS sector_code,
     COALESCE(co_dict_sector_nace_section(s), 'UNMAPPED'::co_dict_sector_nace_section_t)           AS sector_section,
     co_dict_sector_nace_division(s)                                AS sector_division,
-    TRY_CAST(SETTOREECONOMICODETTAGLIO AS co_dict_sector_raw)      AS sector_label,
+    sv                                                             AS sector_label,
     CASE WHEN s IS NULL THEN SETTOREECONOMICODETTAGLIO END         AS sector_label_other,
     COALESCE(co_dict_contract_contract_class(k), 'UNMAPPED'::co_dict_contract_contract_class_t)       AS contract_class,
     co_dict_contract_co_code(k)                                    AS contract_code,
-    TRY_CAST(CONTRATTO AS co_dict_contract_raw)                    AS contract_label,
+    kv                                                             AS contract_label,
     CASE WHEN k IS NULL THEN CONTRATTO END                         AS contract_label_other,
     COALESCE(co_dict_working_time_working_time(w), 'UNMAPPED'::co_dict_working_time_working_time_t)     AS working_time,
-    TRY_CAST(COALESCE(MODALITALAVORO, '') AS co_dict_working_time_raw) AS working_time_label,
+    wv                                                             AS working_time_label,
     CASE WHEN w IS NULL THEN MODALITALAVORO END                    AS working_time_label_other,
     (age IS NULL OR age < 14 OR age > 90)                          AS flag_age_implausible,
     (event_date IS NULL OR event_date > $3::DATE)                  AS flag_date_implausible,
     COALESCE(NOT co_dict_province_in_lombardy(p), false)           AS flag_outside_lombardy,
     $2::VARCHAR                                                    AS raw_sha256
 FROM (
-    SELECT *,
-           CAST(try_strptime(DATA, '%d/%m/%Y') AS DATE)                                 AS event_date,
-           TRY_CAST(ETA AS INTEGER)                                                     AS age,
-           enum_code(TRY_CAST(PROVINCIAIMPRESA AS co_dict_province_raw))                AS p,
-           enum_code(TRY_CAST(ITALIANO AS co_dict_citizenship_raw))                     AS c,
-           enum_code(TRY_CAST(TITOLOSTUDIO AS co_dict_education_raw))                   AS e,
-           enum_code(TRY_CAST(SETTOREECONOMICODETTAGLIO AS co_dict_sector_raw))         AS s,
-           enum_code(TRY_CAST(CONTRATTO AS co_dict_contract_raw))                       AS k,
-           enum_code(TRY_CAST(COALESCE(MODALITALAVORO, '') AS co_dict_working_time_raw)) AS w
-    FROM raw_co
+    SELECT *, enum_code(pv) AS p, enum_code(cv) AS c, enum_code(ev) AS e, enum_code(sv) AS s, enum_code(kv) AS k,
+           enum_code(wv) AS w
+    FROM (
+        SELECT *,
+               CAST(try_strptime(DATA, '%d/%m/%Y') AS DATE)                     AS event_date,
+               TRY_CAST(ETA AS INTEGER)                                         AS age,
+               TRY_CAST(PROVINCIAIMPRESA AS co_dict_province_raw)               AS pv,
+               TRY_CAST(ITALIANO AS co_dict_citizenship_raw)                    AS cv,
+               TRY_CAST(TITOLOSTUDIO AS co_dict_education_raw)                  AS ev,
+               TRY_CAST(SETTOREECONOMICODETTAGLIO AS co_dict_sector_raw)        AS sv,
+               TRY_CAST(CONTRATTO AS co_dict_contract_raw)                      AS kv,
+               TRY_CAST(COALESCE(MODALITALAVORO, '') AS co_dict_working_time_raw) AS wv
+        FROM raw_co
+    )
 )
