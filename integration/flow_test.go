@@ -3,8 +3,10 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/osservatorio-lombardia/osservatorio/activities"
+	"github.com/osservatorio-lombardia/osservatorio/api"
 	"github.com/osservatorio-lombardia/osservatorio/cli"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
@@ -450,6 +453,48 @@ func TestEndToEnd(t *testing.T) {
 			}
 			if !strings.Contains(out.String(), "MISMATCH") {
 				t.Errorf("output does not name the mismatch:\n%s", out.String())
+			}
+		}},
+		{"the HTTP API serves releases, verification, deliveries and dataset state", func(t *testing.T) {
+			h := api.Handler(shared.p, nil)
+			get := func(path string, v any) int {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				if v != nil && rec.Code == http.StatusOK {
+					if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+						t.Fatalf("%s: %v", path, err)
+					}
+				}
+				return rec.Code
+			}
+			var list []api.Summary
+			var order []string
+			code := get("/api/releases", &list)
+			for _, r := range list {
+				if strings.HasPrefix(r.Version, "1.") {
+					order = append(order, r.Version)
+				}
+			}
+			if code != 200 || strings.Join(order, " ") != "1.1.0 1.0.1 1.0.0" {
+				t.Errorf("releases: %d, %v (newest first)", code, order)
+			}
+			var v struct {
+				OK    bool                `json:"ok"`
+				Files []release.FileCheck `json:"files"`
+			}
+			if code := get("/api/releases/1.1.0/verify", &v); code != 200 || !v.OK || len(v.Files) < 6 {
+				t.Errorf("verify: %d %+v", code, v)
+			}
+			var ds []release.Delivery
+			if code := get("/api/releases/1.1.0/deliveries", &ds); code != 200 || len(ds) != 14 {
+				t.Errorf("deliveries: %d, %d entries", code, len(ds))
+			}
+			var states []lake.State
+			if code := get("/api/datasets", &states); code != 200 || len(states) != 8 {
+				t.Errorf("datasets: %d, %d states, want 4 Eurostat and 4 CO", code, len(states))
+			}
+			if code := get("/api/releases/7.7.7", nil); code != http.StatusNotFound {
+				t.Errorf("unknown release: %d, want 404", code)
 			}
 		}},
 		{"schedules are registered once per source in Europe/Rome", func(t *testing.T) {
