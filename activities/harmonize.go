@@ -77,20 +77,15 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 	} else if !errors.Is(err, objectstore.ErrNotFound) {
 		return res, err
 	}
-	dir, err := os.MkdirTemp(a.WorkDir, "harmonize-*")
+	dir, db, done, err := a.scratch(ctx)
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
+	defer done()
 	rawPath := filepath.Join(dir, "raw")
 	if err := a.Lake.B.GetFile(ctx, in.RawKey, rawPath); err != nil {
 		return res, err
 	}
-	db, err := warehouse.Open(ctx, a.DuckDB)
-	if err != nil {
-		return res, err
-	}
-	defer db.Close()
 	out := filepath.Join(dir, table+".parquet")
 	stats, err := HarmonizeFile(ctx, db, src.Conn, ds, in.SHA256, rawPath, out)
 	if err != nil {
@@ -122,16 +117,11 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 	} else if !errors.Is(err, objectstore.ErrNotFound) {
 		return res, err
 	}
-	dir, err := os.MkdirTemp(a.WorkDir, "harmonize-*")
+	dir, db, done, err := a.scratch(ctx)
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
-	db, err := warehouse.Open(ctx, a.DuckDB)
-	if err != nil {
-		return res, err
-	}
-	defer db.Close()
+	defer done()
 	// The download runs ahead of DuckDB: the export arrives in chunks cut at line ends, each harmonized
 	// into its own labour_events part while the next one downloads.
 	chunks := make(chan string, 1)
@@ -222,6 +212,20 @@ type EventsReport struct {
 
 // coChunkBytes is the size of the chunks a CO export is harmonized in while it downloads.
 const coChunkBytes = 256 << 20
+
+// scratch returns a fresh work folder and DuckDB for one harmonization, and what removes both.
+func (a *Activities) scratch(ctx context.Context) (string, *warehouse.DB, func(), error) {
+	dir, err := os.MkdirTemp(a.WorkDir, "harmonize-*")
+	if err != nil {
+		return "", nil, nil, err
+	}
+	db, err := warehouse.Open(ctx, a.DuckDB)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, nil, err
+	}
+	return dir, db, func() { db.Close(); os.RemoveAll(dir) }, nil
+}
 
 // HarmonizeFile parses the raw file at rawPath with conn and writes the observations snapshot to out. It
 // is the whole harmonization of one raw object, shared by the activity, the tests and the benchmarks.
