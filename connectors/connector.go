@@ -19,6 +19,7 @@ type Dataset struct {
 	Code    string              // the source's code, when it differs from ID
 	Filters map[string][]string // dimension → accepted codes
 	Since   string              // first period wanted
+	Format  string              // the source's format to fetch, where it offers several ("" = its default)
 }
 
 // SourceCode returns the source's own code for the dataset.

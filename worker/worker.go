@@ -85,7 +85,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		}
 		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift}
 		for _, d := range src.Datasets {
-			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since})
+			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format})
 		}
 		acts.Sources[name] = s
 	}

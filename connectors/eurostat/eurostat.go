@@ -39,8 +39,16 @@ func New(baseURL string, client *httpfetch.Client) *Source {
 // Name returns "eurostat".
 func (s *Source) Name() string { return Name }
 
-// Extension returns "json": data is fetched as JSON-stat 2.0.
-func (s *Source) Extension(connectors.Dataset) string { return "json" }
+// Extension returns the raw object's extension for the dataset's format.
+func (s *Source) Extension(ds connectors.Dataset) string {
+	switch format(ds) {
+	case FormatTSV:
+		return "tsv"
+	case FormatSDMXSS:
+		return "xml"
+	}
+	return "json"
+}
 
 func (s *Source) structureURL(ds connectors.Dataset) string {
 	return fmt.Sprintf("%s/sdmx/2.1/dataflow/ESTAT/%s/latest", s.base, url.PathEscape(strings.ToUpper(ds.SourceCode())))
@@ -64,8 +72,26 @@ func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.S
 	return connectors.Signal{Token: ann["UPDATE_DATA"], URL: u}, nil
 }
 
-// DataRequest asks the statistics API for the configured slice as JSON-stat 2.0.
+// DataRequest asks the statistics API for the configured slice as JSON-stat 2.0, or the SDMX 2.1 API for
+// the whole dataset as TSV or StructureSpecific (filtered when parsed: the key order would need the DSD).
 func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
+	switch f := format(ds); f {
+	case FormatTSV, FormatSDMXSS:
+		q := url.Values{}
+		if f == FormatTSV {
+			q.Set("format", "TSV")
+		} else {
+			q.Set("format", "SDMX_2.1_STRUCTURED")
+		}
+		if ds.Since != "" {
+			q.Set("startPeriod", ds.Since)
+		}
+		u := fmt.Sprintf("%s/sdmx/2.1/data/%s?%s", s.base, url.PathEscape(strings.ToUpper(ds.SourceCode())), q.Encode())
+		return httpfetch.Request{URL: u}, nil
+	case FormatJSONStat:
+	default:
+		return httpfetch.Request{}, fault.Errorf(fault.BadInput, "dataset %s: format %q (jsonstat, tsv, sdmx-ss)", ds.ID, f)
+	}
 	q := url.Values{}
 	q.Set("format", "JSON")
 	q.Set("lang", "EN")
@@ -101,7 +127,17 @@ func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, 
 		if msgs, _ := sdmx.Footer(bytes.NewReader(head)); len(msgs) > 0 && msgs[0].Code == "413" {
 			return fault.Errorf(fault.Deferred, "extraction deferred by the source: %s", strings.Join(msgs[0].Text, " "))
 		}
-		return fault.Errorf(fault.BadInput, "XML instead of JSON-stat: %s", snippet(trimmed))
+		if format(ds) == FormatSDMXSS {
+			return nil
+		}
+		return fault.Errorf(fault.BadInput, "XML instead of %s: %s", format(ds), snippet(trimmed))
+	case format(ds) == FormatTSV:
+		if !bytes.Contains(head[:min(len(head), 2048)], []byte("\\")) && !bytes.Contains(head[:min(len(head), 2048)], []byte("\t")) {
+			return fault.Errorf(fault.BadInput, "not Eurostat TSV: %s", snippet(trimmed))
+		}
+		return nil
+	case format(ds) == FormatSDMXSS:
+		return fault.Errorf(fault.BadInput, "not SDMX-ML: %s", snippet(trimmed))
 	case !bytes.HasPrefix(trimmed, []byte("{")):
 		return fault.Errorf(fault.BadInput, "not JSON: %s", snippet(trimmed))
 	}
@@ -165,8 +201,14 @@ var common = map[string]string{
 	"isced11": "education", "isced97": "education", "nace_r2": "sector", "citizen": "citizenship",
 }
 
-// Parse decodes a JSON-stat 2.0 response into observations, in flat-index order.
+// Parse decodes a response into observations, in the order of the raw object.
 func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
+	switch format(ds) {
+	case FormatTSV:
+		return parseTSV(ctx, ds, r, emit)
+	case FormatSDMXSS:
+		return parseSDMXSS(ctx, ds, r, emit)
+	}
 	d, err := jsonstat.Decode(r)
 	if err != nil {
 		return classify(err)

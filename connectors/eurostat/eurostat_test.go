@@ -178,3 +178,122 @@ func TestNormalizePeriod(t *testing.T) {
 		}
 	}
 }
+
+func parseFile(t *testing.T, ds connectors.Dataset, name string) ([]connectors.Observation, error) {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []connectors.Observation
+	err = New("", nil).Parse(context.Background(), ds, f, func(o connectors.Observation) error {
+		got = append(got, o)
+		return nil
+	})
+	return got, err
+}
+
+func TestParseTSVFiltersAndFlags(t *testing.T) {
+	ds := connectors.Dataset{ID: "lfst_r_lfu3rt", Format: FormatTSV, Filters: map[string][]string{"geo": {"ITC4"}}}
+	got, err := parseFile(t, ds, "lfst_r_lfu3rt-constructed.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Sex, Period, Status string
+		Value               float64
+		Null                bool
+	}
+	var rows []row
+	for _, o := range got {
+		r := row{Sex: o.Sex, Period: o.Period, Status: o.Status, Null: o.Value == nil}
+		if o.Value != nil {
+			r.Value = *o.Value
+		}
+		if o.Geo != "ITC4" {
+			t.Errorf("ITC1 was not filtered out: %+v", o)
+		}
+		rows = append(rows, r)
+	}
+	want := []row{
+		{"F", "2021", "b", 6.8, false}, {"F", "2023", "", 5.9, false},
+		{"T", "2021", "b", 5.9, false}, {"T", "2022", "", 5.0, false}, {"T", "2023", "c", 0, true},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("rows = %+v", rows)
+	}
+	for i := range want {
+		if rows[i] != want[i] {
+			t.Errorf("row %d = %+v, want %+v", i, rows[i], want[i])
+		}
+	}
+}
+
+func TestParseStructureSpecific(t *testing.T) {
+	ds := connectors.Dataset{ID: "nama_10_gdp", Format: FormatSDMXSS}
+	got, err := parseFile(t, ds, "NAMA_10_GDP-structurespecific-2.1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 || got[0].Geo != "LU" || got[0].Unit != "CP_MEUR" || got[0].Breakdown != "na_item=B1GQ" || *got[3].Value != 54142.3 {
+		t.Errorf("observations = %+v", got)
+	}
+}
+
+func TestTSVRejectsMalformedRows(t *testing.T) {
+	ds := connectors.Dataset{ID: "x", Format: FormatTSV}
+	for name, doc := range map[string]string{
+		"no header":      "A,PC,ITC4\t1\n",
+		"short row":      "freq,geo\\TIME_PERIOD\t2020 \t2021 \nA,ITC4\t1\n",
+		"not a number":   "freq,geo\\TIME_PERIOD\t2020 \nA,ITC4\tabc\n",
+		"bad period":     "freq,geo\\TIME_PERIOD\t20X0 \nA,ITC4\t1\n",
+		"too many codes": "freq,geo\\TIME_PERIOD\t2020 \nA,ITC4,X\t1\n",
+	} {
+		err := New("", nil).Parse(context.Background(), ds, strings.NewReader(doc), func(connectors.Observation) error { return nil })
+		if !fault.Is(err, fault.BadInput) {
+			t.Errorf("%s: %v, want BadInput", name, err)
+		}
+	}
+}
+
+func FuzzParseTSV(f *testing.F) {
+	data, err := os.ReadFile("testdata/lfst_r_lfu3rt-constructed.tsv")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	ds := connectors.Dataset{ID: "x", Format: FormatTSV}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = New("", nil).Parse(context.Background(), ds, strings.NewReader(string(data)), func(o connectors.Observation) error {
+			if o.Period == "" {
+				t.Fatal("observation without a period")
+			}
+			return nil
+		})
+	})
+}
+
+func TestDataRequestPerFormat(t *testing.T) {
+	s := New("https://example.test/api/dissemination", nil)
+	tests := map[string]string{
+		FormatTSV:    "https://example.test/api/dissemination/sdmx/2.1/data/LFST_R_LFU3RT?format=TSV&startPeriod=2015",
+		FormatSDMXSS: "https://example.test/api/dissemination/sdmx/2.1/data/LFST_R_LFU3RT?format=SDMX_2.1_STRUCTURED&startPeriod=2015",
+	}
+	for f, want := range tests {
+		req, err := s.DataRequest(connectors.Dataset{ID: "lfst_r_lfu3rt", Since: "2015", Format: f})
+		if err != nil || req.URL != want {
+			t.Errorf("%s: %s, %v", f, req.URL, err)
+		}
+	}
+	if _, err := s.DataRequest(connectors.Dataset{ID: "x", Format: "csv3"}); !fault.Is(err, fault.BadInput) {
+		t.Errorf("unknown format: %v", err)
+	}
+	tsv := connectors.Dataset{ID: "x", Format: FormatTSV}
+	if err := s.Inspect(tsv, 200, http.Header{}, []byte("freq,geo\\TIME_PERIOD\t2020 \n")); err != nil {
+		t.Errorf("TSV rejected: %v", err)
+	}
+	if err := s.Inspect(tsv, 200, http.Header{}, []byte("{\"error\":1}")); !fault.Is(err, fault.BadInput) {
+		t.Errorf("JSON accepted as TSV: %v", err)
+	}
+}

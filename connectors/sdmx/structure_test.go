@@ -83,3 +83,73 @@ func FuzzDataflowAnnotations(f *testing.F) {
 		_, _ = Footer(strings.NewReader(string(data)))
 	})
 }
+
+func readSS(t *testing.T, name string) []Obs {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []Obs
+	if err := ReadStructureSpecific(f, func(o Obs) error { out = append(out, o); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestStructureSpecificEurostat(t *testing.T) {
+	got := readSS(t, "NAMA_10_GDP-structurespecific-2.1.xml")
+	if len(got) != 4 {
+		t.Fatalf("%d observations, want 4", len(got))
+	}
+	first := got[0].Values
+	if first["geo"] != "LU" || first["na_item"] != "B1GQ" || first["TIME_PERIOD"] != "2012" || first["OBS_VALUE"] != "46526.2" {
+		t.Errorf("first = %v", first)
+	}
+	if got[3].Position != 3 || got[3].Values["TIME_PERIOD"] != "2015" {
+		t.Errorf("last = %+v", got[3])
+	}
+}
+
+func TestStructureSpecificIstat(t *testing.T) {
+	got := readSS(t, "22_289-DCIS_POPRES1-structurespecific-2.1.xml")
+	if len(got) != 8 {
+		t.Fatalf("%d observations, want 8", len(got))
+	}
+	for _, o := range got {
+		if o.Values["REF_AREA"] == "" || o.Values["TIME_PERIOD"] == "" || o.Values["OBS_VALUE"] == "" {
+			t.Errorf("incomplete %v", o.Values)
+		}
+		if _, ok := o.Values["type"]; ok {
+			t.Errorf("xsi:type leaked into the concepts: %v", o.Values)
+		}
+	}
+}
+
+func TestStructureSpecificRejectsOtherXML(t *testing.T) {
+	err := ReadStructureSpecific(strings.NewReader("<html><body>no</body></html>"), func(Obs) error { return nil })
+	if err == nil {
+		t.Fatal("an HTML page read as data")
+	}
+}
+
+func FuzzStructureSpecific(f *testing.F) {
+	for _, name := range []string{"testdata/NAMA_10_GDP-structurespecific-2.1.xml", "testdata/22_289-DCIS_POPRES1-structurespecific-2.1.xml"} {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var last int64 = -1
+		_ = ReadStructureSpecific(strings.NewReader(string(data)), func(o Obs) error {
+			if o.Position != last+1 {
+				t.Fatalf("position %d after %d", o.Position, last)
+			}
+			last = o.Position
+			return nil
+		})
+	})
+}

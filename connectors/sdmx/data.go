@@ -1,0 +1,94 @@
+package sdmx
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"sort"
+)
+
+// Obs is one observation of an SDMX data message: every dimension and attribute of its series and of the
+// observation itself, by concept id, in Values; and its position in the message.
+type Obs struct {
+	Values   map[string]string
+	Position int64
+}
+
+// ReadStructureSpecific streams an SDMX-ML 2.1 StructureSpecificData message and calls emit for every
+// observation, in document order. Series attributes are merged with those of each Obs (the Obs wins).
+// Observations directly under DataSet (dimensionAtObservation=AllDimensions) work the same way.
+func ReadStructureSpecific(r io.Reader, emit func(Obs) error) error {
+	dec := xml.NewDecoder(r)
+	var (
+		series  map[string]string
+		inData  bool
+		pos     int64
+		sawData bool
+	)
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if !sawData {
+				return fmt.Errorf("not an SDMX data message: no DataSet element")
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("data message: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "DataSet":
+				inData, sawData = true, true
+			case "Series":
+				if inData {
+					series = attrs(t, nil)
+				}
+			case "Obs":
+				if !inData {
+					continue
+				}
+				vals := attrs(t, series)
+				if err := emit(Obs{Values: vals, Position: pos}); err != nil {
+					return err
+				}
+				pos++
+			}
+		case xml.EndElement:
+			switch t.Name.Local {
+			case "Series":
+				series = nil
+			case "DataSet":
+				inData = false
+			}
+		}
+	}
+}
+
+func attrs(t xml.StartElement, base map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(t.Attr))
+	for k, v := range base {
+		out[k] = v
+	}
+	for _, a := range t.Attr {
+		if a.Name.Space != "" && a.Name.Space != "xmlns" {
+			continue // xsi:type and other qualified attributes are not concepts
+		}
+		if a.Name.Space == "xmlns" || a.Name.Local == "xmlns" {
+			continue
+		}
+		out[a.Name.Local] = a.Value
+	}
+	return out
+}
+
+// Keys returns the concept ids of an observation, sorted.
+func (o Obs) Keys() []string {
+	out := make([]string, 0, len(o.Values))
+	for k := range o.Values {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
