@@ -92,3 +92,91 @@ func (o Obs) Keys() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ReadGeneric streams an SDMX-ML 2.1 GenericData message (Istat's default) and calls emit for every
+// observation: the SeriesKey and series Attributes merged with the ObsKey or ObsDimension (as
+// TIME_PERIOD), the ObsValue (as OBS_VALUE) and the observation's Attributes.
+func ReadGeneric(r io.Reader, emit func(Obs) error) error {
+	dec := xml.NewDecoder(r)
+	var (
+		series  map[string]string
+		obs     map[string]string
+		inData  bool
+		sawData bool
+		pos     int64
+	)
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if !sawData {
+				return fmt.Errorf("not an SDMX data message: no DataSet element")
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("data message: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "DataSet":
+				inData, sawData = true, true
+			case "Series":
+				if inData {
+					series = map[string]string{}
+				}
+			case "Obs":
+				if inData {
+					obs = make(map[string]string, len(series)+8)
+					for k, v := range series {
+						obs[k] = v
+					}
+				}
+			case "Value":
+				id, value := attrValue(t, "id"), attrValue(t, "value")
+				switch {
+				case obs != nil && id != "":
+					obs[id] = value
+				case series != nil && id != "":
+					series[id] = value
+				}
+			case "ObsDimension":
+				if obs != nil {
+					id := attrValue(t, "id")
+					if id == "" {
+						id = "TIME_PERIOD"
+					}
+					obs[id] = attrValue(t, "value")
+				}
+			case "ObsValue":
+				if obs != nil {
+					obs["OBS_VALUE"] = attrValue(t, "value")
+				}
+			}
+		case xml.EndElement:
+			switch t.Name.Local {
+			case "Obs":
+				if obs != nil {
+					if err := emit(Obs{Values: obs, Position: pos}); err != nil {
+						return err
+					}
+					pos++
+					obs = nil
+				}
+			case "Series":
+				series = nil
+			case "DataSet":
+				inData = false
+			}
+		}
+	}
+}
+
+func attrValue(t xml.StartElement, name string) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == name && a.Name.Space == "" {
+			return a.Value
+		}
+	}
+	return ""
+}
