@@ -26,6 +26,8 @@ type Source struct {
 	Datasets    []connectors.Dataset
 	MaxBytes    int64
 	SchemaDrift string // fail, warn or accept: what an added column does
+	// HTTP is the source's own client when it has one (a rate-limited source); nil means Activities.HTTP.
+	HTTP *httpfetch.Client
 }
 
 // Observatory is where one observatory receives releases.

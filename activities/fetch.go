@@ -83,7 +83,11 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if !in.Force && hasPrev {
 		req.ETag, req.LastModified = prev.ETag, prev.LastModified
 	}
-	resp, err := a.HTTP.Get(ctx, req)
+	client := a.HTTP
+	if src.HTTP != nil {
+		client = src.HTTP
+	}
+	resp, err := client.Get(ctx, req)
 	res.Requests++
 	if err != nil {
 		return res, err

@@ -79,7 +79,16 @@ type Source struct {
 	// SchemaDrift says what to do when a source adds columns: fail, warn (go on, report) or accept.
 	// Missing or renamed columns always fail.
 	SchemaDrift string    `yaml:"schema_drift" json:"schema_drift,omitempty"`
-	Datasets    []Dataset `yaml:"datasets" json:"datasets"`
+	// RateLimit caps the requests to the source from the whole platform, whatever the number of workers:
+	// its fetches run on a task queue of their own with a server-side rate limit.
+	RateLimit *RateLimit `yaml:"rate_limit" json:"rate_limit,omitempty"`
+	Datasets  []Dataset  `yaml:"datasets" json:"datasets"`
+}
+
+// RateLimit is at most Requests requests every Per.
+type RateLimit struct {
+	Requests int      `yaml:"requests" json:"requests"`
+	Per      Duration `yaml:"per" json:"per"`
 }
 
 // Dataset is one dataset of a source, with the filters that select the Lombardy slice of it.
@@ -335,6 +344,9 @@ func (c *Config) validate() []Problem {
 			if _, err := parser.Parse(s.Schedule); err != nil {
 				add(p+".schedule", "sources.%s.schedule %q: %v", name, s.Schedule, err)
 			}
+		}
+		if rl := s.RateLimit; rl != nil && (rl.Requests <= 0 || rl.Per <= 0) {
+			add(p+".rate_limit", "sources.%s.rate_limit needs requests > 0 and per > 0 (e.g. {requests: 5, per: 1m})", name)
 		}
 		switch s.SchemaDrift {
 		case "fail", "warn", "accept":

@@ -71,6 +71,14 @@ sources:
     datasets: [{id: a}]
 `, 4, "unknown source"},
 		{"syntax", "storage: [\n", 1, "expected"},
+		{"bad rate limit", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: http://x
+    rate_limit: {requests: 0, per: 1m}
+    datasets: [{id: a}]
+`, 6, "rate_limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -36,6 +36,8 @@ type Options struct {
 	WaitMin time.Duration
 	WaitMax time.Duration
 	Logger  *slog.Logger
+	// Transport wraps the HTTP transport, e.g. with a rate limiter that every attempt passes through.
+	Transport func(http.RoundTripper) http.RoundTripper
 }
 
 // New returns a Client.
@@ -60,6 +62,9 @@ func New(opts Options) *Client {
 	}
 	// DefaultBackoff honours Retry-After on 429 and 503.
 	c.Backoff = retryablehttp.DefaultBackoff
+	if opts.Transport != nil {
+		c.HTTPClient.Transport = opts.Transport(c.HTTPClient.Transport)
+	}
 	// After the last retry, hand back the response rather than an opaque "giving up" error, so the caller
 	// can classify the status.
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler

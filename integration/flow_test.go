@@ -18,6 +18,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/activities"
 	"github.com/osservatorio-lombardia/osservatorio/api"
 	"github.com/osservatorio-lombardia/osservatorio/cli"
+	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -495,6 +496,63 @@ func TestEndToEnd(t *testing.T) {
 			}
 			if code := get("/api/releases/7.7.7", nil); code != http.StatusNotFound {
 				t.Errorf("unknown release: %d, want 404", code)
+			}
+		}},
+		{"a rate-limited source is paced across every worker", func(t *testing.T) {
+			// Same stack, a copy of the configuration on a queue of its own, Eurostat capped at 2 requests
+			// per 4 s, and two workers (each with its own HTTP client) polling the queue.
+			cfg := *shared.cfg
+			cfg.Temporal.TaskQueue += "-rl"
+			cfg.Sources = map[string]config.Source{}
+			for k, v := range shared.cfg.Sources {
+				cfg.Sources[k] = v
+			}
+			es := cfg.Sources["eurostat"]
+			es.RateLimit = &config.RateLimit{Requests: 2, Per: config.Duration(4 * time.Second)}
+			cfg.Sources["eurostat"] = es
+			p, err := platform.Open(&cfg, shared.logger)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			for i := 0; i < 2; i++ {
+				ws, err := p.NewWorker(ctx, t.TempDir())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ws.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer ws.Stop()
+			}
+			start := time.Now()
+			run, err := p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{Force: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer cancel()
+			if _, err := platform.WaitRefresh(wctx, run); err != nil {
+				t.Fatal(err)
+			}
+			at := shared.sources.arrivals(start)
+			if len(at) != 8 {
+				t.Fatalf("%d requests, want 8 (a check and a fetch per dataset)", len(at))
+			}
+			window := 4 * time.Second
+			for i := range at {
+				n := 0
+				for _, t2 := range at[i:] {
+					if t2.Sub(at[i]) < window {
+						n++
+					}
+				}
+				if n > 2 {
+					t.Errorf("%d requests within %s of request %d: the limit of 2 per %s does not hold", n, window, i, window)
+				}
+			}
+			if span := at[len(at)-1].Sub(at[0]); span < 3*window {
+				t.Errorf("8 requests in %s; at 2 per %s they need at least %s", span, window, 3*window)
 			}
 		}},
 		{"schedules are registered once per source in Europe/Rome", func(t *testing.T) {

@@ -28,6 +28,8 @@ type env struct {
 	cfg     *config.Config
 	p       *platform.Platform
 	sources *faultyMirror
+	logger  *slog.Logger
+	state   string
 }
 
 var shared *env
@@ -113,7 +115,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer w.Stop()
-	shared = &env{cfg: cfg, p: p, sources: sources}
+	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state}
 	return m.Run()
 }
 
@@ -131,10 +133,27 @@ type faultyMirror struct {
 	mu        sync.Mutex
 	overrides map[string]http.HandlerFunc
 	requests  atomic.Int64
+	times     []time.Time // when each request arrived
+}
+
+// arrivals returns the arrival times of the requests since t.
+func (f *faultyMirror) arrivals(since time.Time) []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []time.Time
+	for _, at := range f.times {
+		if !at.Before(since) {
+			out = append(out, at)
+		}
+	}
+	return out
 }
 
 func (f *faultyMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.requests.Add(1)
+	f.mu.Lock()
+	f.times = append(f.times, time.Now())
+	f.mu.Unlock()
 	f.mu.Lock()
 	h := f.overrides[r.URL.Path]
 	f.mu.Unlock()

@@ -280,3 +280,38 @@ func (b *Bucket) CopyToIfAbsent(ctx context.Context, srcKey, dstKey string) erro
 type onlyReader struct{ io.Reader }
 
 type onlyWriter struct{ io.Writer }
+
+// ErrChanged is returned by a conditional write when the object changed since it was read.
+var ErrChanged = errors.New("object changed since it was read")
+
+// GetWithETag reads a small object whole, with the ETag of the bytes read.
+func (b *Bucket) GetWithETag(ctx context.Context, key string) ([]byte, string, error) {
+	obj, err := b.client.GetObject(ctx, b.name, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, "", b.classify(key, err)
+	}
+	defer obj.Close()
+	st, err := obj.Stat()
+	if err != nil {
+		return nil, "", b.classify(key, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(obj, 1<<20))
+	if err != nil {
+		return nil, "", b.classify(key, err)
+	}
+	return data, st.ETag, nil
+}
+
+// PutIfMatch replaces key only if its ETag is still etag (ErrChanged otherwise): a compare-and-swap.
+func (b *Bucket) PutIfMatch(ctx context.Context, key string, data []byte, etag string) error {
+	po := minio.PutObjectOptions{ContentType: "application/json"}
+	po.SetMatchETag(etag)
+	if _, err := b.client.PutObject(ctx, b.name, key, bytes.NewReader(data), int64(len(data)), po); err != nil {
+		resp := minio.ToErrorResponse(err)
+		if resp.Code == "PreconditionFailed" || resp.StatusCode == 412 || resp.Code == "NoSuchKey" {
+			return fmt.Errorf("put %s/%s: %w", b.name, key, ErrChanged)
+		}
+		return fmt.Errorf("put %s/%s: %w", b.name, key, err)
+	}
+	return nil
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/ratelimit"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 	"github.com/osservatorio-lombardia/osservatorio/workflows"
@@ -79,11 +80,19 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 	}
 	for _, name := range cfg.SourceNames() {
 		src := cfg.Sources[name]
-		conn, err := Connector(name, src, client)
+		sc := client
+		var own *httpfetch.Client
+		if rl := src.RateLimit; rl != nil {
+			// Every request to this source, from any worker, passes one shared limiter.
+			lim := ratelimit.New(bucket, "ratelimit/"+name+".json", rl.Requests, rl.Per.D())
+			own = httpfetch.New(httpfetch.Options{Logger: logger, Transport: lim.Transport})
+			sc = own
+		}
+		conn, err := Connector(name, src, sc)
 		if err != nil {
 			return nil, err
 		}
-		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift}
+		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift, HTTP: own}
 		for _, d := range src.Datasets {
 			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format})
 		}
