@@ -78,7 +78,7 @@ type Source struct {
 	AppToken string `yaml:"app_token" json:"-"`
 	// SchemaDrift says what to do when a source adds columns: fail, warn (go on, report) or accept.
 	// Missing or renamed columns always fail.
-	SchemaDrift string    `yaml:"schema_drift" json:"schema_drift,omitempty"`
+	SchemaDrift string `yaml:"schema_drift" json:"schema_drift,omitempty"`
 	// RateLimit caps the requests to the source from the whole platform, whatever the number of workers:
 	// its fetches run on a task queue of their own with a server-side rate limit.
 	RateLimit *RateLimit `yaml:"rate_limit" json:"rate_limit,omitempty"`
