@@ -383,6 +383,29 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("report = %+v", r)
 			}
 		}},
+		{"Istat flows through the same path, its request budget held", func(t *testing.T) {
+			res, err := refreshSource(t, "istat")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := report(t, res, "disoccupazione_province")
+			if !r.Changed || r.Rows != 252 || !strings.Contains(r.URL, "/data/151_914_DF_DCCV_TAXDISOCCU1_8/A.") {
+				t.Errorf("report = %+v", r)
+			}
+			if res.Release == nil || res.Release.Version != "1.2.0" {
+				t.Fatalf("release = %+v, want 1.2.0", res.Release)
+			}
+			var log struct {
+				Requests []int64 `json:"requests"`
+			}
+			if err := shared.p.Bucket.GetJSON(ctx, "ratelimit/istat.json", &log); err != nil || len(log.Requests) != 2 {
+				t.Errorf("rate-limit log: %v, %d requests recorded, want 2", err, len(log.Requests))
+			}
+			again, err := refreshSource(t, "istat")
+			if err != nil || again.Release != nil || again.Datasets[0].Changed || again.Datasets[0].Requests != 1 {
+				t.Errorf("second refresh: %+v, %v; want unchanged after one request", again, err)
+			}
+		}},
 		{"rebuilding a release from the same raw objects gives the same bytes", func(t *testing.T) {
 			m, err := shared.p.Releases.Latest(ctx)
 			if err != nil {
@@ -433,8 +456,8 @@ func TestEndToEnd(t *testing.T) {
 		{"verify exits non-zero on a mismatch", func(t *testing.T) {
 			path := writeConfig(t)
 			var out, errb bytes.Buffer
-			if code := cli.Main(ctx, []string{"--config", path, "verify", "1.1.0"}, &out, &errb); code != 0 {
-				t.Errorf("verify 1.1.0 exit %d: %s%s", code, out.String(), errb.String())
+			if code := cli.Main(ctx, []string{"--config", path, "verify", "1.2.0"}, &out, &errb); code != 0 {
+				t.Errorf("verify 1.2.0 exit %d: %s%s", code, out.String(), errb.String())
 			}
 			out.Reset()
 			if code := cli.Main(ctx, []string{"--config", path, "checks", "1.1.0"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "checks ran, 0 error(s)") {
@@ -476,7 +499,7 @@ func TestEndToEnd(t *testing.T) {
 					order = append(order, r.Version)
 				}
 			}
-			if code != 200 || strings.Join(order, " ") != "1.1.0 1.0.1 1.0.0" {
+			if code != 200 || strings.Join(order, " ") != "1.2.0 1.1.0 1.0.1 1.0.0" {
 				t.Errorf("releases: %d, %v (newest first)", code, order)
 			}
 			var v struct {
@@ -491,8 +514,8 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("deliveries: %d, %d entries", code, len(ds))
 			}
 			var states []lake.State
-			if code := get("/api/datasets", &states); code != 200 || len(states) != 8 {
-				t.Errorf("datasets: %d, %d states, want 4 Eurostat and 4 CO", code, len(states))
+			if code := get("/api/datasets", &states); code != 200 || len(states) != 9 {
+				t.Errorf("datasets: %d, %d states, want 4 Eurostat, 1 Istat and 4 CO", code, len(states))
 			}
 			if code := get("/api/releases/7.7.7", nil); code != http.StatusNotFound {
 				t.Errorf("unknown release: %d, want 404", code)
@@ -561,7 +584,7 @@ func TestEndToEnd(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(s) != 2 || s[0].Action != want || s[1].Action != want {
+				if len(s) != len(shared.cfg.Sources) || s[0].Action != want || s[len(s)-1].Action != want {
 					t.Errorf("schedules = %+v, want one per source, %s", s, want)
 				}
 			}

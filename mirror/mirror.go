@@ -34,7 +34,7 @@ func Recorded() fs.FS {
 var modTime = time.Date(2025, 4, 25, 8, 0, 0, 0, time.UTC)
 
 // Server answers GET <source>/<path>?<query> with the file at <source>/<path> or that path plus .json,
-// .xml or .csv; the query is ignored (a recording answers the configured query). It honours If-None-Match
+// .xml or .csv (or, failing that, the same for a shorter prefix of the path); the query is ignored (a recording answers the configured query). It honours If-None-Match
 // and If-Modified-Since, and counts requests and bytes.
 type Server struct {
 	files    fs.FS
@@ -56,7 +56,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-	for _, name := range []string{p, p + ".json", p + ".xml", p + ".csv"} {
+	// A recording of a path also answers longer paths under it (an SDMX data key: data/FLOW/A.ITC4C+…),
+	// up to three segments deeper.
+	var names []string
+	for q, i := p, 0; i < 4 && q != "." && q != ""; q, i = path.Dir(q), i+1 {
+		names = append(names, q, q+".json", q+".xml", q+".csv")
+	}
+	for _, name := range names {
 		data, err := fs.ReadFile(s.files, name)
 		if err != nil {
 			continue

@@ -17,6 +17,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/eurostat"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/istat"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
@@ -61,6 +62,8 @@ func Connector(name string, src config.Source, client *httpfetch.Client) (connec
 	switch name {
 	case eurostat.Name:
 		return eurostat.New(src.BaseURL, client), nil
+	case istat.Name:
+		return istat.New(src.BaseURL, client), nil
 	case lombardia.Name:
 		return lombardia.New(src.BaseURL, src.AppToken, client), nil
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 )
 
@@ -139,4 +140,48 @@ func Footer(r io.Reader) ([]FooterMessage, error) {
 			}
 		}
 	}
+}
+
+// DimensionOrder returns the ids of the dimensions of the first data structure definition in a structure
+// message, in key order (by position; the time dimension is not part of a key).
+func DimensionOrder(r io.Reader) ([]string, error) {
+	dec := xml.NewDecoder(r)
+	type dim struct {
+		id  string
+		pos int
+	}
+	var dims []dim
+	inList := false
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("structure message: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			switch t.Name.Local {
+			case "DimensionList":
+				inList = true
+			case "Dimension":
+				if inList {
+					var p int
+					fmt.Sscanf(attr(t, "position"), "%d", &p)
+					dims = append(dims, dim{id: attr(t, "id"), pos: p})
+				}
+			}
+		case xml.EndElement:
+			if t.Name.Local == "DimensionList" && inList {
+				sort.SliceStable(dims, func(i, j int) bool { return dims[i].pos < dims[j].pos })
+				out := make([]string, len(dims))
+				for i, d := range dims {
+					out[i] = d.id
+				}
+				return out, nil
+			}
+		}
+	}
+	return nil, errors.New("structure message has no DimensionList")
 }

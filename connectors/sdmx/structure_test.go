@@ -153,3 +153,21 @@ func FuzzStructureSpecific(f *testing.F) {
 		})
 	})
 }
+
+func TestIstatDataflowWithDatastructure(t *testing.T) {
+	data, err := os.ReadFile("testdata/esploradati-47_850-dataflow-references-datastructure-2.1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, err := DataflowAnnotations(strings.NewReader(string(data)), "47_850")
+	if err != nil || ann["LAST_UPDATE"] != "2025-11-14T16:15:51.591Z" {
+		t.Errorf("LAST_UPDATE = %q, %v", ann["LAST_UPDATE"], err)
+	}
+	dims, err := DimensionOrder(strings.NewReader(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dims) < 5 || dims[0] != "FREQ" || dims[1] != "REF_AREA" || dims[2] != "DATA_TYPE" || dims[3] != "TYPE_SOCIO_EDUC_SERVICE" {
+		t.Errorf("dimensions = %v", dims)
+	}
+}

@@ -1,0 +1,229 @@
+// Package istat connects Istat's SDMX REST web service (esploradati.istat.it/SDMXWS/rest, or the legacy
+// sdmx.istat.it host, from configuration). The change signal is the dataflow's LAST_UPDATE annotation (Istat
+// sends no ETag); the same structure request (references=datastructure) gives the dimension order the data
+// key is built from. The format is chosen by the Accept header only: SDMX-ML 2.1 GenericData (Istat's
+// default), StructureSpecificData or SDMX-CSV 1.0. endPeriod is never sent (esploradati's is off by one).
+// Istat bans an address that sends more than 5 requests a minute: configure rate_limit for this source.
+package istat
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/eurostat"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/sdmx"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+)
+
+// Name is the source's configuration name.
+const Name = "istat"
+
+// Formats (configuration key format) and their Accept headers.
+var accept = map[string]string{
+	"generic":           "application/vnd.sdmx.genericdata+xml;version=2.1",
+	"structurespecific": "application/vnd.sdmx.structurespecificdata+xml;version=2.1",
+	"csv":               "application/vnd.sdmx.data+csv;version=1.0.0",
+}
+
+// Source is the connector.
+type Source struct {
+	base   string
+	client *httpfetch.Client
+
+	mu   sync.Mutex
+	dims map[string][]string // dataset → dimension order, learnt from the last Check
+}
+
+// New returns the connector for the web service at baseURL.
+func New(baseURL string, client *httpfetch.Client) *Source {
+	return &Source{base: strings.TrimRight(baseURL, "/"), client: client, dims: map[string][]string{}}
+}
+
+// Name returns "istat".
+func (s *Source) Name() string { return Name }
+
+func format(ds connectors.Dataset) string {
+	if ds.Format == "" {
+		return "generic"
+	}
+	return ds.Format
+}
+
+// Extension is "csv" for SDMX-CSV, "xml" otherwise.
+func (s *Source) Extension(ds connectors.Dataset) string {
+	if format(ds) == "csv" {
+		return "csv"
+	}
+	return "xml"
+}
+
+// Check reads the dataflow with its data structure: LAST_UPDATE is the signal, the DSD gives the key order.
+func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.Signal, error) {
+	u := fmt.Sprintf("%s/dataflow/IT1/%s/latest?references=datastructure", s.base, url.PathEscape(ds.SourceCode()))
+	resp, err := s.client.Get(ctx, httpfetch.Request{URL: u, Header: http.Header{"Accept": {"application/xml"}}})
+	if err != nil {
+		return connectors.Signal{URL: u}, err
+	}
+	defer resp.Body.Close()
+	if resp.Status != http.StatusOK {
+		return connectors.Signal{URL: u}, fault.Errorf(fault.BadInput, "dataflow %s: HTTP %d", u, resp.Status)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return connectors.Signal{URL: u}, fault.Wrap(fault.SourceUnavailable, "dataflow "+u, err)
+	}
+	ann, err := sdmx.DataflowAnnotations(bytes.NewReader(body), ds.SourceCode())
+	if err != nil {
+		return connectors.Signal{URL: u}, fault.Wrap(fault.BadInput, "dataflow "+u, err)
+	}
+	if dims, err := sdmx.DimensionOrder(bytes.NewReader(body)); err == nil {
+		s.mu.Lock()
+		s.dims[ds.ID] = dims
+		s.mu.Unlock()
+	}
+	return connectors.Signal{Token: ann["LAST_UPDATE"], URL: u}, nil
+}
+
+// Key builds the SDMX data key from the dimension order and the filters: the accepted codes of a dimension
+// joined by +, an empty position for a dimension without filter.
+func Key(dims []string, filters map[string][]string) string {
+	parts := make([]string, len(dims))
+	for i, d := range dims {
+		for k, v := range filters {
+			if strings.EqualFold(k, d) {
+				vals := append([]string(nil), v...)
+				sort.Strings(vals)
+				parts[i] = strings.Join(vals, "+")
+			}
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// DataRequest asks for the dataset with a key built from the DSD (learnt by Check; without it, the whole
+// flow, filtered when parsed).
+func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
+	acc, ok := accept[format(ds)]
+	if !ok {
+		return httpfetch.Request{}, fault.Errorf(fault.BadInput, "dataset %s: format %q (generic, structurespecific, csv)", ds.ID, ds.Format)
+	}
+	s.mu.Lock()
+	dims := s.dims[ds.ID]
+	s.mu.Unlock()
+	u := fmt.Sprintf("%s/data/%s", s.base, url.PathEscape(ds.SourceCode()))
+	if len(dims) > 0 && len(ds.Filters) > 0 {
+		u += "/" + Key(dims, ds.Filters)
+	}
+	if ds.Since != "" {
+		u += "?startPeriod=" + url.QueryEscape(ds.Since) // never endPeriod: esploradati's is off by one
+	}
+	return httpfetch.Request{URL: u, Header: http.Header{"Accept": {acc}}}, nil
+}
+
+// Inspect rejects HTML pages and bodies of another format than the one asked for.
+func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
+	trimmed := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
+	lower := bytes.ToLower(trimmed[:min(len(trimmed), 64)])
+	switch {
+	case status >= 400:
+		return fault.Errorf(fault.BadInput, "HTTP %d: %q", status, string(trimmed[:min(len(trimmed), 160)]))
+	case bytes.HasPrefix(lower, []byte("<!doctype html")), bytes.HasPrefix(lower, []byte("<html")),
+		strings.HasPrefix(strings.ToLower(header.Get("Content-Type")), "text/html"):
+		return fault.Errorf(fault.BadInput, "an HTML page instead of data")
+	case format(ds) == "csv" && !bytes.HasPrefix(trimmed, []byte("DATAFLOW")):
+		return fault.Errorf(fault.BadInput, "not SDMX-CSV: %q", string(trimmed[:min(len(trimmed), 80)]))
+	case format(ds) != "csv" && !bytes.HasPrefix(trimmed, []byte("<")):
+		return fault.Errorf(fault.BadInput, "not SDMX-ML: %q", string(trimmed[:min(len(trimmed), 80)]))
+	}
+	return nil
+}
+
+// sexCodes maps Istat's SEX codes to the common model's.
+var sexCodes = map[string]string{"1": "M", "2": "F", "9": "T"}
+
+// Parse reads the data message into observations, keeping only those the filters accept.
+func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
+	handle := func(ob sdmx.Obs) error {
+		if ob.Position%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		v := ob.Values
+		for dim, accepted := range ds.Filters {
+			got, ok := v[strings.ToUpper(dim)]
+			if !ok {
+				continue
+			}
+			match := false
+			for _, a := range accepted {
+				match = match || strings.EqualFold(a, got)
+			}
+			if !match {
+				return nil
+			}
+		}
+		period, freq, err := eurostat.NormalizePeriod(v["TIME_PERIOD"])
+		if err != nil {
+			return fault.Wrap(fault.BadInput, fmt.Sprintf("observation %d", ob.Position), err)
+		}
+		if f := v["FREQ"]; f != "" {
+			freq = f
+		}
+		var value *float64
+		if raw := strings.TrimSpace(v["OBS_VALUE"]); raw != "" && raw != "NaN" {
+			f, err := strconv.ParseFloat(raw, 64)
+			if err != nil {
+				return fault.Errorf(fault.BadInput, "observation %d: OBS_VALUE %q is not a number", ob.Position, raw)
+			}
+			value = &f
+		}
+		sex := v["SEX"]
+		if m, ok := sexCodes[sex]; ok {
+			sex = m
+		}
+		var extra []string
+		for k, val := range v {
+			switch k {
+			case "TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "FREQ", "REF_AREA", "SEX", "AGE", "EDU_LEV_HIGHEST",
+				"CITIZENSHIP", "DATA_TYPE", "UNIT_MEAS", "DATAFLOW", "BREAK", "CONF_STATUS", "OBS_PRE_BREAK",
+				"BASE_PER", "UNIT_MULT", "METADATA_EN", "METADATA_IT", "DECIMALS":
+				continue
+			}
+			if val != "" {
+				extra = append(extra, strings.ToLower(k)+"="+val)
+			}
+		}
+		sort.Strings(extra)
+		indicator := v["DATA_TYPE"]
+		if indicator == "" {
+			indicator = strings.ToLower(ds.SourceCode())
+		}
+		return emit(connectors.Observation{
+			Indicator: indicator, Breakdown: strings.Join(extra, ";"), Unit: v["UNIT_MEAS"], Geo: v["REF_AREA"],
+			Period: period, Freq: freq, Sex: sex, Age: v["AGE"], Education: v["EDU_LEV_HIGHEST"],
+			Citizenship: v["CITIZENSHIP"], Value: value, Status: v["OBS_STATUS"], Position: ob.Position,
+		})
+	}
+	var err error
+	switch format(ds) {
+	case "structurespecific":
+		err = sdmx.ReadStructureSpecific(r, handle)
+	case "csv":
+		err = sdmx.ReadCSV(r, handle)
+	default:
+		err = sdmx.ReadGeneric(r, handle)
+	}
+	if err != nil && fault.KindOf(err) == "" && ctx.Err() == nil {
+		return fault.Wrap(fault.BadInput, "SDMX "+format(ds), err)
+	}
+	return err
+}
