@@ -97,7 +97,8 @@ type Dataset struct {
 	Code    string              `yaml:"code" json:"code,omitempty"`
 	Filters map[string][]string `yaml:"filters" json:"filters,omitempty"`
 	Since   string              `yaml:"since" json:"since,omitempty"`
-	// Format is the source format to fetch where a source offers several (eurostat: jsonstat, tsv, sdmx-ss).
+	// Format is the source format to fetch where a source offers several (eurostat: jsonstat, tsv, sdmx-ss,
+	// sdmx-csv; istat: generic, structurespecific, csv).
 	Format string `yaml:"format" json:"format,omitempty"`
 }
 

@@ -46,6 +46,8 @@ func (s *Source) Extension(ds connectors.Dataset) string {
 		return "tsv"
 	case FormatSDMXSS:
 		return "xml"
+	case FormatSDMXCSV:
+		return "csv"
 	}
 	return "json"
 }
@@ -88,9 +90,28 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 		}
 		u := fmt.Sprintf("%s/sdmx/2.1/data/%s?%s", s.base, url.PathEscape(strings.ToUpper(ds.SourceCode())), q.Encode())
 		return httpfetch.Request{URL: u}, nil
+	case FormatSDMXCSV:
+		// SDMX 3.0: filters travel as c[dim]=a,b and the period as c[TIME_PERIOD]=ge:YYYY.
+		q := make([]string, 0, len(ds.Filters)+1)
+		dims := make([]string, 0, len(ds.Filters))
+		for d := range ds.Filters {
+			dims = append(dims, d)
+		}
+		sort.Strings(dims)
+		for _, d := range dims {
+			q = append(q, url.QueryEscape("c["+d+"]")+"="+url.QueryEscape(strings.Join(ds.Filters[d], ",")))
+		}
+		if ds.Since != "" {
+			q = append(q, url.QueryEscape("c[TIME_PERIOD]")+"="+url.QueryEscape("ge:"+ds.Since))
+		}
+		u := fmt.Sprintf("%s/sdmx/3.0/data/dataflow/ESTAT/%s/1.0/*", s.base, url.PathEscape(strings.ToUpper(ds.SourceCode())))
+		if len(q) > 0 {
+			u += "?" + strings.Join(q, "&")
+		}
+		return httpfetch.Request{URL: u, Header: http.Header{"Accept": {"application/vnd.sdmx.data+csv;version=2.0.0"}}}, nil
 	case FormatJSONStat:
 	default:
-		return httpfetch.Request{}, fault.Errorf(fault.BadInput, "dataset %s: format %q (jsonstat, tsv, sdmx-ss)", ds.ID, f)
+		return httpfetch.Request{}, fault.Errorf(fault.BadInput, "dataset %s: format %q (jsonstat, tsv, sdmx-ss, sdmx-csv)", ds.ID, f)
 	}
 	q := url.Values{}
 	q.Set("format", "JSON")
@@ -138,6 +159,11 @@ func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, 
 		return nil
 	case format(ds) == FormatSDMXSS:
 		return fault.Errorf(fault.BadInput, "not SDMX-ML: %s", snippet(trimmed))
+	case format(ds) == FormatSDMXCSV:
+		if !bytes.HasPrefix(trimmed, []byte("STRUCTURE")) && !bytes.HasPrefix(trimmed, []byte("DATAFLOW")) {
+			return fault.Errorf(fault.BadInput, "not SDMX-CSV: %s", snippet(trimmed))
+		}
+		return nil
 	case !bytes.HasPrefix(trimmed, []byte("{")):
 		return fault.Errorf(fault.BadInput, "not JSON: %s", snippet(trimmed))
 	}
@@ -208,6 +234,8 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 		return parseTSV(ctx, ds, r, emit)
 	case FormatSDMXSS:
 		return parseSDMXSS(ctx, ds, r, emit)
+	case FormatSDMXCSV:
+		return parseSDMXCSV(ctx, ds, r, emit)
 	}
 	d, err := jsonstat.Decode(r)
 	if err != nil {

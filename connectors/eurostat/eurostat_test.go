@@ -297,3 +297,22 @@ func TestDataRequestPerFormat(t *testing.T) {
 		t.Errorf("JSON accepted as TSV: %v", err)
 	}
 }
+
+func TestSDMXCSV20(t *testing.T) {
+	ds := connectors.Dataset{ID: "lfst_r_lfe2emprt", Format: FormatSDMXCSV, Since: "2015", Filters: map[string][]string{"geo": {"ITC4", "ITC4C"}, "age": {"Y15-64"}}}
+	req, err := New("https://example.test/api/dissemination", nil).DataRequest(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "https://example.test/api/dissemination/sdmx/3.0/data/dataflow/ESTAT/LFST_R_LFE2EMPRT/1.0/*?c%5Bage%5D=Y15-64&c%5Bgeo%5D=ITC4%2CITC4C&c%5BTIME_PERIOD%5D=ge%3A2015"
+	if req.URL != want || req.Header.Get("Accept") != "application/vnd.sdmx.data+csv;version=2.0.0" {
+		t.Errorf("request = %s %v", req.URL, req.Header)
+	}
+	got, err := parseFile(t, ds, "lfst_r_lfe2emprt-constructed-sdmx-csv-2.0.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[1].Status != "p" || *got[1].Value != 70.1 || got[2].Value != nil || got[2].Status != "c" || got[0].Sex != "T" {
+		t.Errorf("observations = %+v", got)
+	}
+}

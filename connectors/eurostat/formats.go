@@ -18,6 +18,7 @@ const (
 	FormatJSONStat = "jsonstat" // statistics API, filtered by the source (default)
 	FormatTSV      = "tsv"      // SDMX 2.1 API, format=TSV, filtered here
 	FormatSDMXSS   = "sdmx-ss"  // SDMX 2.1 API, StructureSpecific, filtered here
+	FormatSDMXCSV  = "sdmx-csv" // SDMX 3.0 API, SDMX-CSV 2.0, filtered by the source (c[dim]=…)
 )
 
 func format(ds connectors.Dataset) string {
@@ -180,6 +181,50 @@ func parseSDMXSS(ctx context.Context, ds connectors.Dataset, r io.Reader, emit f
 	})
 	if err != nil && fault.KindOf(err) == "" && ctx.Err() == nil {
 		return fault.Wrap(fault.BadInput, "SDMX-ML", err)
+	}
+	return err
+}
+
+// parseSDMXCSV reads SDMX-CSV 2.0 (STRUCTURE, STRUCTURE_ID, ACTION, dimensions, TIME_PERIOD, OBS_VALUE,
+// OBS_FLAG …) as Eurostat's SDMX 3.0 API writes it.
+func parseSDMXCSV(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
+	err := sdmx.ReadCSV(r, func(ob sdmx.Obs) error {
+		if ob.Position%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		dims := map[string]string{}
+		var period, raw, flag string
+		for k, v := range ob.Values {
+			switch strings.ToUpper(k) {
+			case "STRUCTURE", "STRUCTURE_ID", "ACTION", "DATAFLOW", "LAST UPDATE", "CONF_STATUS":
+			case "TIME_PERIOD":
+				period = v
+			case "OBS_VALUE":
+				raw = v
+			case "OBS_FLAG", "OBS_STATUS":
+				flag = v
+			default:
+				dims[strings.ToLower(k)] = v
+			}
+		}
+		var value *float64
+		if raw != "" && raw != "NaN" {
+			v, err := strconv.ParseFloat(raw, 64)
+			if err != nil {
+				return fault.Errorf(fault.BadInput, "row %d: OBS_VALUE %q is not a number", ob.Position+1, raw)
+			}
+			value = &v
+		} else if flag == "" {
+			return nil
+		}
+		o, keep, err := observation(ds, dims, period, value, flag, ob.Position)
+		if err != nil || !keep {
+			return err
+		}
+		return emit(o)
+	})
+	if err != nil && fault.KindOf(err) == "" && ctx.Err() == nil {
+		return fault.Wrap(fault.BadInput, "SDMX-CSV", err)
 	}
 	return err
 }
