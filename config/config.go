@@ -100,6 +100,8 @@ type Dataset struct {
 	// Format is the source format to fetch where a source offers several (eurostat: jsonstat, tsv, sdmx-ss,
 	// sdmx-csv; istat: generic, structurespecific, csv).
 	Format string `yaml:"format" json:"format,omitempty"`
+	// Resource is the file name of the dataset inside a CKAN package (mur).
+	Resource string `yaml:"resource" json:"resource,omitempty"`
 }
 
 // Observatory is one subscriber of releases: a provincial observatory or the region.
@@ -300,7 +302,7 @@ func (c *Config) applyDefaults() {
 }
 
 // KnownSources are the sources this build has connectors for.
-var KnownSources = map[string]bool{"eurostat": true, "istat": true, "lombardia": true}
+var KnownSources = map[string]bool{"eurostat": true, "istat": true, "lombardia": true, "mur": true}
 
 var (
 	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

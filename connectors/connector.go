@@ -20,6 +20,8 @@ type Dataset struct {
 	Filters map[string][]string // dimension → accepted codes
 	Since   string              // first period wanted
 	Format  string              // the source's format to fetch, where it offers several ("" = its default)
+	// Resource names a file inside a catalogue package (CKAN sources), by file name.
+	Resource string
 }
 
 // SourceCode returns the source's own code for the dataset.

@@ -19,6 +19,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/connectors/eurostat"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/istat"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/mur"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -64,6 +65,8 @@ func Connector(name string, src config.Source, client *httpfetch.Client) (connec
 		return eurostat.New(src.BaseURL, client), nil
 	case istat.Name:
 		return istat.New(src.BaseURL, client), nil
+	case mur.Name:
+		return mur.New(src.BaseURL, client), nil
 	case lombardia.Name:
 		return lombardia.New(src.BaseURL, src.AppToken, client), nil
 	}
@@ -97,7 +100,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		}
 		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift, HTTP: own}
 		for _, d := range src.Datasets {
-			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format})
+			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format, Resource: d.Resource})
 		}
 		acts.Sources[name] = s
 	}

@@ -1,0 +1,191 @@
+// Package mur connects the university ministry's statistics portal (MUR USTAT, a CKAN site): enrolments,
+// first-year enrolments and graduates. A dataset is a package and a file name (resource ids change when
+// MUR republishes); the change signal is the resource's last_modified (else the package's
+// metadata_modified). Files are Windows-1252 CSV with ";" separators, province and comune codes without
+// leading zeros; only rows of Lombardy provinces are kept.
+package mur
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/text/encoding/charmap"
+
+	"github.com/osservatorio-lombardia/osservatorio/codelist"
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/ckan"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+)
+
+// Name is the source's configuration name.
+const Name = "mur"
+
+// Source is the connector.
+type Source struct {
+	base   string
+	client *httpfetch.Client
+	mu     sync.Mutex
+	urls   map[string]string // dataset → resource URL found by the last Check
+}
+
+// New returns the connector for the portal at baseURL.
+func New(baseURL string, client *httpfetch.Client) *Source {
+	return &Source{base: strings.TrimRight(baseURL, "/"), client: client, urls: map[string]string{}}
+}
+
+// Name returns "mur".
+func (s *Source) Name() string { return Name }
+
+// Extension returns "csv".
+func (s *Source) Extension(connectors.Dataset) string { return "csv" }
+
+// Check reads the package and finds the dataset's file in it.
+func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.Signal, error) {
+	pkg, u, err := ckan.PackageShow(ctx, s.client, s.base, ds.SourceCode())
+	if err != nil {
+		return connectors.Signal{URL: u}, err
+	}
+	res, ok := pkg.ResourceByFile(ds.Resource)
+	if !ok {
+		return connectors.Signal{URL: u}, fault.Errorf(fault.BadInput, "package %s has no file %q", ds.SourceCode(), ds.Resource)
+	}
+	ru, err := ckan.Rebase(res.URL, s.base)
+	if err != nil {
+		return connectors.Signal{URL: u}, fault.Wrap(fault.BadInput, "resource URL", err)
+	}
+	s.mu.Lock()
+	s.urls[ds.ID] = ru
+	s.mu.Unlock()
+	token := res.LastModified
+	if token == "" {
+		token = pkg.MetadataModified
+	}
+	return connectors.Signal{Token: token, URL: u}, nil
+}
+
+// DataRequest downloads the file found by Check.
+func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
+	s.mu.Lock()
+	u := s.urls[ds.ID]
+	s.mu.Unlock()
+	if u == "" {
+		return httpfetch.Request{}, fault.Errorf(fault.SourceUnavailable, "the file of %s is not resolved yet", ds.ID)
+	}
+	return httpfetch.Request{URL: u}, nil
+}
+
+// Inspect rejects HTML pages and JSON errors.
+func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
+	h := strings.ToLower(strings.TrimSpace(string(head[:min(len(head), 64)])))
+	switch {
+	case status >= 400:
+		return fault.Errorf(fault.BadInput, "HTTP %d", status)
+	case strings.HasPrefix(h, "<"), strings.HasPrefix(strings.ToLower(header.Get("Content-Type")), "text/html"):
+		return fault.Errorf(fault.BadInput, "an HTML page instead of the CSV file")
+	case strings.HasPrefix(h, "{"):
+		return fault.Errorf(fault.BadInput, "JSON instead of the CSV file")
+	case !strings.Contains(string(head), ";"):
+		return fault.Errorf(fault.BadInput, "not a ';'-separated file")
+	}
+	return nil
+}
+
+var measures = map[string]string{"isc": "iscritti", "immatricolati": "immatricolati", "lau": "laureati"}
+
+// Parse decodes Windows-1252, reads the ";" CSV and emits one observation per row of a Lombardy province.
+func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
+	terr := codelist.MustTerritories()
+	cr := csv.NewReader(charmap.Windows1252.NewDecoder().Reader(r))
+	cr.Comma = ';'
+	header, err := cr.Read()
+	if err != nil {
+		return fault.Errorf(fault.BadInput, "no header: %w", err)
+	}
+	col := map[string]int{}
+	for i, h := range header {
+		col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	measure, indicator := -1, ""
+	for k, name := range measures {
+		if i, ok := col[k]; ok {
+			measure, indicator = i, name
+		}
+	}
+	geo := -1
+	for _, k := range []string{"residenzap", "sedep"} {
+		if i, ok := col[k]; ok {
+			geo = i
+			break
+		}
+	}
+	period := -1
+	for _, k := range []string{"annoa", "annos"} {
+		if i, ok := col[k]; ok {
+			period = i
+			break
+		}
+	}
+	if measure < 0 || geo < 0 || period < 0 {
+		return fault.Errorf(fault.BadInput, "schema changed: columns %v lack a count (Isc, Immatricolati, Lau), a province (ResidenzaP, SedeP) or a year (AnnoA, AnnoS)", header)
+	}
+	var pos int64
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fault.Errorf(fault.BadInput, "row %d: %w", pos+1, err)
+		}
+		if pos%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		row := pos
+		pos++
+		code := strings.TrimSpace(rec[geo])
+		if n, err := strconv.Atoi(code); err == nil {
+			code = fmt.Sprintf("%03d", n) // MUR drops leading zeros: 17 is Brescia, 017
+		}
+		t, ok := terr.Lookup(code)
+		if !ok || t.Level != "province" {
+			continue
+		}
+		year := strings.TrimSpace(rec[period])
+		y, _, _ := strings.Cut(year, "/") // academic year 2024/2025 counts under 2024
+		if _, err := strconv.Atoi(y); err != nil || len(y) != 4 {
+			return fault.Errorf(fault.BadInput, "row %d: year %q", row+1, year)
+		}
+		n, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(rec[measure]), ",", "."), 64)
+		if err != nil {
+			return fault.Errorf(fault.BadInput, "row %d: count %q is not a number", row+1, rec[measure])
+		}
+		var extra []string
+		for name, i := range col {
+			if i == measure || i == geo || i == period || name == "sesso" || strings.HasSuffix(name, "nome") {
+				continue
+			}
+			extra = append(extra, name+"="+strings.TrimSpace(rec[i]))
+		}
+		if year != y {
+			extra = append(extra, "academic_year="+year)
+		}
+		sort.Strings(extra)
+		sex := ""
+		if i, ok := col["sesso"]; ok {
+			sex = strings.TrimSpace(rec[i])
+		}
+		if err := emit(connectors.Observation{Indicator: indicator, Breakdown: strings.Join(extra, ";"), Unit: "NR",
+			Geo: t.Istat, Period: y, Freq: "A", Sex: sex, Value: &n, Position: row}); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package mur
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+	"github.com/osservatorio-lombardia/osservatorio/mirror"
+)
+
+var ds = connectors.Dataset{Source: Name, ID: "iscritti_residenza", Code: "iscritti", Resource: "07_iscrittixresidenza.csv"}
+
+func TestResolveFetchAndParse(t *testing.T) {
+	srv := httptest.NewServer(mirror.New(mirror.Recorded()))
+	defer srv.Close()
+	s := New(srv.URL+"/mur", httpfetch.New(httpfetch.Options{}))
+	ctx := context.Background()
+	sig, err := s.Check(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sig.Token != "2026-03-02T09:12:00.000000" {
+		t.Errorf("signal = %q, want the resource's last_modified", sig.Token)
+	}
+	req, err := s.DataRequest(ds)
+	if err != nil || !strings.HasPrefix(req.URL, srv.URL+"/mur/dataset/") {
+		t.Fatalf("request = %+v, %v: the resource must be fetched from the configured site", req, err)
+	}
+	resp, err := s.client.Get(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got []connectors.Observation
+	if err := s.Parse(ctx, ds, resp.Body, func(o connectors.Observation) error { got = append(got, o); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	// 3 years × 3 universities × 12 Lombardy provinces × 2 sexes; Torino (1) skipped.
+	if len(got) != 216 {
+		t.Fatalf("%d observations, want 216", len(got))
+	}
+	seen := map[string]bool{}
+	for _, o := range got {
+		seen[o.Geo] = true
+		if o.Indicator != "iscritti" || o.Period < "2022" || !strings.Contains(o.Breakdown, "academic_year=") || !strings.Contains(o.Breakdown, "ateneocod=") {
+			t.Fatalf("observation %+v", o)
+		}
+	}
+	for _, want := range []string{"012", "015", "017", "097", "108"} {
+		if !seen[want] {
+			t.Errorf("province %s missing: leading zeros not restored?", want)
+		}
+	}
+}
+
+func TestParseRejectsChangedSchema(t *testing.T) {
+	err := New("", nil).Parse(context.Background(), ds, strings.NewReader("AnnoA;Provincia;Totale\r\n2024/2025;15;10\r\n"), func(connectors.Observation) error { return nil })
+	if !fault.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "schema changed") {
+		t.Errorf("err = %v", err)
+	}
+	if err := New("", nil).Inspect(ds, 200, http.Header{"Content-Type": {"text/html"}}, []byte("<html>")); !fault.Is(err, fault.BadInput) {
+		t.Errorf("HTML: %v", err)
+	}
+}
