@@ -302,7 +302,7 @@ func (c *Config) applyDefaults() {
 }
 
 // KnownSources are the sources this build has connectors for.
-var KnownSources = map[string]bool{"eurostat": true, "istat": true, "lombardia": true, "mur": true}
+var KnownSources = map[string]bool{"eurostat": true, "inail": true, "istat": true, "lombardia": true, "mur": true}
 
 var (
 	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

@@ -419,6 +419,23 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatalf("release = %+v, want 1.3.0", res.Release)
 			}
 		}},
+		{"INAIL injuries are counted per province and month", func(t *testing.T) {
+			res, err := refreshSource(t, "inail")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := report(t, res, "infortuni_mensili")
+			if !r.Changed || r.Rows == 0 || !strings.HasSuffix(r.RawKey, ".zip") {
+				t.Errorf("report = %+v", r)
+			}
+			if res.Release == nil || res.Release.Version != "1.4.0" {
+				t.Fatalf("release = %+v, want 1.4.0", res.Release)
+			}
+			again, err := refreshSource(t, "inail")
+			if err != nil || again.Release != nil || again.Datasets[0].Changed {
+				t.Errorf("second refresh: %+v, %v; want not modified", again, err)
+			}
+		}},
 		{"rebuilding a release from the same raw objects gives the same bytes", func(t *testing.T) {
 			m, err := shared.p.Releases.Latest(ctx)
 			if err != nil {
@@ -512,7 +529,7 @@ func TestEndToEnd(t *testing.T) {
 					order = append(order, r.Version)
 				}
 			}
-			if code != 200 || strings.Join(order, " ") != "1.3.0 1.2.0 1.1.0 1.0.1 1.0.0" {
+			if code != 200 || strings.Join(order, " ") != "1.4.0 1.3.0 1.2.0 1.1.0 1.0.1 1.0.0" {
 				t.Errorf("releases: %d, %v (newest first)", code, order)
 			}
 			var v struct {
@@ -527,8 +544,8 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("deliveries: %d, %d entries", code, len(ds))
 			}
 			var states []lake.State
-			if code := get("/api/datasets", &states); code != 200 || len(states) != 10 {
-				t.Errorf("datasets: %d, %d states, want 4 Eurostat, 1 Istat, 1 MUR and 4 CO", code, len(states))
+			if code := get("/api/datasets", &states); code != 200 || len(states) != 11 {
+				t.Errorf("datasets: %d, %d states, want 4 Eurostat, 1 Istat, 1 MUR, 1 INAIL and 4 CO", code, len(states))
 			}
 			if code := get("/api/releases/7.7.7", nil); code != http.StatusNotFound {
 				t.Errorf("unknown release: %d, want 404", code)

@@ -17,6 +17,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/eurostat"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/inail"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/istat"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/mur"
@@ -65,6 +66,8 @@ func Connector(name string, src config.Source, client *httpfetch.Client) (connec
 		return eurostat.New(src.BaseURL, client), nil
 	case istat.Name:
 		return istat.New(src.BaseURL, client), nil
+	case inail.Name:
+		return inail.New(src.BaseURL), nil
 	case mur.Name:
 		return mur.New(src.BaseURL, client), nil
 	case lombardia.Name:
