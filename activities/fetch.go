@@ -60,7 +60,9 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	}
 	var res FetchResult
 	sig, err := src.Conn.Check(ctx, ds)
-	res.Requests++
+	if sig.URL != "" {
+		res.Requests++ // a connector without a cheap signal asks nothing here
+	}
 	switch {
 	case err != nil && fault.Is(err, fault.SourceUnavailable):
 		return res, err
