@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -265,6 +266,26 @@ func TestEndToEnd(t *testing.T) {
 			})
 			res, err := refresh(t)
 			assertBadInput(t, res, err, employment, "truncated body")
+		}},
+		{"a 2 GB answer where kilobytes were expected stops at the size limit", func(t *testing.T) {
+			shared.sources.override(t, "/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFE2EMPRT/latest", serve("application/xml", dataflow(employment, "2025-11-02T12:00:00+0100")))
+			var sent atomic.Int64
+			shared.sources.override(t, "/eurostat/statistics/1.0/data/"+employment, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Length", fmt.Sprint(int64(2)<<30))
+				chunk := bytes.Repeat([]byte(" "), 1<<20)
+				for sent.Load() < 2<<30 {
+					if _, err := w.Write(chunk); err != nil {
+						return // the client hung up at its limit
+					}
+					sent.Add(int64(len(chunk)))
+				}
+			})
+			res, err := refresh(t)
+			assertBadInput(t, res, err, employment, "larger than the limit")
+			if got := sent.Load(); got > 256<<20 {
+				t.Errorf("the server sent %d MB before the client stopped reading", got>>20)
+			}
 		}},
 		{"malformed JSON-stat is rejected", func(t *testing.T) {
 			shared.sources.override(t, "/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFE2EMPRT/latest", serve("application/xml", dataflow(employment, "2025-11-03T11:00:00+0100")))
