@@ -147,48 +147,21 @@ func parseTSV(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func
 
 // parseSDMXSS reads SDMX-ML 2.1 StructureSpecificData.
 func parseSDMXSS(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
-	err := sdmx.ReadStructureSpecific(r, func(ob sdmx.Obs) error {
-		if ob.Position%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		dims := map[string]string{}
-		var period, raw, flag string
-		for k, v := range ob.Values {
-			switch k {
-			case "TIME_PERIOD":
-				period = v
-			case "OBS_VALUE":
-				raw = v
-			case "OBS_FLAG", "OBS_STATUS":
-				flag = v
-			default:
-				dims[strings.ToLower(k)] = v
-			}
-		}
-		var value *float64
-		if raw != "" && raw != "NaN" {
-			v, err := strconv.ParseFloat(raw, 64)
-			if err != nil {
-				return fault.Errorf(fault.BadInput, "observation %d: OBS_VALUE %q is not a number", ob.Position, raw)
-			}
-			value = &v
-		}
-		o, keep, err := observation(ds, dims, period, value, flag, ob.Position)
-		if err != nil || !keep {
-			return err
-		}
-		return emit(o)
-	})
-	if err != nil && fault.KindOf(err) == "" && ctx.Err() == nil {
-		return fault.Wrap(fault.BadInput, "SDMX-ML", err)
-	}
-	return err
+	return parseSDMX(ctx, ds, r, emit, sdmx.ReadStructureSpecific, "SDMX-ML")
 }
 
 // parseSDMXCSV reads SDMX-CSV 2.0 (STRUCTURE, STRUCTURE_ID, ACTION, dimensions, TIME_PERIOD, OBS_VALUE,
 // OBS_FLAG …) as Eurostat's SDMX 3.0 API writes it.
 func parseSDMXCSV(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
-	err := sdmx.ReadCSV(r, func(ob sdmx.Obs) error {
+	return parseSDMX(ctx, ds, r, emit, sdmx.ReadCSV, "SDMX-CSV")
+}
+
+// parseSDMX turns the observations of an SDMX reader into the common model: TIME_PERIOD, OBS_VALUE and
+// OBS_FLAG (or OBS_STATUS) by name, every other concept a dimension. A position with neither a value nor a
+// flag is no observation.
+func parseSDMX(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error,
+	read func(io.Reader, func(sdmx.Obs) error) error, what string) error {
+	err := read(r, func(ob sdmx.Obs) error {
 		if ob.Position%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -211,7 +184,7 @@ func parseSDMXCSV(ctx context.Context, ds connectors.Dataset, r io.Reader, emit 
 		if raw != "" && raw != "NaN" {
 			v, err := strconv.ParseFloat(raw, 64)
 			if err != nil {
-				return fault.Errorf(fault.BadInput, "row %d: OBS_VALUE %q is not a number", ob.Position+1, raw)
+				return fault.Errorf(fault.BadInput, "observation %d: OBS_VALUE %q is not a number", ob.Position, raw)
 			}
 			value = &v
 		} else if flag == "" {
@@ -224,7 +197,7 @@ func parseSDMXCSV(ctx context.Context, ds connectors.Dataset, r io.Reader, emit 
 		return emit(o)
 	})
 	if err != nil && fault.KindOf(err) == "" && ctx.Err() == nil {
-		return fault.Wrap(fault.BadInput, "SDMX-CSV", err)
+		return fault.Wrap(fault.BadInput, what, err)
 	}
 	return err
 }

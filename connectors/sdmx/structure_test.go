@@ -86,16 +86,7 @@ func FuzzDataflowAnnotations(f *testing.F) {
 
 func readSS(t *testing.T, name string) []Obs {
 	t.Helper()
-	f, err := os.Open("testdata/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []Obs
-	if err := ReadStructureSpecific(f, func(o Obs) error { out = append(out, o); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return readWith(t, name, func(r *os.File, emit func(Obs) error) error { return ReadStructureSpecific(r, emit) })
 }
 
 func TestStructureSpecificEurostat(t *testing.T) {
