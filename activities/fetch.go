@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
@@ -38,6 +39,8 @@ type FetchResult struct {
 	FetchedAt    time.Time
 	// Requests counts the HTTP requests made, change check included.
 	Requests int
+	// Cursor is where a paged or incremental download stopped, stored with the accepted state.
+	Cursor *connectors.Cursor `json:",omitempty"`
 }
 
 // Fetch asks the source whether the dataset changed (one small request) and, if it did, streams the body
@@ -77,6 +80,9 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 		res.URL, res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.URL, prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
 		return res, nil
 	}
+	if dl, ok := src.Conn.(connectors.Downloader); ok && dl.Downloads(ds) {
+		return a.download(ctx, in, src, ds, dl, prev, hasPrev, res)
+	}
 	req, err := src.Conn.DataRequest(ds)
 	if err != nil {
 		return res, err
@@ -100,7 +106,7 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 		return res, nil
 	}
 	defer resp.Body.Close()
-	res.FetchedAt = time.Now().UTC().Truncate(time.Millisecond)
+	res.FetchedAt = nowMillis()
 	res.ETag, res.LastModified = resp.Header.Get("ETag"), resp.Header.Get("Last-Modified")
 	spooled, spoolErr := httpfetch.Spool(ctx, resp.Body, httpfetch.ContentLength(resp.Header), a.WorkDir, src.MaxBytes,
 		func(n int64) { activity.RecordHeartbeat(ctx, n) })
@@ -128,15 +134,7 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 		return res, err
 	}
 	if rejected != nil {
-		if fault.Is(rejected, fault.Deferred) {
-			return res, rejected
-		}
-		var fe *fault.Error
-		if errors.As(rejected, &fe) {
-			fe.Kind, fe.Err = fault.BadInput, fmt.Errorf("%w (raw bytes kept at %s)", fe.Err, res.RawKey)
-			return res, fe
-		}
-		return res, fault.Errorf(fault.BadInput, "%w (raw bytes kept at %s)", rejected, res.RawKey)
+		return res, keptFor(rejected, res.RawKey)
 	}
 	if hasPrev && prev.RawSHA256 == spooled.SHA256 {
 		res.Reason = "same bytes as the accepted snapshot"
@@ -155,7 +153,7 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 // landRaw stores a spooled body under its content-addressed key with its sidecar. A key that exists already
 // holds the same bytes: nothing is written.
 func (a *Activities) landRaw(ctx context.Context, key, path string, side lake.Sidecar) error {
-	err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{IfAbsent: true, ContentType: "application/octet-stream"})
+	err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{IfAbsent: true, ContentType: putOctets.ContentType})
 	switch {
 	case errors.Is(err, objectstore.ErrExists):
 		return nil
@@ -164,3 +162,7 @@ func (a *Activities) landRaw(ctx context.Context, key, path string, side lake.Si
 	}
 	return a.Lake.B.PutJSON(ctx, lake.SidecarKey(key), side, objectstore.PutOptions{})
 }
+
+var putOctets = objectstore.PutOptions{ContentType: "application/octet-stream"}
+
+func nowMillis() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

@@ -82,7 +82,12 @@ type Source struct {
 	// RateLimit caps the requests to the source from the whole platform, whatever the number of workers:
 	// its fetches run on a task queue of their own with a server-side rate limit.
 	RateLimit *RateLimit `yaml:"rate_limit" json:"rate_limit,omitempty"`
-	Datasets  []Dataset  `yaml:"datasets" json:"datasets"`
+	// PageSize is the rows asked per page where a source pages its answers (Socrata: $limit).
+	PageSize int `yaml:"page_size" json:"page_size,omitempty"`
+	// ReconcileEvery is how often an incremental source is downloaded in full again, to pick up rows the
+	// source rewrote without moving its watermark (Socrata).
+	ReconcileEvery Duration  `yaml:"reconcile_every" json:"reconcile_every,omitempty"`
+	Datasets       []Dataset `yaml:"datasets" json:"datasets"`
 }
 
 // RateLimit is at most Requests requests every Per.

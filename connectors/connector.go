@@ -81,3 +81,47 @@ type EventSource interface {
 	// EventType is the CO event type of a dataset: attivazione, cessazione, proroga, trasformazione.
 	EventType(ds Dataset) string
 }
+
+// Downloader is a source whose raw object takes more than one request: the pages of a query, one call per
+// month, a query sent by POST. It writes the raw bytes through the Sink, which spools and hashes them and
+// checkpoints after every page; when an attempt dies, the next one is handed the last checkpoint (from
+// the activity's heartbeat) and carries on from there. Fetch still inspects and lands what it wrote.
+type Downloader interface {
+	// Downloads says whether the dataset is fetched this way (a source may offer a one-request format too).
+	Downloads(ds Dataset) bool
+	// Download writes the dataset's raw object to sink. prev is the cursor of the accepted state (zero when
+	// there is none, or when the fetch is forced); the cursor returned is stored with the new state. A
+	// download that finds nothing new returns a cursor with Unchanged set and writes nothing.
+	Download(ctx context.Context, ds Dataset, prev Cursor, sink Sink) (Cursor, error)
+}
+
+// Cursor is where a download stands: kept in heartbeats while it runs and with the dataset's state once
+// accepted, so that the next download asks only for what is new.
+type Cursor struct {
+	Mode      string `json:"mode,omitempty"`      // full or incremental
+	Watermark string `json:"watermark,omitempty"` // the source's high-water mark of the data taken (Socrata :updated_at)
+	FullAt    string `json:"fullAt,omitempty"`    // when the last full download started (RFC 3339)
+	Rows      int64  `json:"rows,omitempty"`      // data rows in the raw object
+	Offset    int64  `json:"offset,omitempty"`    // rows taken by this download so far (the next page's offset)
+	Pages     int    `json:"pages,omitempty"`     // pages taken by this download so far
+	Base      string `json:"base,omitempty"`      // the raw object an incremental download appends to
+	Header    string `json:"header,omitempty"`    // the header line of a CSV raw object, which appended pages must repeat
+	Window    string `json:"window,omitempty"`    // the window the running download takes, for resuming it
+	Expect    int64  `json:"expect,omitempty"`    // rows the window holds, as counted by the source
+	Unchanged bool   `json:"unchanged,omitempty"` // nothing new: no raw object was written
+	Note      string `json:"note,omitempty"`      // what was done, for the report
+}
+
+// Sink takes a download's bytes.
+type Sink interface {
+	// Resumed returns the checkpoint of an earlier attempt of this download, if one was interrupted: the
+	// bytes up to it are already in the sink.
+	Resumed() (Cursor, bool)
+	// AppendRaw copies an accepted raw object into the sink (the start of an incremental download).
+	AppendRaw(ctx context.Context, key string) error
+	// Page appends body, then checkpoints the cursor next returns (called once body is consumed): once Page
+	// returns, a new attempt resumes after this page.
+	Page(ctx context.Context, body io.Reader, next func() Cursor) error
+	// Sent counts a request made (counts, windows, pages, retries excluded) and remembers its URL.
+	Sent(url string)
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -68,13 +69,24 @@ func New(opts Options) *Client {
 	// After the last retry, hand back the response rather than an opaque "giving up" error, so the caller
 	// can classify the status.
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	c.CheckRetry = func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if err == nil && resp != nil && slices.Contains(passed(ctx), resp.StatusCode) {
+			return false, nil
+		}
+		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
+	}
 	return &Client{http: c}
 }
 
-// Request is one GET.
+// Request is one request: a GET, or a POST when Body is set.
 type Request struct {
 	URL    string
 	Header http.Header
+	// Body, when set, is sent with POST (a query API such as INPS's).
+	Body []byte
+	// Pass lists statuses that are answers, not failures, for this request: returned as a response,
+	// never retried (INAIL's 500 "Dati non trovati" for a month with no data).
+	Pass []int
 	// ETag and LastModified make the request conditional (If-None-Match / If-Modified-Since).
 	ETag         string
 	LastModified string
@@ -91,7 +103,11 @@ type Response struct {
 // Get sends req. A network failure or a 5xx/429 after the in-attempt retries is a SourceUnavailable fault; a
 // 4xx is returned as a response for the caller to classify.
 func (c *Client) Get(ctx context.Context, req Request) (*Response, error) {
-	r, err := retryablehttp.NewRequestWithContext(ctx, http.MethodGet, req.URL, nil)
+	method, body := http.MethodGet, interface{}(nil)
+	if req.Body != nil {
+		method, body = http.MethodPost, req.Body
+	}
+	r, err := retryablehttp.NewRequestWithContext(ctx, method, req.URL, body)
 	if err != nil {
 		return nil, fault.Errorf(fault.BadInput, "request %s: %w", req.URL, err)
 	}
@@ -107,23 +123,33 @@ func (c *Client) Get(ctx context.Context, req Request) (*Response, error) {
 	if req.LastModified != "" {
 		r.Header.Set("If-Modified-Since", req.LastModified)
 	}
+	if len(req.Pass) > 0 {
+		r = r.WithContext(context.WithValue(ctx, passKey{}, req.Pass))
+	}
 	resp, err := c.http.Do(r)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fault.Errorf(fault.SourceUnavailable, "GET %s: %w", req.URL, err)
+		return nil, fault.Errorf(fault.SourceUnavailable, "%s %s: %w", method, req.URL, err)
 	}
 	if resp.StatusCode == http.StatusNotModified {
 		resp.Body.Close()
 		return &Response{Status: resp.StatusCode, Header: resp.Header, NotModified: true}, nil
 	}
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+	if (resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests) && !slices.Contains(req.Pass, resp.StatusCode) {
 		snippet := readSnippet(resp.Body)
 		resp.Body.Close()
-		return nil, fault.Errorf(fault.SourceUnavailable, "GET %s: HTTP %d %s", req.URL, resp.StatusCode, snippet)
+		return nil, fault.Errorf(fault.SourceUnavailable, "%s %s: HTTP %d %s", method, req.URL, resp.StatusCode, snippet)
 	}
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: resp.Body}, nil
+}
+
+type passKey struct{}
+
+func passed(ctx context.Context) []int {
+	p, _ := ctx.Value(passKey{}).([]int)
+	return p
 }
 
 // readSnippet returns the start of an error body for a message.

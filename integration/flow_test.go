@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -302,10 +304,36 @@ func TestEndToEnd(t *testing.T) {
 			assertBadInput(t, res, err, employment, "unknown territory code(s) ITC11")
 		}},
 		{"CO exports become labour events and flows in a minor release", func(t *testing.T) {
+			// The second page of attivati fails three times in a row (past the in-attempt retries): the next
+			// attempt of the fetch resumes after the first page, from its heartbeat, without asking for it again.
+			var mu sync.Mutex
+			var offsets []string
+			failures := 0
+			page := mirror.New(mirror.Recorded())
+			shared.sources.override(t, "/lombardia/resource/qbau-cyuc.csv", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				off := r.URL.Query().Get("$offset")
+				offsets = append(offsets, off)
+				fail := off == "1000" && failures < 3
+				if fail {
+					failures++
+				}
+				mu.Unlock()
+				if fail {
+					http.Error(w, "upstream timeout", http.StatusGatewayTimeout)
+					return
+				}
+				page.ServeHTTP(w, r)
+			})
 			res, err := refreshSource(t, "lombardia")
 			if err != nil {
 				t.Fatal(err)
 			}
+			mu.Lock()
+			if got := strings.Join(offsets, ","); got != "0,1000,1000,1000,1000,2000" {
+				t.Errorf("pages asked: %s, want 0 once, 1000 three times failing and once more, then 2000", got)
+			}
+			mu.Unlock()
 			for _, d := range res.Datasets {
 				if !d.Changed || d.Rows == 0 || !strings.HasSuffix(d.RawKey, ".csv") {
 					t.Errorf("report %+v", d)
@@ -321,6 +349,15 @@ func TestEndToEnd(t *testing.T) {
 			ev, ok := m.Resource("labour_events")
 			if !ok || len(ev.Parts) != 4 || ev.Rows != 3000+2400+700+400 {
 				t.Fatalf("labour_events = %+v, want 4 parts and 6500 rows", ev)
+			}
+			st, _, _ := shared.p.Lake.State(ctx, "lombardia", "attivati")
+			var side lake.Sidecar
+			if err := shared.p.Bucket.GetJSON(ctx, lake.SidecarKey(st.RawKey), &side); err != nil || side.Requests != 4 || st.Cursor == nil ||
+				st.Cursor.Watermark != "2025-10-31T09:00:00.000Z" || st.Cursor.Rows != 3000 {
+				t.Errorf("attivati: sidecar %+v (%v), cursor %+v", side, err, st.Cursor)
+			}
+			if left, _ := shared.p.Bucket.List(ctx, "work/", true); len(left) != 0 {
+				t.Errorf("work objects left behind: %d", len(left))
 			}
 			for _, name := range []string{"observations", "labour_flows", "labour_flows_quarterly", "labour_flows_yearly", "labour_balances", "territories"} {
 				if r, ok := m.Resource(name); !ok || r.Rows == 0 {
@@ -339,7 +376,6 @@ func TestEndToEnd(t *testing.T) {
 			if rep.Ran < 20 || rep.Errors != 0 {
 				t.Errorf("checks: %d ran, %d errors", rep.Ran, rep.Errors)
 			}
-			st, _, _ := shared.p.Lake.State(ctx, "lombardia", "attivati")
 			var er activities.EventsReport
 			if err := shared.p.Bucket.GetJSON(ctx, st.ReportKey, &er); err != nil || er.Events != 3000 || len(er.Checks) == 0 || er.Flags == nil {
 				t.Errorf("harmonization report %s: %v, %d events, %d checks", st.ReportKey, err, er.Events, len(er.Checks))
@@ -372,14 +408,15 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("provinces × classes sum to %d, the region total says %d", provinces, region)
 			}
 		}},
-		{"a CO export failing a quality gate is not accepted", func(t *testing.T) {
+		{"new CO rows failing a quality gate are not accepted", func(t *testing.T) {
+			// 200 rows published after the watermark, with a contract nobody knows: an incremental download
+			// appends them to the accepted 2,400, and the share of unmapped contracts blocks the dataset.
 			var b strings.Builder
-			b.WriteString("DATA,GENERE,ETA,SETTOREECONOMICODETTAGLIO,TITOLOSTUDIO,CONTRATTO,MODALITALAVORO,PROVINCIAIMPRESA,ITALIANO\n")
+			b.WriteString(recordedTable(t, "nwz3-p6vm"))
 			for i := 0; i < 200; i++ {
-				b.WriteString("15/03/2024,M,30,Alberghi,LICENZA MEDIA,CONTRATTO MAI VISTO,TEMPO PIENO,MILANO,ITALIA\n")
+				fmt.Fprintf(&b, "row-zzzz-%07d,2025-11-20T08:00:00.000Z,2025-11-20T08:00:00.000Z,2024-03-15T00:00:00.000,M,30,Alberghi,LICENZA MEDIA,CONTRATTO MAI VISTO,TEMPO PIENO,MILANO,ITALIA\n", i)
 			}
-			shared.sources.override(t, "/lombardia/api/views/nwz3-p6vm.json", serve("application/json", `{"id":"nwz3-p6vm","rowsUpdatedAt":1764000000}`))
-			shared.sources.override(t, "/lombardia/api/views/nwz3-p6vm/rows.csv", serve("text/csv", b.String()))
+			sodaOverride(t, "nwz3-p6vm", 1764000000, b.String())
 			res, err := refreshSource(t, "lombardia")
 			if err == nil {
 				t.Fatal("refresh succeeded")
@@ -388,14 +425,17 @@ func TestEndToEnd(t *testing.T) {
 			if r.ErrorKind != "QualityGateFailed" || !strings.Contains(r.Error, "contract_class=UNMAPPED") {
 				t.Errorf("report = %+v", r)
 			}
+			if r.Requests != 3 || !strings.Contains(r.Reason, "incremental: 200 rows") {
+				t.Errorf("want an incremental download in 3 requests (signal, count, one page): %+v", r)
+			}
 			if vs := versions(t); vs[len(vs)-1] != "1.1.0" {
 				t.Errorf("versions = %v, want 1.1.0 still the latest", vs)
 			}
 		}},
 		{"a renamed CO column is rejected as schema drift", func(t *testing.T) {
-			csv := "DATA,SESSO,ETA,SETTOREECONOMICODETTAGLIO,TITOLOSTUDIO,CONTRATTO,MODALITALAVORO,PROVINCIAIMPRESA,ITALIANO\n15/03/2024,M,30,Alberghi,LICENZA MEDIA,LAVORO A TEMPO DETERMINATO,TEMPO PIENO,MILANO,ITALIA\n"
-			shared.sources.override(t, "/lombardia/api/views/nwz3-p6vm.json", serve("application/json", `{"id":"nwz3-p6vm","rowsUpdatedAt":1764000001}`))
-			shared.sources.override(t, "/lombardia/api/views/nwz3-p6vm/rows.csv", serve("text/csv", csv))
+			table := strings.Replace(recordedTable(t, "nwz3-p6vm"), ",genere,", ",sesso,", 1)
+			table = strings.ReplaceAll(table, "2025-10-31T09:00:00.000Z,2025-10-31T09:00:00.000Z", "2025-10-31T09:00:00.000Z,2025-11-21T08:00:00.000Z")
+			sodaOverride(t, "nwz3-p6vm", 1764000001, table)
 			res, err := refreshSource(t, "lombardia")
 			if err == nil {
 				t.Fatal("refresh succeeded")

@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"io/fs"
+	"testing/fstest"
+
 	"context"
 	"flag"
 	"fmt"
@@ -85,6 +88,9 @@ func run(m *testing.M) int {
 	cfg.Release.DeliveryAttempts = 2
 	for name, src := range cfg.Sources {
 		src.BaseURL = srv.URL + "/" + name
+		if name == "lombardia" {
+			src.PageSize = 1000 // pages that the tests can count and break
+		}
 		cfg.Sources[name] = src
 	}
 	// An observatory whose bucket does not exist: its delivery fails, the others must not wait for it.
@@ -208,4 +214,23 @@ func recorded(t *testing.T, dataset string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// recordedTable returns the mirror's recorded SODA table of a Socrata dataset.
+func recordedTable(t *testing.T, id string) string {
+	t.Helper()
+	b, err := fs.ReadFile(mirror.Recorded(), "lombardia/resource/"+id+".csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// sodaOverride makes a Socrata dataset of the mirror answer from table, with a new rowsUpdatedAt.
+func sodaOverride(t *testing.T, id string, rowsUpdatedAt int64, table string) {
+	t.Helper()
+	shared.sources.override(t, "/lombardia/api/views/"+id+".json", serve("application/json", fmt.Sprintf(`{"id":%q,"rowsUpdatedAt":%d}`, id, rowsUpdatedAt)))
+	h := mirror.SODA{Table: fstest.MapFS{"t.csv": {Data: []byte(table)}}, Path: "t.csv"}
+	shared.sources.override(t, "/lombardia/resource/"+id+".csv", h.ServeHTTP)
+	shared.sources.override(t, "/lombardia/resource/"+id+".json", h.ServeHTTP)
 }

@@ -10,6 +10,8 @@
 package lake
 
 import (
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+
 	"context"
 	"errors"
 	"fmt"
@@ -55,6 +57,11 @@ type Sidecar struct {
 	Signal          string      `json:"signal,omitempty"`
 	// Rejected says why the bytes were not accepted as data; they are kept for inspection.
 	Rejected string `json:"rejected,omitempty"`
+	// A raw object made of several requests (pages, months) says how many, how it was taken and, for an
+	// incremental download, the earlier raw object it starts with; URL is then its first request.
+	Requests int    `json:"requests,omitempty"`
+	Download string `json:"download,omitempty"`
+	Base     string `json:"base,omitempty"`
 }
 
 // State is a dataset's accepted state: the snapshot the next release publishes.
@@ -83,6 +90,8 @@ type State struct {
 	// their rows; empty when SnapshotKey is the whole snapshot.
 	SnapshotParts []string `json:"snapshotParts,omitempty"`
 	PartRows      []int64  `json:"partRows,omitempty"`
+	// Cursor is where the last download of a paged or incremental source stopped.
+	Cursor *connectors.Cursor `json:"cursor,omitempty"`
 }
 
 // Lake is the platform's bucket seen through its layout.

@@ -56,6 +56,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	// A Socrata resource (<source>/resource/<id>.csv or .json) is a recorded table answering SoQL.
+	if dir, file := path.Split(p); path.Base(dir) == "resource" && (path.Ext(file) == ".csv" || path.Ext(file) == ".json") {
+		table := dir + strings.TrimSuffix(file, path.Ext(file)) + ".csv"
+		if _, err := fs.Stat(s.files, table); err == nil {
+			cw := &countWriter{ResponseWriter: w}
+			SODA{Table: s.files, Path: table}.ServeHTTP(cw, r)
+			s.bytes.Add(cw.n)
+			return
+		}
+	}
 	// A recording of a path also answers longer paths under it (an SDMX data key: data/FLOW/A.ITC4C+…),
 	// up to three segments deeper.
 	var names []string

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -67,11 +68,11 @@ func Connector(name string, src config.Source, client *httpfetch.Client) (connec
 	case istat.Name:
 		return istat.New(src.BaseURL, client), nil
 	case inail.Name:
-		return inail.New(src.BaseURL), nil
+		return inail.New(src.BaseURL, client, nil), nil
 	case mur.Name:
 		return mur.New(src.BaseURL, client), nil
 	case lombardia.Name:
-		return lombardia.New(src.BaseURL, src.AppToken, client), nil
+		return lombardia.New(src.BaseURL, client, lombardia.Options{AppToken: src.AppToken, PageSize: src.PageSize, ReconcileEvery: time.Duration(src.ReconcileEvery)}), nil
 	}
 	return nil, fmt.Errorf("no connector for source %q", name)
 }

@@ -245,7 +245,7 @@ func platform(args []string) error {
 		Store: store, Lake: lake.New(b), Releases: release.NewStore(b), WorkDir: s.work,
 		DuckDB: warehouse.Options{TempDir: s.work, MemoryLimit: worker.DuckDBMemoryLimit},
 		Sources: map[string]activities.Source{"lombardia": {
-			Conn:     lombardia.New("http://127.0.0.1:1", "", nil),
+			Conn:     lombardia.New("http://127.0.0.1:1", nil, lombardia.Options{}),
 			Datasets: []connectors.Dataset{{Source: "lombardia", ID: "attivati", Code: "qbau-cyuc"}},
 		}},
 	}

@@ -18,6 +18,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/osservatorio-lombardia/osservatorio/codelist"
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
@@ -30,17 +31,30 @@ const Name = "inail"
 
 // Source is the connector.
 type Source struct {
-	base string
+	base   string
+	client *httpfetch.Client
+	now    func() time.Time
 }
 
-// New returns the connector for the portal at baseURL (https://dati.inail.it or a mirror).
-func New(baseURL string) *Source { return &Source{base: strings.TrimRight(baseURL, "/")} }
+// New returns the connector for the portal at baseURL (https://dati.inail.it or a mirror). now is the
+// clock that places the REST API's window of months (nil: time.Now).
+func New(baseURL string, client *httpfetch.Client, now func() time.Time) *Source {
+	if now == nil {
+		now = time.Now
+	}
+	return &Source{base: strings.TrimRight(baseURL, "/"), client: client, now: now}
+}
 
 // Name returns "inail".
 func (s *Source) Name() string { return Name }
 
-// Extension returns "zip".
-func (s *Source) Extension(connectors.Dataset) string { return "zip" }
+// Extension returns "zip", or "json" for the REST API.
+func (s *Source) Extension(ds connectors.Dataset) string {
+	if ds.Format == FormatAPI {
+		return "json"
+	}
+	return "zip"
+}
 
 // Check has no cheap signal to read: the fetch is a conditional GET, then a content hash.
 func (s *Source) Check(context.Context, connectors.Dataset) (connectors.Signal, error) {
@@ -56,8 +70,14 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 	return httpfetch.Request{URL: fmt.Sprintf("%s/opendata/downloads/daticoncadenzamensileinfortuni/zip/DatiConCadenzaMensileInfortuni%s_csv.zip", s.base, region)}, nil
 }
 
-// Inspect wants a zip archive.
+// Inspect wants a zip archive (or the months of the REST API, a JSON array).
 func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
+	if ds.Format == FormatAPI {
+		if !bytes.HasPrefix(bytes.TrimSpace(head), []byte("[")) {
+			return fault.Errorf(fault.BadInput, "not the months of the INAIL API: %q", string(head[:min(len(head), 60)]))
+		}
+		return nil
+	}
 	switch {
 	case status >= 400:
 		return fault.Errorf(fault.BadInput, "HTTP %d", status)
@@ -91,8 +111,15 @@ func Records(r io.Reader) ([]Record, error) {
 
 type key struct{ prov, month, sex, section, fatal string }
 
-// Parse counts the injuries of the zipped CSV into observations, in key order.
+// Parse counts the injuries of the zipped CSV (or of the REST API's months) into observations, in key order.
 func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
+	if ds.Format == FormatAPI {
+		counts, err := countMonths(r)
+		if err != nil {
+			return err
+		}
+		return emitCounts(counts, emit)
+	}
 	// zip needs random access: spool the archive (tens of MB at most).
 	tmp, err := os.CreateTemp("", "inail-*.zip")
 	if err != nil {
@@ -170,6 +197,11 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 			counts[k]++
 		}
 	}
+	return emitCounts(counts, emit)
+}
+
+// emitCounts emits the injuries counted per key as observations, in key order.
+func emitCounts(counts map[key]int64, emit func(connectors.Observation) error) error {
 	keys := make([]key, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)

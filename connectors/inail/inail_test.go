@@ -48,7 +48,7 @@ func TestKey(t *testing.T) {
 func TestParseTheMirroredArchive(t *testing.T) {
 	srv := httptest.NewServer(mirror.New(mirror.Recorded()))
 	defer srv.Close()
-	s := New(srv.URL + "/inail")
+	s := New(srv.URL+"/inail", nil, nil)
 	ds := connectors.Dataset{Source: Name, ID: "infortuni_mensili", Code: "Lombardia"}
 	req, _ := s.DataRequest(ds)
 	resp, err := httpfetch.New(httpfetch.Options{}).Get(context.Background(), req)

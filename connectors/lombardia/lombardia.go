@@ -1,8 +1,10 @@
 // Package lombardia connects Regione Lombardia's open-data portal (Socrata, dati.lombardia.it) for the
 // comunicazioni obbligatorie: the four event datasets (attivati, cessati, prorogati, trasformati). The
-// change signal is the view's rowsUpdatedAt (GET /api/views/{id}.json, about 1 KB); the data is the CSV
-// export (GET /api/views/{id}/rows.csv?accessType=DOWNLOAD), streamed to the raw store and harmonized by
-// DuckDB into labour_events. Paged SODA fetches with a watermark are not built yet.
+// change signal is the view's rowsUpdatedAt (GET /api/views/{id}.json, about 1 KB). The data comes from
+// the SODA resource endpoint in pages ($order=:id, $limit, $offset) within a window of :updated_at, and
+// only the rows updated since the last download once there was one (see Download); or, with format
+// export, from the CSV export in one request. Either way the raw object is one CSV of the whole dataset,
+// harmonized by DuckDB into labour_events.
 package lombardia
 
 import (
@@ -14,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
@@ -31,14 +34,36 @@ var EventTypes = map[string]string{"attivati": "attivazione", "cessati": "cessaz
 
 // Source is the connector.
 type Source struct {
-	base     string
-	client   *httpfetch.Client
-	appToken string
+	base      string
+	client    *httpfetch.Client
+	appToken  string
+	pageSize  int
+	reconcile time.Duration
+	now       func() time.Time
+}
+
+// Options tune the SODA download; zero values take the defaults.
+type Options struct {
+	AppToken       string // sent as X-App-Token
+	PageSize       int    // rows per page ($limit)
+	ReconcileEvery time.Duration
+	Now            func() time.Time // the clock, for tests
 }
 
 // New returns the connector for the portal at baseURL (https://www.dati.lombardia.it or a mirror).
-func New(baseURL, appToken string, client *httpfetch.Client) *Source {
-	return &Source{base: strings.TrimRight(baseURL, "/"), client: client, appToken: appToken}
+func New(baseURL string, client *httpfetch.Client, opts Options) *Source {
+	s := &Source{base: strings.TrimRight(baseURL, "/"), client: client, appToken: opts.AppToken,
+		pageSize: opts.PageSize, reconcile: opts.ReconcileEvery, now: opts.Now}
+	if s.pageSize <= 0 {
+		s.pageSize = DefaultPageSize
+	}
+	if s.reconcile <= 0 {
+		s.reconcile = DefaultReconcileEvery
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s
 }
 
 // Name returns "lombardia".

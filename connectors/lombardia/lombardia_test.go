@@ -20,7 +20,7 @@ func TestCheckAndRequestAgainstTheMirror(t *testing.T) {
 		m.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
-	s := New(srv.URL+"/lombardia", "secret-token", httpfetch.New(httpfetch.Options{}))
+	s := New(srv.URL+"/lombardia", httpfetch.New(httpfetch.Options{}), Options{AppToken: "secret-token"})
 	ds := connectors.Dataset{Source: Name, ID: "attivati", Code: "qbau-cyuc"}
 	sig, err := s.Check(context.Background(), ds)
 	if err != nil {
@@ -42,7 +42,7 @@ func TestCheckAndRequestAgainstTheMirror(t *testing.T) {
 }
 
 func TestInspect(t *testing.T) {
-	s := New("", "", nil)
+	s := New("", nil, Options{})
 	ds := connectors.Dataset{ID: "cessati"}
 	for name, tt := range map[string]struct {
 		status int

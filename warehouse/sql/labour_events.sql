@@ -52,7 +52,8 @@ FROM (
            enum_code(wv) AS w
     FROM (
         SELECT *,
-               CAST(try_strptime(DATA, '%d/%m/%Y') AS DATE)                     AS event_date,
+               -- the CSV export writes dd/mm/yyyy; the SODA endpoint a floating timestamp (2021-03-01T00:00:00.000)
+               CAST(COALESCE(try_strptime(DATA, '%d/%m/%Y'), try_strptime(DATA, '%Y-%m-%dT%H:%M:%S.%g')) AS DATE) AS event_date,
                TRY_CAST(ETA AS INTEGER)                                         AS age,
                TRY_CAST(PROVINCIAIMPRESA AS co_dict_province_raw)               AS pv,
                TRY_CAST(ITALIANO AS co_dict_citizenship_raw)                    AS cv,

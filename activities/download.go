@@ -1,0 +1,266 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+)
+
+// checkpoint is what a download's heartbeat carries: enough for the next attempt of the same activity to
+// rebuild the spool from the object store and ask the source only for what comes after.
+type checkpoint struct {
+	Cursor   connectors.Cursor
+	Base     string   // accepted raw object the download appends to
+	Pages    []string // work objects holding the pages taken, in order
+	Requests int
+}
+
+// sink is the connectors.Sink of one Fetch attempt: a local spool file hashed as it grows, each page also
+// kept under work/ in the object store so that another worker can resume, and a heartbeat after every page.
+type sink struct {
+	a        *Activities
+	ctx      context.Context
+	f        *os.File
+	h        hash.Hash
+	n        int64
+	head     []byte
+	max      int64
+	prefix   string
+	cp       checkpoint
+	resumed  bool
+	firstURL string
+}
+
+// newSink opens the spool and, when an earlier attempt of this activity left a checkpoint, rebuilds the
+// bytes it had taken.
+func (a *Activities) newSink(ctx context.Context, source, dataset string, maxBytes int64) (*sink, error) {
+	f, err := os.CreateTemp(a.WorkDir, "download-*")
+	if err != nil {
+		return nil, fmt.Errorf("spool: %w", err)
+	}
+	s := &sink{a: a, ctx: ctx, f: f, h: sha256.New(), max: maxBytes, prefix: "work/fetch/" + source + "/" + dataset + "/"}
+	if s.max <= 0 {
+		s.max = 1 << 40
+	}
+	if activity.IsActivity(ctx) {
+		info := activity.GetInfo(ctx)
+		s.prefix += info.WorkflowExecution.RunID + "-" + info.ActivityID + "/"
+		var cp checkpoint
+		if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &cp) == nil && cp.Cursor.Window != "" {
+			if err := s.restore(ctx, cp); err != nil {
+				activity.GetLogger(ctx).Warn("checkpoint unusable; downloading from the start", "error", err)
+				s.reset()
+			} else {
+				s.cp, s.resumed = cp, true
+				activity.GetLogger(ctx).Info("resuming download", "source", source, "dataset", dataset,
+					"pages", len(cp.Pages), "offset", cp.Cursor.Offset, "bytes", s.n)
+			}
+		}
+	}
+	return s, nil
+}
+
+func (s *sink) restore(ctx context.Context, cp checkpoint) error {
+	if cp.Base != "" {
+		if err := s.copyObject(ctx, cp.Base); err != nil {
+			return err
+		}
+	}
+	for _, key := range cp.Pages {
+		if err := s.copyObject(ctx, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sink) reset() {
+	s.f.Truncate(0)
+	s.f.Seek(0, io.SeekStart)
+	s.h.Reset()
+	s.n, s.head = 0, nil
+}
+
+func (s *sink) copyObject(ctx context.Context, key string) error {
+	r, err := s.a.Lake.B.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = s.write(r, nil)
+	return err
+}
+
+// write appends r to the spool (and to also, when set), hashing, minding the size limit.
+func (s *sink) write(r io.Reader, also io.Writer) (int64, error) {
+	w := io.MultiWriter(s.f, s.h, headWriter{s})
+	if also != nil {
+		w = io.MultiWriter(w, also)
+	}
+	n, err := io.Copy(w, io.LimitReader(r, s.max-s.n+1))
+	s.n += n
+	if s.n > s.max {
+		return n, fault.Errorf(fault.BadInput, "download larger than the limit of %d bytes: %w", s.max, httpfetch.ErrTooLarge)
+	}
+	return n, err
+}
+
+type headWriter struct{ s *sink }
+
+func (h headWriter) Write(p []byte) (int, error) {
+	if room := 4096 - len(h.s.head); room > 0 {
+		h.s.head = append(h.s.head, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+// Resumed implements connectors.Sink.
+func (s *sink) Resumed() (connectors.Cursor, bool) { return s.cp.Cursor, s.resumed }
+
+// AppendRaw implements connectors.Sink.
+func (s *sink) AppendRaw(ctx context.Context, key string) error {
+	if err := s.copyObject(ctx, key); err != nil {
+		return fmt.Errorf("base of the incremental download %s: %w", key, err)
+	}
+	s.cp.Base = key
+	return nil
+}
+
+// Page implements connectors.Sink.
+func (s *sink) Page(ctx context.Context, body io.Reader, next func() connectors.Cursor) error {
+	tmp, err := os.CreateTemp(s.a.WorkDir, "page-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	if _, err := s.write(body, tmp); err != nil {
+		if errors.As(err, new(*fault.Error)) || ctx.Err() != nil {
+			return err
+		}
+		return fault.Errorf(fault.SourceUnavailable, "read page %d: %w", len(s.cp.Pages)+1, err)
+	}
+	cur := next()
+	key := fmt.Sprintf("%spage-%06d", s.prefix, len(s.cp.Pages))
+	if err := s.a.Lake.B.PutFile(ctx, key, tmp.Name(), putOctets); err != nil {
+		return err
+	}
+	s.cp.Pages = append(s.cp.Pages, key)
+	s.cp.Cursor = cur
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, s.cp)
+	}
+	return nil
+}
+
+// Sent implements connectors.Sink.
+func (s *sink) Sent(url string) {
+	s.cp.Requests++
+	if s.firstURL == "" {
+		s.firstURL = url
+	}
+}
+
+// done closes the spool and removes the work objects; the caller removes the spool file.
+func (s *sink) done(ctx context.Context) {
+	s.f.Close()
+	for _, key := range s.cp.Pages {
+		_ = s.a.Lake.B.Remove(ctx, key)
+	}
+}
+
+func (s *sink) spooled() httpfetch.Spooled {
+	return httpfetch.Spooled{Path: s.f.Name(), Size: s.n, SHA256: hex.EncodeToString(s.h.Sum(nil)), Head: s.head}
+}
+
+// download is Fetch for a Downloader: the connector makes its requests through a sink, which spools,
+// hashes and checkpoints; the result is inspected and landed like any other body.
+func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds connectors.Dataset, dl connectors.Downloader,
+	prev lake.State, hasPrev bool, res FetchResult) (FetchResult, error) {
+	var from connectors.Cursor
+	if !in.Force && hasPrev && prev.Cursor != nil {
+		from = *prev.Cursor
+		from.Base = prev.RawKey
+	}
+	s, err := a.newSink(ctx, in.Source, in.Dataset, src.MaxBytes)
+	if err != nil {
+		return res, err
+	}
+	defer os.Remove(s.f.Name())
+	cur, err := dl.Download(ctx, ds, from, s)
+	res.Requests += s.cp.Requests
+	res.URL = s.firstURL
+	if err != nil && !errors.As(err, new(*fault.Error)) {
+		return res, err // cancelled or a local failure: the checkpoint stays for the next attempt
+	}
+	if err != nil && fault.Is(err, fault.SourceUnavailable) {
+		return res, err // retried by Temporal, from the last checkpoint
+	}
+	defer s.done(context.WithoutCancel(ctx))
+	if err == nil && cur.Unchanged {
+		res.Reason = "nothing new at the source (" + cur.Note + ")"
+		res.URL, res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.URL, prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
+		res.Cursor = prev.Cursor
+		return res, nil
+	}
+	res.FetchedAt = nowMillis()
+	sp := s.spooled()
+	if err := s.f.Sync(); err != nil {
+		return res, err
+	}
+	res.SHA256, res.Bytes = sp.SHA256, sp.Size
+	rejected := err
+	if rejected == nil {
+		rejected = src.Conn.Inspect(ds, 200, nil, sp.Head)
+	}
+	res.RawKey = lake.RawKey(in.Source, in.Dataset, sp.SHA256, src.Conn.Extension(ds))
+	side := lake.Sidecar{
+		Source: in.Source, Dataset: in.Dataset, URL: res.URL, Method: "GET", Status: 200, FetchedAt: res.FetchedAt,
+		Bytes: sp.Size, SHA256: sp.SHA256, Signal: res.Signal, Requests: s.cp.Requests, Download: cur.Note, Base: s.cp.Base,
+	}
+	if rejected != nil {
+		side.Rejected = rejected.Error()
+	}
+	if err := a.landRaw(ctx, res.RawKey, sp.Path, side); err != nil {
+		return res, err
+	}
+	if rejected != nil {
+		return res, keptFor(rejected, res.RawKey)
+	}
+	if hasPrev && prev.RawSHA256 == sp.SHA256 {
+		res.Reason = "same bytes as the accepted snapshot"
+		res.FetchedAt = prev.FetchedAt
+		res.Cursor = &cur
+		return res, nil
+	}
+	res.Changed, res.Cursor = true, &cur
+	res.Reason = "new data (" + cur.Note + ")"
+	activity.GetLogger(ctx).Info("downloaded", "source", in.Source, "dataset", in.Dataset, "key", res.RawKey,
+		"bytes", res.Bytes, "requests", res.Requests, "how", cur.Note)
+	return res, nil
+}
+
+// keptFor turns a rejection into the BadInput the workflow reports, naming where the bytes were kept.
+func keptFor(rejected error, rawKey string) error {
+	if fault.Is(rejected, fault.Deferred) {
+		return rejected
+	}
+	var fe *fault.Error
+	if errors.As(rejected, &fe) {
+		fe.Kind, fe.Err = fault.BadInput, fmt.Errorf("%w (raw bytes kept at %s)", fe.Err, rawKey)
+		return fe
+	}
+	return fault.Errorf(fault.BadInput, "%w (raw bytes kept at %s)", rejected, rawKey)
+}

@@ -1,0 +1,296 @@
+package lombardia
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
+	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
+	"github.com/osservatorio-lombardia/osservatorio/mirror"
+)
+
+// memSink is a connectors.Sink in memory, for testing the connector alone.
+type memSink struct {
+	buf     bytes.Buffer
+	base    map[string]string // raw objects AppendRaw may copy
+	cps     []connectors.Cursor
+	resume  *connectors.Cursor
+	urls    []string
+	appends []string
+}
+
+func (m *memSink) Resumed() (connectors.Cursor, bool) {
+	if m.resume == nil {
+		return connectors.Cursor{}, false
+	}
+	return *m.resume, true
+}
+func (m *memSink) AppendRaw(_ context.Context, key string) error {
+	m.appends = append(m.appends, key)
+	m.buf.WriteString(m.base[key])
+	return nil
+}
+func (m *memSink) Page(_ context.Context, body io.Reader, next func() connectors.Cursor) error {
+	if _, err := io.Copy(&m.buf, body); err != nil {
+		return err
+	}
+	m.cps = append(m.cps, next())
+	return nil
+}
+func (m *memSink) Sent(u string) { m.urls = append(m.urls, u) }
+
+// table writes a recorded SODA table of n rows: row i has :id row-%07d and the given created/updated stamps.
+func table(n int, stamp func(i int) (created, updated string)) string {
+	var b strings.Builder
+	b.WriteString(":id,:created_at,:updated_at,data,genere,eta,settoreeconomicodettaglio,titolostudio,contratto,modalitalavoro,provinciaimpresa,italiano\n")
+	for i := 1; i <= n; i++ {
+		c, u := stamp(i)
+		fmt.Fprintf(&b, "row-%07d,%s,%s,2024-%02d-01T00:00:00.000,F,%d,Alberghi,LICENZA MEDIA,LAVORO A TEMPO DETERMINATO,TEMPO PIENO,MILANO,\"ITALIA\"\n", i, c, u, 1+i%12, 20+i%40)
+	}
+	return b.String()
+}
+
+func at(s string) func(int) (string, string) { return func(int) (string, string) { return s, s } }
+
+type sodaServer struct {
+	*httptest.Server
+	mu     sync.Mutex
+	tables fstest.MapFS
+	log    []string
+	fail   func(r *http.Request) bool // answer 503 when true
+}
+
+func newSODA(t *testing.T, csv string) *sodaServer {
+	s := &sodaServer{tables: fstest.MapFS{"t.csv": {Data: []byte(csv)}}}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.log = append(s.log, r.URL.Query().Get("$offset"))
+		fail := s.fail != nil && s.fail(r)
+		tables := s.tables
+		s.mu.Unlock()
+		if fail {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		mirror.SODA{Table: tables, Path: "t.csv"}.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *sodaServer) set(csv string) {
+	s.mu.Lock()
+	s.tables = fstest.MapFS{"t.csv": {Data: []byte(csv)}}
+	s.mu.Unlock()
+}
+
+var ds = connectors.Dataset{Source: Name, ID: "attivati", Code: "qbau-cyuc"}
+
+func newConn(url string, now time.Time) *Source {
+	return New(url, httpfetch.New(httpfetch.Options{WaitMin: time.Millisecond, WaitMax: 10 * time.Millisecond}),
+		Options{PageSize: 1000, Now: func() time.Time { return now }})
+}
+
+func TestFullThenIncrementalDownload(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	srv := newSODA(t, table(2500, at("2025-10-31T09:00:00.000Z")))
+	conn := newConn(srv.URL, now)
+
+	full := &memSink{}
+	cur, err := conn.Download(ctx, ds, connectors.Cursor{}, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Mode != "full" || cur.Rows != 2500 || cur.Watermark != "2025-10-31T09:00:00.000Z" || cur.Window != "" {
+		t.Fatalf("cursor %+v", cur)
+	}
+	if got := len(full.urls); got != 4 { // the count, then pages at 0, 1000, 2000
+		t.Errorf("%d requests, want 4: %v", got, full.urls)
+	}
+	lines := strings.Split(strings.TrimSuffix(full.buf.String(), "\n"), "\n")
+	if len(lines) != 2501 || !strings.HasPrefix(lines[0], `"data","genere"`) || strings.Count(full.buf.String(), `"data"`) != 1 {
+		t.Fatalf("%d lines, header %q", len(lines), lines[0])
+	}
+	if len(full.cps) != 3 || full.cps[1].Offset != 2000 || full.cps[1].Window == "" {
+		t.Errorf("checkpoints %+v", full.cps)
+	}
+
+	// Nothing updated since the watermark: one request, nothing written.
+	prev := cur
+	prev.Base = "raw/base.csv"
+	same := &memSink{}
+	cur, err = conn.Download(ctx, ds, prev, same)
+	if err != nil || !cur.Unchanged || len(same.urls) != 1 || same.buf.Len() != 0 {
+		t.Fatalf("unchanged: %+v, %v, %d requests", cur, err, len(same.urls))
+	}
+
+	// 30 new rows: appended to the base, header not repeated, only they are asked for.
+	srv.set(table(2530, func(i int) (string, string) {
+		if i > 2500 {
+			return "2025-11-05T10:00:00.000Z", "2025-11-05T10:00:00.000Z"
+		}
+		return "2025-10-31T09:00:00.000Z", "2025-10-31T09:00:00.000Z"
+	}))
+	inc := &memSink{base: map[string]string{"raw/base.csv": full.buf.String()}}
+	cur, err = conn.Download(ctx, ds, prev, inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Mode != "incremental" || cur.Rows != 2530 || cur.Watermark != "2025-11-05T10:00:00.000Z" || len(inc.appends) != 1 || len(inc.urls) != 2 {
+		t.Fatalf("incremental: %+v, appends %v, %d requests", cur, inc.appends, len(inc.urls))
+	}
+	if got := strings.Count(inc.buf.String(), "\n"); got != 2531 || !strings.HasSuffix(inc.buf.String(), "ITALIA\n") || strings.Count(inc.buf.String(), `"data"`) != 1 {
+		t.Errorf("incremental raw has %d lines", got)
+	}
+	if !strings.Contains(inc.urls[1], "%3Aupdated_at+%3E+%272025-10-31T09%3A00%3A00.000Z%27") {
+		t.Errorf("page URL %s does not ask for rows after the watermark", inc.urls[1])
+	}
+
+	// The region rewrites old rows: the rows updated since the watermark include old ones → full again.
+	srv.set(table(2530, func(i int) (string, string) { return "2025-10-31T09:00:00.000Z", "2025-11-20T08:00:00.000Z" }))
+	re := &memSink{}
+	prev = cur
+	prev.Base = "raw/inc.csv"
+	cur, err = conn.Download(ctx, ds, prev, re)
+	if err != nil || cur.Mode != "full" || cur.Rows != 2530 || !strings.Contains(cur.Note, "full reconciliation") || len(re.appends) != 0 {
+		t.Fatalf("republished: %+v, %v", cur, err)
+	}
+
+	// A month later, a full download even though little changed.
+	later := newConn(srv.URL, now.AddDate(0, 2, 0))
+	srv.set(table(2531, func(i int) (string, string) {
+		if i == 2531 {
+			return "2025-12-01T00:00:00.000Z", "2025-12-01T00:00:00.000Z"
+		}
+		return "2025-10-31T09:00:00.000Z", "2025-11-20T08:00:00.000Z"
+	}))
+	prev = cur
+	prev.Base = "raw/re.csv"
+	rec := &memSink{}
+	cur, err = later.Download(ctx, ds, prev, rec)
+	if err != nil || cur.Mode != "full" || !strings.Contains(cur.Note, "periodic full reconciliation") || cur.Rows != 2531 {
+		t.Fatalf("reconciliation: %+v, %v", cur, err)
+	}
+}
+
+func TestDownloadResumesAfterTheLastPage(t *testing.T) {
+	ctx := context.Background()
+	srv := newSODA(t, table(3500, at("2025-10-31T09:00:00.000Z")))
+	conn := newConn(srv.URL, time.Now())
+	first := &memSink{}
+	// The page at offset 2000 fails for good in this attempt.
+	srv.fail = func(r *http.Request) bool { return r.URL.Query().Get("$offset") == "2000" }
+	_, err := conn.Download(ctx, ds, connectors.Cursor{}, first)
+	if !fault.Is(err, fault.SourceUnavailable) || len(first.cps) != 2 {
+		t.Fatalf("first attempt: %v, %d checkpoints", err, len(first.cps))
+	}
+	srv.mu.Lock()
+	srv.fail, srv.log = nil, nil
+	srv.mu.Unlock()
+	// The next attempt starts from the bytes and cursor of the last checkpoint.
+	second := &memSink{resume: &first.cps[1]}
+	second.buf.Write(first.buf.Bytes())
+	cur, err := conn.Download(ctx, ds, connectors.Cursor{}, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(srv.log, ",") != "2000,3000" {
+		t.Errorf("second attempt asked offsets %v, want 2000,3000", srv.log)
+	}
+	if cur.Rows != 3500 || strings.Count(second.buf.String(), "\n") != 3501 {
+		t.Errorf("rows %d, lines %d", cur.Rows, strings.Count(second.buf.String(), "\n"))
+	}
+	for i := 1; i <= 3500; i++ {
+		if n := strings.Count(second.buf.String(), fmt.Sprintf(",%d,Alberghi", 20+i%40)); n == 0 {
+			t.Fatalf("row %d lost", i)
+		}
+	}
+}
+
+func TestDownloadHonoursRetryAfterAndToken(t *testing.T) {
+	var mu sync.Mutex
+	var tokens []string
+	var first time.Time
+	var gap time.Duration
+	tables := fstest.MapFS{"t.csv": {Data: []byte(table(10, at("2025-10-31T09:00:00.000Z")))}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		tokens = append(tokens, r.Header.Get("X-App-Token"))
+		n := len(tokens)
+		if n == 2 {
+			first = time.Now()
+		}
+		if n == 3 {
+			gap = time.Since(first)
+		}
+		mu.Unlock()
+		if n == 2 { // the first page is throttled once
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":true,"message":"Too many requests"}`, http.StatusTooManyRequests)
+			return
+		}
+		mirror.SODA{Table: tables, Path: "t.csv"}.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	conn := New(srv.URL, httpfetch.New(httpfetch.Options{WaitMin: time.Millisecond, WaitMax: 2 * time.Second}), Options{AppToken: "tok"})
+	sink := &memSink{}
+	cur, err := conn.Download(context.Background(), ds, connectors.Cursor{}, sink)
+	if err != nil || cur.Rows != 10 {
+		t.Fatalf("%+v %v", cur, err)
+	}
+	if gap < 900*time.Millisecond {
+		t.Errorf("retried %v after a 429 with Retry-After: 1", gap)
+	}
+	for _, tok := range tokens {
+		if tok != "tok" {
+			t.Errorf("X-App-Token = %q", tok)
+		}
+	}
+}
+
+func TestDownloadRejectsWhatIsNotAPage(t *testing.T) {
+	for name, tt := range map[string]struct {
+		h    http.HandlerFunc
+		want string
+	}{
+		"html page": {func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, ".json") {
+				w.Write([]byte(`[{"n":"5","last_updated":"2025-10-31T09:00:00.000Z"}]`))
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			w.Write([]byte("<!DOCTYPE html><html>Access denied</html>"))
+		}, "HTML page"},
+		"403": {func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"message": "You must be logged in to access this resource", "error": true}`))
+		}, "HTTP 403"},
+		"rows vanish while paging": {func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, ".json") {
+				w.Write([]byte(`[{"n":"5","last_updated":"2025-10-31T09:00:00.000Z"}]`))
+				return
+			}
+			w.Write([]byte("\"data\",\"genere\"\n2024-01-01T00:00:00.000,F\n"))
+		}, "counted 5 rows in the window, the pages held 1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.h)
+			defer srv.Close()
+			_, err := newConn(srv.URL, time.Now()).Download(context.Background(), ds, connectors.Cursor{}, &memSink{})
+			if !fault.Is(err, fault.BadInput) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want BadInput with %q", err, tt.want)
+			}
+		})
+	}
+}
