@@ -78,6 +78,7 @@ func (a *app) runDev(ctx context.Context, o devOptions) error {
 		defer mirrorSrv.Close()
 		for name, s := range cfg.Sources {
 			s.BaseURL = "http://" + l.Addr().String() + "/" + name
+			s.FilesURL = s.BaseURL + "/files"
 			cfg.Sources[name] = s
 		}
 		a.say("demo: sources point at the recorded-response mirror on http://%s (no network)", l.Addr())

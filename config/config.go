@@ -82,6 +82,10 @@ type Source struct {
 	// RateLimit caps the requests to the source from the whole platform, whatever the number of workers:
 	// its fetches run on a task queue of their own with a server-side rate limit.
 	RateLimit *RateLimit `yaml:"rate_limit" json:"rate_limit,omitempty"`
+	// FilesURL, when set, is where a catalogue source's files are fetched from instead of the host their
+	// catalogue names (mlps: dati.gov.it lists files of dati.lavoro.gov.it): the file's path is kept. Set it
+	// to a mirror; OSSERVATORIO_<SOURCE>_FILES_URL overrides it.
+	FilesURL string `yaml:"files_url" json:"files_url,omitempty"`
 	// PageSize is the rows asked per page where a source pages its answers (Socrata: $limit).
 	PageSize int `yaml:"page_size" json:"page_size,omitempty"`
 	// ReconcileEvery is how often an incremental source is downloaded in full again, to pick up rows the
@@ -105,8 +109,13 @@ type Dataset struct {
 	// Format is the source format to fetch where a source offers several (eurostat: jsonstat, tsv, sdmx-ss,
 	// sdmx-csv; istat: generic, structurespecific, csv).
 	Format string `yaml:"format" json:"format,omitempty"`
-	// Resource is the file name of the dataset inside a CKAN package (mur).
+	// Resource is the file name of the dataset inside a CKAN package (mur, mlps).
 	Resource string `yaml:"resource" json:"resource,omitempty"`
+	// Query holds the parts of a source's query beyond filters (inps: rows, cols, measures, geo).
+	Query map[string][]string `yaml:"query" json:"query,omitempty"`
+	// Columns maps the columns of a plain CSV table to the common model (inps csv, mlps): period, month,
+	// geo, value or values, sex, age, education, sector, citizenship, unit, breakdown.
+	Columns map[string]string `yaml:"columns" json:"columns,omitempty"`
 }
 
 // Observatory is one subscriber of releases: a provincial observatory or the region.
@@ -254,6 +263,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 		if v := getenv("OSSERVATORIO_" + strings.ToUpper(name) + "_BASE_URL"); v != "" {
 			s.BaseURL = v
 		}
+		if v := getenv("OSSERVATORIO_" + strings.ToUpper(name) + "_FILES_URL"); v != "" {
+			s.FilesURL = v
+		}
 		if v := getenv("OSSERVATORIO_" + strings.ToUpper(name) + "_APP_TOKEN"); v != "" {
 			s.AppToken = v
 		}
@@ -307,7 +319,7 @@ func (c *Config) applyDefaults() {
 }
 
 // KnownSources are the sources this build has connectors for.
-var KnownSources = map[string]bool{"eurostat": true, "inail": true, "istat": true, "lombardia": true, "mur": true}
+var KnownSources = map[string]bool{"eurostat": true, "inail": true, "inps": true, "istat": true, "lombardia": true, "mim": true, "mlps": true, "mur": true}
 
 var (
 	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)

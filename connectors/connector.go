@@ -22,6 +22,10 @@ type Dataset struct {
 	Format  string              // the source's format to fetch, where it offers several ("" = its default)
 	// Resource names a file inside a catalogue package (CKAN sources), by file name.
 	Resource string
+	// Query holds the parts of a source's query beyond filters (INPS: rows, cols, measures).
+	Query map[string][]string
+	// Columns maps the columns of a plain CSV table to the common model (see package tabular).
+	Columns map[string]string
 }
 
 // SourceCode returns the source's own code for the dataset.

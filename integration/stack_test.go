@@ -88,6 +88,7 @@ func run(m *testing.M) int {
 	cfg.Release.DeliveryAttempts = 2
 	for name, src := range cfg.Sources {
 		src.BaseURL = srv.URL + "/" + name
+		src.FilesURL = src.BaseURL + "/files"
 		if name == "lombardia" {
 			src.PageSize = 1000 // pages that the tests can count and break
 		}

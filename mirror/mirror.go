@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,7 +52,8 @@ func (s *Server) Stats() (requests, bytes int64) { return s.requests.Load(), s.b
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	// A POST (a query API such as INPS's) is answered by the recording of its path, whatever its body.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
@@ -81,6 +83,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", contentType(name))
 		w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:8])+`"`)
 		cw := &countWriter{ResponseWriter: w}
+		if r.Method == http.MethodPost {
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			cw.Write(data)
+			s.bytes.Add(cw.n)
+			return
+		}
 		http.ServeContent(cw, r, name, modTime, bytes.NewReader(data))
 		s.bytes.Add(cw.n)
 		return

@@ -19,8 +19,10 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/eurostat"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/inail"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/inps"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/istat"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/mlps"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/mur"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
@@ -71,6 +73,10 @@ func Connector(name string, src config.Source, client *httpfetch.Client) (connec
 		return inail.New(src.BaseURL, client, nil), nil
 	case mur.Name:
 		return mur.New(src.BaseURL, client), nil
+	case inps.Name:
+		return inps.New(src.BaseURL, client), nil
+	case mlps.Name:
+		return mlps.New(src.BaseURL, src.FilesURL, client), nil
 	case lombardia.Name:
 		return lombardia.New(src.BaseURL, client, lombardia.Options{AppToken: src.AppToken, PageSize: src.PageSize, ReconcileEvery: time.Duration(src.ReconcileEvery)}), nil
 	}
@@ -104,7 +110,8 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		}
 		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift, HTTP: own}
 		for _, d := range src.Datasets {
-			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format, Resource: d.Resource})
+			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format, Resource: d.Resource,
+				Query: d.Query, Columns: d.Columns})
 		}
 		acts.Sources[name] = s
 	}

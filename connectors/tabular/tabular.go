@@ -180,7 +180,7 @@ func ParseNumber(s string, decimalComma bool) (v float64, ok bool, err error) {
 var thousands = regexp.MustCompile(`^-?\d{1,3}(\.\d{3})+$`)
 
 // Columns say which columns of a file hold what, from a dataset's configuration (keys period, month,
-// geo, value or values, sex, age, education, sector, citizenship, unit, breakdown; several columns are
+// quarter, geo, value or values, sex, age, education, sector, citizenship, unit, breakdown; several columns are
 // separated by commas). Column names match after NormalizeLabel.
 type Columns map[string]string
 
@@ -249,6 +249,10 @@ func Read(r io.Reader, ds connectors.Dataset, cols Columns, emit func(connectors
 	if err != nil {
 		return d, err
 	}
+	quarter, err := find("quarter", false)
+	if err != nil {
+		return d, err
+	}
 	dims := map[string][]int{}
 	for _, k := range []string{"sex", "age", "education", "sector", "citizenship", "unit", "breakdown"} {
 		if dims[k], err = find(k, false); err != nil {
@@ -283,6 +287,9 @@ func Read(r io.Reader, ds connectors.Dataset, cols Columns, emit func(connectors
 			continue
 		}
 		p, freq, err := Period(field(rec, period), field(rec, month))
+		if len(quarter) > 0 {
+			p, freq, err = Quarter(field(rec, period), field(rec, quarter))
+		}
 		if err != nil {
 			return d, fault.Wrap(fault.BadInput, fmt.Sprintf("CSV row %d", row), err)
 		}
@@ -328,6 +335,25 @@ var (
 	quarterIt = regexp.MustCompile(`^([1-4]|I|II|III|IV)\s*(?:TRIM(?:ESTRE)?\.?|T|Q)\s*(\d{4})$`)
 	months    = []string{"GENNAIO", "FEBBRAIO", "MARZO", "APRILE", "MAGGIO", "GIUGNO", "LUGLIO", "AGOSTO", "SETTEMBRE", "OTTOBRE", "NOVEMBRE", "DICEMBRE"}
 )
+
+// Quarter normalises a year and a separate quarter column ("1", "I", "T1", "Q1", "I trimestre").
+func Quarter(year, q string) (string, string, error) {
+	year = strings.TrimSpace(year)
+	if !yearRe.MatchString(year) {
+		return "", "", fmt.Errorf("year %q", year)
+	}
+	f := strings.Fields(strings.NewReplacer("TRIMESTRE", " ", "TRIM.", " ", "TRIM", " ").Replace(strings.ToUpper(q)))
+	if len(f) == 1 {
+		n := strings.TrimLeft(f[0], "TQ")
+		if r, ok := map[string]string{"I": "1", "II": "2", "III": "3", "IV": "4"}[n]; ok {
+			n = r
+		}
+		if len(n) == 1 && n >= "1" && n <= "4" {
+			return year + "-Q" + n, "Q", nil
+		}
+	}
+	return "", "", fmt.Errorf("quarter %q", q)
+}
 
 // Period normalises a period as sources write it (2023, 2023-01, 202301, 01/2023, 2023-Q1, 2023T1,
 // "I trimestre 2023"), or a year and a separate month column (a number or an Italian month name), to the

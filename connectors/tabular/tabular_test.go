@@ -79,6 +79,19 @@ func TestPeriod(t *testing.T) {
 	}
 }
 
+func TestQuarter(t *testing.T) {
+	for _, q := range []string{"3", "III", "T3", "Q3", "III trimestre", " 3 "} {
+		if got, freq, err := Quarter("2024", q); err != nil || got != "2024-Q3" || freq != "Q" {
+			t.Errorf("Quarter(2024, %q) = %q %q %v", q, got, freq, err)
+		}
+	}
+	for _, q := range []string{"5", "", "primo"} {
+		if _, _, err := Quarter("2024", q); err == nil {
+			t.Errorf("Quarter(2024, %q) accepted", q)
+		}
+	}
+}
+
 func TestReadAnItalianTable(t *testing.T) {
 	in := "\xef\xbb\xbf\"Anno\";\"Regione\";\"Tipologia contrattuale\";\"Attivazioni\";\"Cessazioni\"\r\n" +
 		"2024;Lombardia;Tempo indeterminato;1.234;1.100\r\n" +
@@ -154,4 +167,6 @@ func FuzzSniff(f *testing.F) {
 	})
 }
 
-func utf8ok(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s && !strings.ContainsRune(s, '\uFFFD') }
+func utf8ok(s string) bool {
+	return strings.ToValidUTF8(s, "\uFFFD") == s && !strings.ContainsRune(s, '\uFFFD')
+}
