@@ -64,7 +64,7 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	var res FetchResult
 	sig, err := src.Conn.Check(ctx, ds)
 	if sig.URL != "" {
-		res.Requests++ // a connector without a cheap signal asks nothing here
+		res.Requests += max(sig.Requests, 1) // a connector without a cheap signal asks nothing here
 	}
 	switch {
 	case err != nil && fault.Is(err, fault.SourceUnavailable):
@@ -123,9 +123,12 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	}
 	res.RawKey = lake.RawKey(in.Source, in.Dataset, spooled.SHA256, src.Conn.Extension(ds))
 	side := lake.Sidecar{
-		Source: in.Source, Dataset: in.Dataset, URL: req.URL, Method: http.MethodGet, RequestHeaders: req.Header,
+		Source: in.Source, Dataset: in.Dataset, URL: req.URL, Method: http.MethodGet, RequestHeaders: req.Header, RequestBody: string(req.Body),
 		Status: resp.Status, ResponseHeaders: resp.Header, FetchedAt: res.FetchedAt, Bytes: spooled.Size,
 		SHA256: spooled.SHA256, Signal: res.Signal,
+	}
+	if req.Body != nil {
+		side.Method = http.MethodPost
 	}
 	if rejected != nil {
 		side.Rejected = rejected.Error()

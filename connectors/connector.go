@@ -41,6 +41,8 @@ func (d Dataset) SourceCode() string {
 type Signal struct {
 	Token string // e.g. Eurostat's UPDATE_DATA timestamp; "" when the source gave none
 	URL   string // the URL asked
+	// Requests is how many requests the check took when more than one (MIM: two catalogue pages).
+	Requests int
 }
 
 // Observation is one statistical fact as a connector reads it, before territory harmonization.

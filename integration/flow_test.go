@@ -497,6 +497,65 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("second refresh: %+v, %v; want not modified", again, err)
 			}
 		}},
+		{"INPS observatories are queried by POST, unchanged totals cost one request", func(t *testing.T) {
+			res, err := refreshSource(t, "inps")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := report(t, res, "precariato_assunzioni")
+			if !r.Changed || r.Rows != 54 || !strings.HasSuffix(r.RawKey, ".json") || r.Requests != 2 {
+				t.Errorf("report = %+v", r)
+			}
+			if res.Release == nil || res.Release.Version != "1.5.0" {
+				t.Fatalf("release = %+v, want 1.5.0", res.Release)
+			}
+			var side lake.Sidecar
+			if err := shared.p.Bucket.GetJSON(ctx, lake.SidecarKey(r.RawKey), &side); err != nil || side.Method != http.MethodPost {
+				t.Errorf("sidecar %+v, %v: the raw object must say it was asked by POST", side, err)
+			}
+			again, err := refreshSource(t, "inps")
+			if err != nil || again.Release != nil || again.Datasets[0].Changed || again.Datasets[0].Requests != 1 {
+				t.Errorf("second refresh: %+v, %v; want unchanged after one request", again, err)
+			}
+		}},
+		{"the labour ministry's CO table is found in dati.gov.it's catalogue", func(t *testing.T) {
+			res, err := refreshSource(t, "mlps")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := report(t, res, "co_regione_genere")
+			if !r.Changed || r.Rows != 32 || !strings.Contains(r.URL, "/mlps/files/SpodCkanApi/") {
+				t.Errorf("report = %+v", r)
+			}
+			if res.Release == nil || res.Release.Version != "1.6.0" {
+				t.Fatalf("release = %+v, want 1.6.0", res.Release)
+			}
+		}},
+		{"MIM students are joined to the registry for their province", func(t *testing.T) {
+			res, err := refreshSource(t, "mim")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := report(t, res, "alunni_corso_eta")
+			if !r.Changed || r.Rows == 0 || !strings.HasSuffix(r.RawKey, ".zip") || r.Requests != 4 {
+				t.Errorf("report = %+v (want 2 pages and 2 files)", r)
+			}
+			if s := report(t, res, "scuole_statali"); !s.Changed || s.Rows == 0 {
+				t.Errorf("report = %+v", s)
+			}
+			if res.Release == nil || res.Release.Version != "1.7.0" {
+				t.Fatalf("release = %+v, want 1.7.0", res.Release)
+			}
+			again, err := refreshSource(t, "mim")
+			if err != nil || again.Release != nil {
+				t.Errorf("second refresh: %+v, %v", again, err)
+			}
+			for _, d := range again.Datasets {
+				if d.Changed {
+					t.Errorf("%s changed on the second refresh: %+v", d.Dataset, d)
+				}
+			}
+		}},
 		{"rebuilding a release from the same raw objects gives the same bytes", func(t *testing.T) {
 			m, err := shared.p.Releases.Latest(ctx)
 			if err != nil {
@@ -590,7 +649,7 @@ func TestEndToEnd(t *testing.T) {
 					order = append(order, r.Version)
 				}
 			}
-			if code != 200 || strings.Join(order, " ") != "1.4.0 1.3.0 1.2.0 1.1.0 1.0.1 1.0.0" {
+			if code != 200 || strings.Join(order, " ") != "1.7.0 1.6.0 1.5.0 1.4.0 1.3.0 1.2.0 1.1.0 1.0.1 1.0.0" {
 				t.Errorf("releases: %d, %v (newest first)", code, order)
 			}
 			var v struct {
@@ -605,8 +664,8 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("deliveries: %d, %d entries", code, len(ds))
 			}
 			var states []lake.State
-			if code := get("/api/datasets", &states); code != 200 || len(states) != 11 {
-				t.Errorf("datasets: %d, %d states, want 4 Eurostat, 1 Istat, 1 MUR, 1 INAIL and 4 CO", code, len(states))
+			if code := get("/api/datasets", &states); code != 200 || len(states) != 15 {
+				t.Errorf("datasets: %d, %d states, want 4 Eurostat, 1 Istat, 1 MUR, 1 INAIL, 4 CO, 1 INPS, 1 MLPS and 2 MIM", code, len(states))
 			}
 			if code := get("/api/releases/7.7.7", nil); code != http.StatusNotFound {
 				t.Errorf("unknown release: %d, want 404", code)

@@ -44,11 +44,13 @@ func StateKey(source, dataset string) string { return fmt.Sprintf("state/%s/%s.j
 
 // Sidecar records how a raw object was fetched.
 type Sidecar struct {
-	Source          string      `json:"source"`
-	Dataset         string      `json:"dataset"`
-	URL             string      `json:"url"`
-	Method          string      `json:"method"`
-	RequestHeaders  http.Header `json:"requestHeaders,omitempty"`
+	Source         string      `json:"source"`
+	Dataset        string      `json:"dataset"`
+	URL            string      `json:"url"`
+	Method         string      `json:"method"`
+	RequestHeaders http.Header `json:"requestHeaders,omitempty"`
+	// RequestBody is the query sent by POST (INPS), so the request can be replayed.
+	RequestBody     string      `json:"requestBody,omitempty"`
 	Status          int         `json:"status"`
 	ResponseHeaders http.Header `json:"responseHeaders"`
 	FetchedAt       time.Time   `json:"fetchedAt"`

@@ -71,6 +71,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A recording of a path also answers longer paths under it (an SDMX data key: data/FLOW/A.ITC4C+…),
 	// up to three segments deeper.
 	var names []string
+	// A recording of one query (<path>@<query, sorted>) answers it before the recording of the path does:
+	// where the query names the resource (MIM's ?datasetId=…).
+	if r.URL.RawQuery != "" {
+		q := p + "@" + r.URL.Query().Encode()
+		names = append(names, q, q+".json", q+".xml", q+".csv", q+".html")
+	}
 	for q, i := p, 0; i < 4 && q != "." && q != ""; q, i = path.Dir(q), i+1 {
 		names = append(names, q, q+".json", q+".xml", q+".csv")
 	}
@@ -104,6 +110,8 @@ func contentType(name string) string {
 		return "application/xml"
 	case ".csv":
 		return "text/csv; charset=utf-8"
+	case ".html":
+		return "text/html; charset=utf-8"
 	}
 	return "application/octet-stream"
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/connectors/inps"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/istat"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/mim"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/mlps"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/mur"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
@@ -75,6 +76,8 @@ func Connector(name string, src config.Source, client *httpfetch.Client) (connec
 		return mur.New(src.BaseURL, client), nil
 	case inps.Name:
 		return inps.New(src.BaseURL, client), nil
+	case mim.Name:
+		return mim.New(src.BaseURL, client), nil
 	case mlps.Name:
 		return mlps.New(src.BaseURL, src.FilesURL, client), nil
 	case lombardia.Name:

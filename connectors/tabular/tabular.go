@@ -196,7 +196,7 @@ func (c Columns) list(key string) []string {
 
 // Read reads a CSV file whose dialect is sniffed from its start, and emits an observation per value
 // column per row of a Lombardy territory (rows of other territories, Italy or other regions, are skipped),
-// with Position the data row number. A required column missing from the header is a schema change.
+// with Position the flat index of the value cell: (data row - 1) × value columns + value column. A required column missing from the header is a schema change.
 func Read(r io.Reader, ds connectors.Dataset, cols Columns, emit func(connectors.Observation) error) (Dialect, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(8 << 10)
@@ -299,11 +299,11 @@ func Read(r io.Reader, ds connectors.Dataset, cols Columns, emit func(connectors
 				bd = append(bd, codelist.NormalizeLabel(header[i])+"="+strings.TrimSpace(rec[i]))
 			}
 		}
-		for _, vi := range values {
+		for j, vi := range values {
 			o := connectors.Observation{Indicator: ds.ID, Breakdown: strings.Join(bd, ";"), Geo: t.Istat, Period: p, Freq: freq,
 				Sex: field(rec, dims["sex"]), Age: field(rec, dims["age"]), Education: field(rec, dims["education"]),
 				Sector: field(rec, dims["sector"]), Citizenship: field(rec, dims["citizenship"]), Unit: field(rec, dims["unit"]),
-				Position: row}
+				Position: (row-1)*int64(len(values)) + int64(j)}
 			if len(values) > 1 {
 				o.Indicator = ds.ID + "." + strings.ToLower(strings.Join(strings.Fields(header[vi]), "_"))
 			}

@@ -111,10 +111,10 @@ func TestReadAnItalianTable(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("%d observations, want 4 (Lombardy rows only, two values each): %+v", len(got), got)
 	}
-	if o := got[0]; o.Indicator != "co_regioni.attivazioni" || o.Geo != "03" || o.Period != "2024" || *o.Value != 1234 || o.Breakdown != "TIPOLOGIA CONTRATTUALE=Tempo indeterminato" || o.Position != 1 {
+	if o := got[0]; o.Indicator != "co_regioni.attivazioni" || o.Geo != "03" || o.Period != "2024" || *o.Value != 1234 || o.Breakdown != "TIPOLOGIA CONTRATTUALE=Tempo indeterminato" || o.Position != 0 {
 		t.Errorf("first %+v", o)
 	}
-	if o := got[3]; o.Value != nil || o.Status != "ND" || o.Position != 4 {
+	if o := got[3]; o.Value != nil || o.Status != "ND" || o.Position != 7 { // row 4, second value
 		t.Errorf("last %+v", o)
 	}
 	_, err = Read(strings.NewReader("Anno;Territorio;Attivazioni\n2024;Lombardia;5\n"), ds, Columns{"period": "Anno", "geo": "Regione", "value": "Attivazioni"}, func(connectors.Observation) error { return nil })
