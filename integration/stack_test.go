@@ -94,6 +94,11 @@ func run(m *testing.M) int {
 		}
 		cfg.Sources[name] = src
 	}
+	// Istat's five requests a minute hold here too: one of its datasets keeps the run short (every configured
+	// flow is run against the mirror by the connector's own tests).
+	istat := cfg.Sources["istat"]
+	istat.Datasets = istat.Datasets[:1]
+	cfg.Sources["istat"] = istat
 	// An observatory whose bucket does not exist: its delivery fails, the others must not wait for it.
 	cfg.Observatories = append(cfg.Observatories, config.Observatory{ID: "broken", Name: "Misconfigured", Bucket: "obs-does-not-exist"})
 

@@ -2,6 +2,8 @@ package istat
 
 import (
 	"context"
+	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/deploy"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -95,5 +97,47 @@ func TestInspect(t *testing.T) {
 	}
 	if err := s.Inspect(csvDS, 200, http.Header{}, []byte("DATAFLOW,FREQ\n")); err != nil {
 		t.Errorf("CSV: %v", err)
+	}
+}
+
+// TestEveryConfiguredFlowAgainstTheMirror runs each Istat dataset of the default configuration through
+// its change check, its DSD-built key and its parser, against the recorded mirror.
+func TestEveryConfiguredFlowAgainstTheMirror(t *testing.T) {
+	cfg, err := config.Parse("default", deploy.DefaultConfig, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mirror.New(mirror.Recorded()))
+	defer srv.Close()
+	s := New(srv.URL+"/istat", httpfetch.New(httpfetch.Options{}))
+	ctx := context.Background()
+	flows := cfg.Sources["istat"].Datasets
+	if len(flows) < 7 {
+		t.Fatalf("%d Istat datasets configured, want the six LFS provincial views and the population", len(flows))
+	}
+	for _, d := range flows {
+		ds := connectors.Dataset{Source: Name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format}
+		if _, err := s.Check(ctx, ds); err != nil {
+			t.Errorf("%s: check: %v", d.ID, err)
+			continue
+		}
+		req, err := s.DataRequest(ds)
+		if err != nil {
+			t.Errorf("%s: %v", d.ID, err)
+			continue
+		}
+		resp, err := s.client.Get(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		provinces := map[string]bool{}
+		err = s.Parse(ctx, ds, resp.Body, func(o connectors.Observation) error {
+			provinces[o.Geo] = true
+			return nil
+		})
+		resp.Body.Close()
+		if err != nil || len(provinces) != 12 {
+			t.Errorf("%s: %d provinces, %v", d.ID, len(provinces), err)
+		}
 	}
 }
