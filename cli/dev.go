@@ -68,12 +68,14 @@ func (a *app) runDev(ctx context.Context, o devOptions) error {
 		return fmt.Errorf("state folder: %w", err)
 	}
 	logger := a.logger()
+	var recorded *mirror.Server
 	if o.demo {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
 		}
-		mirrorSrv := &http.Server{Handler: mirror.New(mirror.Recorded()), ReadHeaderTimeout: 10 * time.Second}
+		recorded = mirror.New(mirror.Recorded())
+		mirrorSrv := &http.Server{Handler: recorded, ReadHeaderTimeout: 10 * time.Second}
 		go mirrorSrv.Serve(l)
 		defer mirrorSrv.Close()
 		for name, s := range cfg.Sources {
@@ -141,7 +143,7 @@ func (a *app) runDev(ctx context.Context, o devOptions) error {
 	fmt.Fprintf(a.stdout, "    state         %s\n", o.stateDir)
 
 	if o.demo {
-		if err := a.demoRefresh(ctx, p); err != nil {
+		if err := a.demoRefresh(ctx, p, recorded); err != nil {
 			return err
 		}
 		if o.once {
@@ -157,8 +159,13 @@ func (a *app) runDev(ctx context.Context, o devOptions) error {
 	}
 }
 
-func (a *app) demoRefresh(ctx context.Context, p *platform.Platform) error {
+// demoRefresh refreshes every source once against the mirror and says what it cost: the figures of a
+// full refresh of all sources (and, run again on the same state, of a refresh where nothing changed).
+func (a *app) demoRefresh(ctx context.Context, p *platform.Platform, m *mirror.Server) error {
 	var failed []string
+	start := time.Now()
+	var datasets, changed, requests, releases int
+	var landed int64
 	for _, name := range p.Config.SourceNames() {
 		a.say("demo: refreshing %s", name)
 		run, err := p.StartRefresh(ctx, name, platform.RefreshOptions{})
@@ -167,6 +174,17 @@ func (a *app) demoRefresh(ctx context.Context, p *platform.Platform) error {
 		}
 		res, err := platform.WaitRefresh(ctx, run)
 		a.printRefresh(res)
+		for _, d := range res.Datasets {
+			datasets++
+			requests += d.Requests
+			if d.Changed {
+				changed++
+				landed += d.Bytes
+			}
+		}
+		if res.Release != nil {
+			releases++
+		}
 		if err != nil {
 			if errors.Is(err, context.Canceled) {
 				return err
@@ -174,6 +192,9 @@ func (a *app) demoRefresh(ctx context.Context, p *platform.Platform) error {
 			failed = append(failed, name+": "+err.Error())
 		}
 	}
+	served, bytes := m.Stats()
+	a.say("demo: %d sources in %s: %d of %d datasets changed, %d requests to the sources (mirror: %d served, %s), %s of raw data landed, %d releases published",
+		len(p.Config.SourceNames()), time.Since(start).Round(100*time.Millisecond), changed, datasets, requests, served, humanBytes(bytes), humanBytes(landed), releases)
 	if len(failed) > 0 {
 		return fmt.Errorf("demo refresh failed: %s", strings.Join(failed, "; "))
 	}
