@@ -78,7 +78,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		names = append(names, q, q+".json", q+".xml", q+".csv", q+".html")
 	}
 	for q, i := p, 0; i < 4 && q != "." && q != ""; q, i = path.Dir(q), i+1 {
-		names = append(names, q, q+".json", q+".xml", q+".csv")
+		names = append(names, q, q+".json", q+".xml", q+".csv", q+".html")
 	}
 	for _, name := range names {
 		data, err := fs.ReadFile(s.files, name)
