@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"strings"
 
 	"go.temporal.io/sdk/activity"
 
@@ -22,8 +23,9 @@ import (
 // rebuild the spool from the object store and ask the source only for what comes after.
 type checkpoint struct {
 	Cursor   connectors.Cursor
-	Base     string   // accepted raw object the download appends to
-	Pages    []string // work objects holding the pages taken, in order
+	Base     string                // accepted raw object the download appends to
+	Drop     *connectors.RowFilter // the rows of Base left out
+	Pages    []string              // work objects holding the pages taken, in order
 	Requests int
 }
 
@@ -74,12 +76,12 @@ func (a *Activities) newSink(ctx context.Context, source, dataset string, maxByt
 
 func (s *sink) restore(ctx context.Context, cp checkpoint) error {
 	if cp.Base != "" {
-		if err := s.copyObject(ctx, cp.Base); err != nil {
+		if _, err := s.copyObject(ctx, cp.Base, cp.Drop); err != nil {
 			return err
 		}
 	}
 	for _, key := range cp.Pages {
-		if err := s.copyObject(ctx, key); err != nil {
+		if _, err := s.copyObject(ctx, key, nil); err != nil {
 			return err
 		}
 	}
@@ -93,14 +95,27 @@ func (s *sink) reset() {
 	s.n, s.head = 0, nil
 }
 
-func (s *sink) copyObject(ctx context.Context, key string) error {
+// copyObject appends an object to the spool; a CSV raw object goes through drop (rows counted).
+func (s *sink) copyObject(ctx context.Context, key string, drop *connectors.RowFilter) (int64, error) {
 	r, err := s.a.Lake.B.Get(ctx, key)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer r.Close()
-	_, err = s.write(r, nil)
-	return err
+	if !strings.HasPrefix(key, "raw/") {
+		_, err = s.write(r, nil)
+		return 0, err
+	}
+	pr, pw := io.Pipe()
+	done := make(chan int64, 1)
+	go func() {
+		kept, _, err := connectors.FilterCSV(pw, r, drop)
+		pw.CloseWithError(err)
+		done <- kept
+	}()
+	_, err = s.write(pr, nil)
+	pr.CloseWithError(io.ErrClosedPipe) // stops the filter if the spool gave up first
+	return <-done, err
 }
 
 // write appends r to the spool (and to also, when set), hashing, minding the size limit.
@@ -130,12 +145,13 @@ func (h headWriter) Write(p []byte) (int, error) {
 func (s *sink) Resumed() (connectors.Cursor, bool) { return s.cp.Cursor, s.resumed }
 
 // AppendRaw implements connectors.Sink.
-func (s *sink) AppendRaw(ctx context.Context, key string) error {
-	if err := s.copyObject(ctx, key); err != nil {
-		return fmt.Errorf("base of the incremental download %s: %w", key, err)
+func (s *sink) AppendRaw(ctx context.Context, key string, drop *connectors.RowFilter) (int64, error) {
+	kept, err := s.copyObject(ctx, key, drop)
+	if err != nil {
+		return 0, fmt.Errorf("base of the incremental download %s: %w", key, err)
 	}
-	s.cp.Base = key
-	return nil
+	s.cp.Base, s.cp.Drop = key, drop
+	return kept, nil
 }
 
 // Page implements connectors.Sink.

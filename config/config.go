@@ -90,7 +90,10 @@ type Source struct {
 	PageSize int `yaml:"page_size" json:"page_size,omitempty"`
 	// ReconcileEvery is how often an incremental source is downloaded in full again, to pick up rows the
 	// source rewrote without moving its watermark (Socrata).
-	ReconcileEvery Duration  `yaml:"reconcile_every" json:"reconcile_every,omitempty"`
+	ReconcileEvery Duration `yaml:"reconcile_every" json:"reconcile_every,omitempty"`
+	// DateWindow is how far back, by the rows' business date, an incremental source takes rows again when
+	// it finds published rows rewritten (a republication), instead of downloading everything (Socrata).
+	DateWindow Duration `yaml:"date_window" json:"date_window,omitempty"`
 	Datasets       []Dataset `yaml:"datasets" json:"datasets"`
 }
 

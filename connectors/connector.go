@@ -104,18 +104,19 @@ type Downloader interface {
 // Cursor is where a download stands: kept in heartbeats while it runs and with the dataset's state once
 // accepted, so that the next download asks only for what is new.
 type Cursor struct {
-	Mode      string `json:"mode,omitempty"`      // full or incremental
-	Watermark string `json:"watermark,omitempty"` // the source's high-water mark of the data taken (Socrata :updated_at)
-	FullAt    string `json:"fullAt,omitempty"`    // when the last full download started (RFC 3339)
-	Rows      int64  `json:"rows,omitempty"`      // data rows in the raw object
-	Offset    int64  `json:"offset,omitempty"`    // rows taken by this download so far (the next page's offset)
-	Pages     int    `json:"pages,omitempty"`     // pages taken by this download so far
-	Base      string `json:"base,omitempty"`      // the raw object an incremental download appends to
-	Header    string `json:"header,omitempty"`    // the header line of a CSV raw object, which appended pages must repeat
-	Window    string `json:"window,omitempty"`    // the window the running download takes, for resuming it
-	Expect    int64  `json:"expect,omitempty"`    // rows the window holds, as counted by the source
-	Unchanged bool   `json:"unchanged,omitempty"` // nothing new: no raw object was written
-	Note      string `json:"note,omitempty"`      // what was done, for the report
+	Mode      string     `json:"mode,omitempty"`      // full, incremental or window
+	Watermark string     `json:"watermark,omitempty"` // the source's high-water mark of the data taken (Socrata :updated_at)
+	FullAt    string     `json:"fullAt,omitempty"`    // when the last full download started (RFC 3339)
+	Rows      int64      `json:"rows,omitempty"`      // data rows in the raw object
+	Offset    int64      `json:"offset,omitempty"`    // rows taken by this download so far (the next page's offset)
+	Pages     int        `json:"pages,omitempty"`     // pages taken by this download so far
+	Base      string     `json:"base,omitempty"`      // the raw object an incremental download appends to
+	Header    string     `json:"header,omitempty"`    // the header line of a CSV raw object, which appended pages must repeat
+	Drop      *RowFilter `json:"drop,omitempty"`      // the rows of Base a window download takes again (left out of the copy)
+	Window    string     `json:"window,omitempty"`    // the window the running download takes, for resuming it
+	Expect    int64      `json:"expect,omitempty"`    // rows the window holds, as counted by the source
+	Unchanged bool       `json:"unchanged,omitempty"` // nothing new: no raw object was written
+	Note      string     `json:"note,omitempty"`      // what was done, for the report
 }
 
 // Sink takes a download's bytes.
@@ -123,8 +124,9 @@ type Sink interface {
 	// Resumed returns the checkpoint of an earlier attempt of this download, if one was interrupted: the
 	// bytes up to it are already in the sink.
 	Resumed() (Cursor, bool)
-	// AppendRaw copies an accepted raw object into the sink (the start of an incremental download).
-	AppendRaw(ctx context.Context, key string) error
+	// AppendRaw copies an accepted raw object (a CSV) into the sink, the start of an incremental download,
+	// leaving out the rows drop names (nil: none); it returns the data rows copied.
+	AppendRaw(ctx context.Context, key string, drop *RowFilter) (int64, error)
 	// Page appends body, then checkpoints the cursor next returns (called once body is consumed): once Page
 	// returns, a new attempt resumes after this page.
 	Page(ctx context.Context, body io.Reader, next func() Cursor) error

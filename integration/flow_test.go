@@ -444,6 +444,20 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("report = %+v", r)
 			}
 		}},
+		{"a republication with nothing new takes the date window again and publishes nothing", func(t *testing.T) {
+			// Every row rewritten (new :updated_at, same content): the rows of the last 92 days are asked
+			// for again (none: the recorded events are older), the rest kept; the bytes are those accepted.
+			table := strings.ReplaceAll(recordedTable(t, "nwz3-p6vm"), "2025-10-31T09:00:00.000Z,2025-10-31T09:00:00.000Z", "2025-10-31T09:00:00.000Z,2025-11-22T08:00:00.000Z")
+			sodaOverride(t, "nwz3-p6vm", 1764000002, table)
+			res, err := refreshSource(t, "lombardia")
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := report(t, res, "cessati")
+			if r.Changed || r.Requests != 4 || !strings.Contains(r.Reason, "same bytes") || res.Release != nil {
+				t.Errorf("report = %+v, release %+v; want unchanged after the signal, two counts and one page", r, res.Release)
+			}
+		}},
 		{"Istat flows through the same path, its request budget held", func(t *testing.T) {
 			res, err := refreshSource(t, "istat")
 			if err != nil {

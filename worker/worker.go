@@ -81,7 +81,7 @@ func Connector(name string, src config.Source, client *httpfetch.Client) (connec
 	case mlps.Name:
 		return mlps.New(src.BaseURL, src.FilesURL, client), nil
 	case lombardia.Name:
-		return lombardia.New(src.BaseURL, client, lombardia.Options{AppToken: src.AppToken, PageSize: src.PageSize, ReconcileEvery: time.Duration(src.ReconcileEvery)}), nil
+		return lombardia.New(src.BaseURL, client, lombardia.Options{AppToken: src.AppToken, PageSize: src.PageSize, ReconcileEvery: time.Duration(src.ReconcileEvery), DateWindow: time.Duration(src.DateWindow)}), nil
 	}
 	return nil, fmt.Errorf("no connector for source %q", name)
 }

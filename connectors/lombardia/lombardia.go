@@ -34,12 +34,13 @@ var EventTypes = map[string]string{"attivati": "attivazione", "cessati": "cessaz
 
 // Source is the connector.
 type Source struct {
-	base      string
-	client    *httpfetch.Client
-	appToken  string
-	pageSize  int
-	reconcile time.Duration
-	now       func() time.Time
+	base       string
+	client     *httpfetch.Client
+	appToken   string
+	pageSize   int
+	reconcile  time.Duration
+	dateWindow time.Duration
+	now        func() time.Time
 }
 
 // Options tune the SODA download; zero values take the defaults.
@@ -47,18 +48,22 @@ type Options struct {
 	AppToken       string // sent as X-App-Token
 	PageSize       int    // rows per page ($limit)
 	ReconcileEvery time.Duration
+	DateWindow     time.Duration    // after a republication, how far back (by business date) rows are taken again
 	Now            func() time.Time // the clock, for tests
 }
 
 // New returns the connector for the portal at baseURL (https://www.dati.lombardia.it or a mirror).
 func New(baseURL string, client *httpfetch.Client, opts Options) *Source {
 	s := &Source{base: strings.TrimRight(baseURL, "/"), client: client, appToken: opts.AppToken,
-		pageSize: opts.PageSize, reconcile: opts.ReconcileEvery, now: opts.Now}
+		pageSize: opts.PageSize, reconcile: opts.ReconcileEvery, dateWindow: opts.DateWindow, now: opts.Now}
 	if s.pageSize <= 0 {
 		s.pageSize = DefaultPageSize
 	}
 	if s.reconcile <= 0 {
 		s.reconcile = DefaultReconcileEvery
+	}
+	if s.dateWindow <= 0 {
+		s.dateWindow = DefaultDateWindow
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -29,6 +29,7 @@ const (
 const (
 	DefaultPageSize       = 50000 // the most a SODA 2.0 endpoint gives per request
 	DefaultReconcileEvery = 30 * 24 * time.Hour
+	DefaultDateWindow     = 92 * 24 * time.Hour // about a quarter: late communications and corrections land there
 )
 
 // Downloads says every format goes through Download.
@@ -80,6 +81,26 @@ func (s *Source) Download(ctx context.Context, ds connectors.Dataset, prev conne
 		case w.N == 0:
 			return connectors.Cursor{Unchanged: true, Note: "no row updated since " + prev.Watermark}, nil
 		case w.FirstCreated != "" && w.FirstCreated <= prev.Watermark:
+			// Published rows were rewritten (a republication moves every row's :updated_at): take again the
+			// rows of the last DateWindow by their business date, keep the rest of the last download until
+			// the next full reconciliation.
+			if col := column(prev.Header, DateField); col >= 0 {
+				from := now.Add(-s.dateWindow).Format("2006-01-02") + "T00:00:00.000"
+				where := fmt.Sprintf("%s >= '%s' AND :updated_at <= '%s'", DateField, from, w.LastUpdated)
+				ww, err := s.window(ctx, id, where, sink)
+				if err != nil {
+					return connectors.Cursor{}, err
+				}
+				cur := connectors.Cursor{Mode: "window", Watermark: w.LastUpdated, FullAt: prev.FullAt, Base: prev.Base, Header: prev.Header,
+					Expect: ww.N, Window: where, Drop: &connectors.RowFilter{Column: col, From: from},
+					Note: fmt.Sprintf("%d published rows rewritten since %s: the rows dated from %s taken again (%d), the older ones kept until the next full reconciliation", w.N, prev.Watermark, from[:10], ww.N)}
+				cur, err = s.pages(ctx, id, cur, sink)
+				if !errors.Is(err, errHeaderChanged) {
+					return cur, err
+				}
+				why = "the columns changed: full download"
+				break
+			}
 			full, why = true, fmt.Sprintf("%d rows updated since %s include rows created before it (created %s): full reconciliation", w.N, prev.Watermark, w.FirstCreated)
 		default:
 			cur := connectors.Cursor{Mode: "incremental", Watermark: w.LastUpdated, FullAt: prev.FullAt, Rows: prev.Rows,
@@ -169,7 +190,7 @@ func (s *Source) pages(ctx context.Context, id string, cur connectors.Cursor, si
 	if cur.Offset != cur.Expect {
 		return cur, fault.Errorf(fault.BadInput, "the dataset changed while it was paged: the source counted %d rows in the window, the pages held %d (the next refresh starts over)", cur.Expect, cur.Offset)
 	}
-	cur.Window, cur.Offset, cur.Pages, cur.Expect, cur.Base = "", 0, 0, 0, ""
+	cur.Window, cur.Offset, cur.Pages, cur.Expect, cur.Base, cur.Drop = "", 0, 0, 0, "", nil
 	return cur, nil
 }
 
@@ -192,14 +213,16 @@ func (s *Source) page(ctx context.Context, resp *httpfetch.Response, cur *connec
 	switch {
 	case cur.Mode == "full" && cur.Pages == 0:
 		cur.Header = header
-	case header != cur.Header && cur.Mode == "incremental" && cur.Pages == 0:
+	case header != cur.Header && cur.Base != "" && cur.Pages == 0:
 		return 0, errHeaderChanged // before anything is written: the download starts over in full
 	case header != cur.Header:
 		return 0, fault.Errorf(fault.BadInput, "the columns changed between pages: %q, then %q", cur.Header, header)
-	case cur.Mode == "incremental" && cur.Pages == 0:
-		if err := sink.AppendRaw(ctx, cur.Base); err != nil {
+	case cur.Base != "" && cur.Pages == 0:
+		kept, err := sink.AppendRaw(ctx, cur.Base, cur.Drop)
+		if err != nil {
 			return 0, err
 		}
+		cur.Rows = kept
 	}
 	counter := &rowCounter{r: br}
 	var body io.Reader = counter
@@ -214,6 +237,19 @@ func (s *Source) page(ctx context.Context, resp *httpfetch.Response, cur *connec
 		return *cur
 	})
 	return counter.rows, err
+}
+
+// DateField is the business date of the CO datasets, the key of the date window.
+const DateField = "data"
+
+// column returns the index of field name in a CSV header line, or -1.
+func column(header, name string) int {
+	for i, f := range strings.Split(header, ",") {
+		if strings.Trim(strings.TrimSpace(f), `"`) == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // errHeaderChanged says the first page of an incremental download has other columns than the raw object

@@ -35,10 +35,10 @@ func (m *memSink) Resumed() (connectors.Cursor, bool) {
 	}
 	return *m.resume, true
 }
-func (m *memSink) AppendRaw(_ context.Context, key string) error {
+func (m *memSink) AppendRaw(_ context.Context, key string, drop *connectors.RowFilter) (int64, error) {
 	m.appends = append(m.appends, key)
-	m.buf.WriteString(m.base[key])
-	return nil
+	kept, _, err := connectors.FilterCSV(&m.buf, strings.NewReader(m.base[key]), drop)
+	return kept, err
 }
 func (m *memSink) Page(_ context.Context, body io.Reader, next func() connectors.Cursor) error {
 	if _, err := io.Copy(&m.buf, body); err != nil {
@@ -157,14 +157,15 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 		t.Errorf("page URL %s does not ask for rows after the watermark", inc.urls[1])
 	}
 
-	// The region rewrites old rows: the rows updated since the watermark include old ones → full again.
+	// The region rewrites old rows: the rows updated since the watermark include old ones → the rows of
+	// the date window are taken again, the older ones kept (all of this table's rows are older).
 	srv.set(table(2530, func(i int) (string, string) { return "2025-10-31T09:00:00.000Z", "2025-11-20T08:00:00.000Z" }))
-	re := &memSink{}
+	re := &memSink{base: map[string]string{"raw/inc.csv": inc.buf.String()}}
 	prev = cur
 	prev.Base = "raw/inc.csv"
 	cur, err = conn.Download(ctx, ds, prev, re)
-	if err != nil || cur.Mode != "full" || cur.Rows != 2530 || !strings.Contains(cur.Note, "full reconciliation") || len(re.appends) != 0 {
-		t.Fatalf("republished: %+v, %v", cur, err)
+	if err != nil || cur.Mode != "window" || cur.Rows != 2530 || len(re.appends) != 1 || len(re.urls) != 3 || re.buf.String() != inc.buf.String() {
+		t.Fatalf("republished: %+v, %v, %d requests", cur, err, len(re.urls))
 	}
 
 	// A month later, a full download even though little changed.
@@ -181,6 +182,64 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 	cur, err = later.Download(ctx, ds, prev, rec)
 	if err != nil || cur.Mode != "full" || !strings.Contains(cur.Note, "periodic full reconciliation") || cur.Rows != 2531 {
 		t.Fatalf("reconciliation: %+v, %v", cur, err)
+	}
+}
+
+// TestARepublicationTakesTheDateWindowAgain: after the region rewrites every row, the rows dated in the
+// last DateWindow come from the source again (with their new values), the older ones from the last raw
+// object, and no row is lost or doubled.
+func TestARepublicationTakesTheDateWindowAgain(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
+	dated := func(stamp string, eta func(i int) int) string {
+		var b strings.Builder
+		b.WriteString(":id,:created_at,:updated_at,data,genere,eta\n")
+		for i := 1; i <= 300; i++ { // one event a day from 2025-01-05
+			d := time.Date(2025, 1, 5, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i-1).Format("2006-01-02")
+			fmt.Fprintf(&b, "row-%07d,2025-01-01T00:00:00.000Z,%s,%sT00:00:00.000,F,%d\n", i, stamp, d, eta(i))
+		}
+		return b.String()
+	}
+	srv := newSODA(t, dated("2025-06-01T00:00:00.000Z", func(int) int { return 30 }))
+	conn := newConn(srv.URL, now)
+	first := &memSink{}
+	cur, err := conn.Download(ctx, ds, connectors.Cursor{}, first)
+	if err != nil || cur.Rows != 300 {
+		t.Fatalf("%+v %v", cur, err)
+	}
+	// Republished: every row rewritten, and the ages of the rows of the window corrected.
+	srv.set(dated("2025-10-20T00:00:00.000Z", func(i int) int { return 30 + i%2 }))
+	prev := cur
+	prev.Base = "raw/first.csv"
+	again := &memSink{base: map[string]string{"raw/first.csv": first.buf.String()}}
+	cur, err = conn.Download(ctx, ds, prev, again)
+	if err != nil || cur.Mode != "window" || cur.Rows != 300 || cur.Watermark != "2025-10-20T00:00:00.000Z" {
+		t.Fatalf("%+v %v", cur, err)
+	}
+	lines := strings.Split(strings.TrimSpace(again.buf.String()), "\n")
+	if len(lines) != 301 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	seen := map[string]bool{}
+	for _, l := range lines[1:] {
+		f := strings.Split(l, ",")
+		date := f[0][:10]
+		if seen[date] {
+			t.Fatalf("%s twice", date)
+		}
+		seen[date] = true
+		d, _ := time.Parse("2006-01-02", date)
+		i := int(d.Sub(time.Date(2025, 1, 5, 0, 0, 0, 0, time.UTC)).Hours()/24) + 1
+		want := 30 // the last download's age, before the window
+		if date >= "2025-08-01" {
+			want = 30 + i%2 // the source's corrected age, in the window
+		}
+		if f[2] != fmt.Sprint(want) {
+			t.Errorf("row %s: eta %s, want %d", date, f[2], want)
+		}
+	}
+	if !strings.Contains(cur.Note, "dated from 2025-08-01 taken again (92)") {
+		t.Errorf("note %q", cur.Note)
 	}
 }
 

@@ -20,9 +20,11 @@ type memSink struct {
 	urls []string
 }
 
-func (m *memSink) Resumed() (connectors.Cursor, bool)      { return connectors.Cursor{}, false }
-func (m *memSink) AppendRaw(context.Context, string) error { return nil }
-func (m *memSink) Sent(u string)                           { m.urls = append(m.urls, u) }
+func (m *memSink) Resumed() (connectors.Cursor, bool) { return connectors.Cursor{}, false }
+func (m *memSink) AppendRaw(context.Context, string, *connectors.RowFilter) (int64, error) {
+	return 0, nil
+}
+func (m *memSink) Sent(u string) { m.urls = append(m.urls, u) }
 func (m *memSink) Page(_ context.Context, body io.Reader, next func() connectors.Cursor) error {
 	_, err := io.Copy(&m.buf, body)
 	next()

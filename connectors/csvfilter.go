@@ -1,0 +1,91 @@
+package connectors
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+)
+
+// RowFilter drops the data rows of a CSV raw object whose field Column (0-based) sorts at or after From:
+// with ISO timestamps, the rows from a date on, which an incremental download takes again.
+type RowFilter struct {
+	Column int    `json:"column"`
+	From   string `json:"from"`
+}
+
+// FilterCSV copies a comma-separated CSV from src to dst, header line included, keeping every data row
+// that f does not drop, byte for byte. Records are told apart by line ends outside quotes, so quoted
+// fields may hold commas and line ends. It returns the data rows kept and dropped.
+func FilterCSV(dst io.Writer, src io.Reader, f *RowFilter) (kept, dropped int64, err error) {
+	br := bufio.NewReaderSize(src, 256<<10)
+	bw := bufio.NewWriterSize(dst, 256<<10)
+	header := true
+	var rec []byte
+	for {
+		rec, err = readRecord(br, rec[:0])
+		if len(rec) > 0 {
+			switch {
+			case header:
+				header = false
+				_, err2 := bw.Write(rec)
+				if err2 != nil {
+					return kept, dropped, err2
+				}
+			case f != nil && bytes.Compare(field(rec, f.Column), []byte(f.From)) >= 0:
+				dropped++
+			default:
+				kept++
+				if _, err2 := bw.Write(rec); err2 != nil {
+					return kept, dropped, err2
+				}
+			}
+		}
+		if err == io.EOF {
+			return kept, dropped, bw.Flush()
+		}
+		if err != nil {
+			return kept, dropped, err
+		}
+	}
+}
+
+// readRecord appends the next record of br to buf, through its line end (quote-aware).
+func readRecord(br *bufio.Reader, buf []byte) ([]byte, error) {
+	inQuote := false
+	for {
+		line, err := br.ReadSlice('\n')
+		buf = append(buf, line...)
+		inQuote = inQuote != (bytes.Count(line, []byte{'"'})%2 == 1)
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err != nil:
+			return buf, err
+		case !inQuote:
+			return buf, nil
+		}
+	}
+}
+
+// field returns field i of a record, quotes kept (an unquoted ISO timestamp is compared as is; a quoted
+// one sorts with its quote first, which the callers' timestamps never are).
+func field(rec []byte, i int) []byte {
+	inQuote := false
+	start, n := 0, 0
+	for j, b := range rec {
+		switch {
+		case b == '"':
+			inQuote = !inQuote
+		case (b == ',' || b == '\n' || b == '\r') && !inQuote:
+			if n == i {
+				return rec[start:j]
+			}
+			n++
+			start = j + 1
+		}
+	}
+	if n == i {
+		return rec[start:]
+	}
+	return nil
+}

@@ -1,0 +1,31 @@
+package connectors
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestFilterCSVKeepsRowsBeforeTheDateVerbatim(t *testing.T) {
+	in := "\"data\",\"settore\",\"eta\"\n" +
+		"2024-01-05T00:00:00.000,\"Commercio, all'ingrosso\",30\n" +
+		"2024-03-01T00:00:00.000,\"una\nriga su due linee\",41\n" +
+		"2024-02-29T00:00:00.000,Alberghi,22\r\n" +
+		"2024-04-10T00:00:00.000,Alberghi,50"
+	var out bytes.Buffer
+	kept, dropped, err := FilterCSV(&out, strings.NewReader(in), &RowFilter{Column: 0, From: "2024-03-01"})
+	if err != nil || kept != 2 || dropped != 2 {
+		t.Fatalf("kept %d dropped %d: %v", kept, dropped, err)
+	}
+	want := "\"data\",\"settore\",\"eta\"\n2024-01-05T00:00:00.000,\"Commercio, all'ingrosso\",30\n2024-02-29T00:00:00.000,Alberghi,22\r\n"
+	if out.String() != want {
+		t.Errorf("got %q", out.String())
+	}
+	out.Reset()
+	if kept, _, err := FilterCSV(&out, strings.NewReader(in), nil); err != nil || kept != 4 || out.String() != in {
+		t.Errorf("without a filter: %d rows, %v, changed bytes: %v", kept, err, out.String() != in)
+	}
+	if got := string(field([]byte(`a,"b,c",d`+"\n"), 2)); got != "d" {
+		t.Errorf("field 2 = %q", got)
+	}
+}
