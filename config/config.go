@@ -93,8 +93,8 @@ type Source struct {
 	ReconcileEvery Duration `yaml:"reconcile_every" json:"reconcile_every,omitempty"`
 	// DateWindow is how far back, by the rows' business date, an incremental source takes rows again when
 	// it finds published rows rewritten (a republication), instead of downloading everything (Socrata).
-	DateWindow Duration `yaml:"date_window" json:"date_window,omitempty"`
-	Datasets       []Dataset `yaml:"datasets" json:"datasets"`
+	DateWindow Duration  `yaml:"date_window" json:"date_window,omitempty"`
+	Datasets   []Dataset `yaml:"datasets" json:"datasets"`
 }
 
 // RateLimit is at most Requests requests every Per.

@@ -24,11 +24,11 @@ type memSink struct {
 	urls []string
 }
 
-func (m *memSink) Resumed() (connectors.Cursor, bool)      { return connectors.Cursor{}, false }
+func (m *memSink) Resumed() (connectors.Cursor, bool) { return connectors.Cursor{}, false }
 func (m *memSink) AppendRaw(context.Context, string, *connectors.RowFilter) (int64, error) {
 	return 0, fmt.Errorf("not used")
 }
-func (m *memSink) Sent(u string)                           { m.urls = append(m.urls, u) }
+func (m *memSink) Sent(u string) { m.urls = append(m.urls, u) }
 func (m *memSink) Page(_ context.Context, body io.Reader, next func() connectors.Cursor) error {
 	if _, err := io.Copy(&m.buf, body); err != nil {
 		return err
