@@ -232,11 +232,11 @@ func COScriptHeader(req CORequest, header []string) (string, error) {
 	stmts = append(stmts, rawCOView(req.CSVPath, header))
 	inline := strings.NewReplacer("$1::VARCHAR", quoteLiteral(req.EventType), "$2::VARCHAR", quoteLiteral(req.RawSHA256),
 		"$3::DATE", "DATE "+quoteLiteral(req.RefDate.Format("2006-01-02")))
-	stmts = append(stmts, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+	stmts = append(stmts, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880)",
 		strings.TrimRight(strings.TrimSpace(inline.Replace(labourEventsSQL)), ";"), quoteLiteral(req.EventsOut)))
 	flows := strings.NewReplacer("read_parquet($1)", "read_parquet("+quoteLiteral(req.EventsOut)+")",
 		"$2::DATE", "DATE "+quoteLiteral(FlowsFrom.Format("2006-01-02"))).Replace(labourFlowsPartSQL)
-	stmts = append(stmts, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+	stmts = append(stmts, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880)",
 		strings.TrimRight(strings.TrimSpace(flows), ";"), quoteLiteral(req.FlowsOut)))
 	return strings.Join(stmts, ";\n") + ";\n", nil
 }

@@ -190,7 +190,7 @@ func (d *DB) harmonizeObservations(ctx context.Context, snap Snapshot, parse fun
 
 // copyToParquet writes the result of query (with bound args) to a Parquet file and returns its rows.
 func copyToParquet(ctx context.Context, conn *sql.Conn, query, out string, args ...any) (int64, error) {
-	stmt := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+	stmt := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880)",
 		strings.TrimRight(strings.TrimSpace(query), ";"), quoteLiteral(out))
 	res, err := conn.ExecContext(ctx, stmt, args...)
 	if err != nil {
