@@ -229,7 +229,7 @@ func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds
 		res.Reason = "nothing new at the source (" + cur.Note + ")"
 		res.URL, res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.URL, prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
 		res.Cursor = prev.Cursor
-		return res, nil
+		return res, a.keepSignal(ctx, prev, res.Signal, nil)
 	}
 	res.FetchedAt = nowMillis()
 	sp := s.spooled()
@@ -259,7 +259,7 @@ func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds
 		res.Reason = "same bytes as the accepted snapshot"
 		res.FetchedAt = prev.FetchedAt
 		res.Cursor = &cur
-		return res, nil
+		return res, a.keepSignal(ctx, prev, res.Signal, &cur)
 	}
 	res.Changed, res.Cursor = true, &cur
 	res.Reason = "new data (" + cur.Note + ")"

@@ -103,7 +103,7 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if resp.NotModified {
 		res.Reason = "not modified (HTTP 304)"
 		res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
-		return res, nil
+		return res, a.keepSignal(ctx, prev, res.Signal, nil)
 	}
 	defer resp.Body.Close()
 	res.FetchedAt = nowMillis()
@@ -142,7 +142,7 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if hasPrev && prev.RawSHA256 == spooled.SHA256 {
 		res.Reason = "same bytes as the accepted snapshot"
 		res.FetchedAt = prev.FetchedAt
-		return res, nil
+		return res, a.keepSignal(ctx, prev, res.Signal, nil)
 	}
 	res.Changed = true
 	res.Reason = "new data"
@@ -151,6 +151,20 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	}
 	log.Info("fetched", "source", in.Source, "dataset", in.Dataset, "key", res.RawKey, "bytes", res.Bytes)
 	return res, nil
+}
+
+// keepSignal records the change signal (and the download cursor) of a dataset whose data did not change,
+// in its accepted state, so that the next check compares against them rather than fetching again (a
+// source that republished the same data, a new watermark with no new row).
+func (a *Activities) keepSignal(ctx context.Context, prev lake.State, signal string, cur *connectors.Cursor) error {
+	if signal == "" || (signal == prev.Signal && cur == nil) {
+		return nil
+	}
+	prev.Signal = signal
+	if cur != nil {
+		prev.Cursor = cur
+	}
+	return a.Lake.SetState(ctx, prev)
 }
 
 // landRaw stores a spooled body under its content-addressed key with its sidecar. A key that exists already

@@ -457,6 +457,11 @@ func TestEndToEnd(t *testing.T) {
 			if r.Changed || r.Requests != 4 || !strings.Contains(r.Reason, "same bytes") || res.Release != nil {
 				t.Errorf("report = %+v, release %+v; want unchanged after the signal, two counts and one page", r, res.Release)
 			}
+			// The new signal and watermark are kept: the next refresh stops at the change check.
+			again, err := refreshSource(t, "lombardia")
+			if r := report(t, again, "cessati"); err != nil || r.Changed || r.Requests != 1 {
+				t.Errorf("next refresh: %+v, %v; want one request", r, err)
+			}
 		}},
 		{"Istat flows through the same path, its request budget held", func(t *testing.T) {
 			res, err := refreshSource(t, "istat")
