@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"regexp"
+
 	"io/fs"
 	"testing/fstest"
 
@@ -99,6 +101,10 @@ func run(m *testing.M) int {
 	istat := cfg.Sources["istat"]
 	istat.Datasets = istat.Datasets[:1]
 	cfg.Sources["istat"] = istat
+	// INAIL's REST API beside its zip (the default configuration leaves it commented out).
+	inail := cfg.Sources["inail"]
+	inail.Datasets = append(inail.Datasets, config.Dataset{ID: "infortuni_mensili_api", Code: "Lombardia", Format: "api"})
+	cfg.Sources["inail"] = inail
 	// An observatory whose bucket does not exist: its delivery fails, the others must not wait for it.
 	cfg.Observatories = append(cfg.Observatories, config.Observatory{ID: "broken", Name: "Misconfigured", Bucket: "obs-does-not-exist"})
 
@@ -239,4 +245,27 @@ func sodaOverride(t *testing.T, id string, rowsUpdatedAt int64, table string) {
 	h := mirror.SODA{Table: fstest.MapFS{"t.csv": {Data: []byte(table)}}, Path: "t.csv"}
 	shared.sources.override(t, "/lombardia/resource/"+id+".csv", h.ServeHTTP)
 	shared.sources.override(t, "/lombardia/resource/"+id+".json", h.ServeHTTP)
+}
+
+// inailAPI answers like INAIL's REST API: the real Liguria answer of the connector's test data, moved to
+// Milano and to the month asked, for months up to lastData; HTTP 500 "Dati non trovati" after.
+func inailAPI(t *testing.T, lastData string) http.HandlerFunc {
+	real, err := os.ReadFile(filepath.Join(repoRoot(), "connectors/inail/testdata/DatiConCadenzaMensileInfortuni-Liguria-2019-11-first30.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	place := regexp.MustCompile(`"LuogoAccadimento" : "\d+"`)
+	date := regexp.MustCompile(`"DataAccadimento" : "\d\d/\d\d/\d{4}"`)
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if m := q.Get("AnnoAccadimento") + "-" + q.Get("MeseAccadimento"); m > lastData {
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte("Dati non trovati"))
+			return
+		}
+		body := place.ReplaceAll(real, []byte(`"LuogoAccadimento" : "015"`))
+		body = date.ReplaceAll(body, []byte(fmt.Sprintf(`"DataAccadimento" : "01/%s/%s"`, q.Get("MeseAccadimento"), q.Get("AnnoAccadimento"))))
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}
 }
