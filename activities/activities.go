@@ -49,8 +49,11 @@ type Activities struct {
 	ReleaseName   string
 	// DeliveryAttempts bounds the tries of one observatory's delivery.
 	DeliveryAttempts int32
-	WorkDir          string // spool and scratch space; nothing is kept there between activities
-	DuckDB           warehouse.Options
+	WorkDir          string // spool and scratch space; only the raw cache is kept there between activities
+	// WorkerQueue is this worker's own task queue: a fetch that leaves a raw object in this worker's cache
+	// names it, so that its harmonization runs here.
+	WorkerQueue string
+	DuckDB      warehouse.Options
 }
 
 // deferredRetryDelay is how long to wait before asking again for an extraction the source queued.

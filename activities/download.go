@@ -262,6 +262,10 @@ func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds
 		return res, a.keepSignal(ctx, prev, res.Signal, &cur)
 	}
 	res.Changed, res.Cursor = true, &cur
+	if _, events := src.Conn.(connectors.EventSource); events {
+		s.f.Close()
+		res.WorkerQueue = a.cacheRaw(sp.Path, sp.SHA256)
+	}
 	res.Reason = "new data (" + cur.Note + ")"
 	activity.GetLogger(ctx).Info("downloaded", "source", in.Source, "dataset", in.Dataset, "key", res.RawKey,
 		"bytes", res.Bytes, "requests", res.Requests, "how", cur.Note)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -41,6 +43,8 @@ type FetchResult struct {
 	Requests int
 	// Cursor is where a paged or incremental download stopped, stored with the accepted state.
 	Cursor *connectors.Cursor `json:",omitempty"`
+	// WorkerQueue, when set, is the task queue of the worker holding the raw object in its cache.
+	WorkerQueue string `json:",omitempty"`
 }
 
 // Fetch asks the source whether the dataset changed (one small request) and, if it did, streams the body
@@ -145,6 +149,9 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 		return res, a.keepSignal(ctx, prev, res.Signal, nil)
 	}
 	res.Changed = true
+	if _, events := src.Conn.(connectors.EventSource); events {
+		res.WorkerQueue = a.cacheRaw(spooled.Path, spooled.SHA256)
+	}
 	res.Reason = "new data"
 	if res.Signal != "" && hasPrev {
 		res.Reason = fmt.Sprintf("new data (signal %s, was %s)", res.Signal, prev.Signal)
@@ -178,6 +185,42 @@ func (a *Activities) landRaw(ctx context.Context, key, path string, side lake.Si
 		return err
 	}
 	return a.Lake.B.PutJSON(ctx, lake.SidecarKey(key), side, objectstore.PutOptions{})
+}
+
+// rawCacheTTL is how long a raw object waits in a worker's cache for its harmonization.
+const rawCacheTTL = 24 * time.Hour
+
+func (a *Activities) rawCacheDir() string { return filepath.Join(a.WorkDir, "raw-cache") }
+
+// cacheRaw keeps a landed spool file on this worker, keyed by its sha256, for the harmonization that
+// follows (CO exports run to gigabytes; reading them back from the object store costs the time of a
+// download). Entries older than rawCacheTTL are removed. Best effort: a miss reads the object store.
+// It returns this worker's task queue when the file is cached.
+func (a *Activities) cacheRaw(path, sha string) string {
+	dir := a.rawCacheDir()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return ""
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > rawCacheTTL {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	if os.Rename(path, filepath.Join(dir, sha)) != nil {
+		return ""
+	}
+	return a.WorkerQueue
+}
+
+// cachedRaw returns the cached copy of a raw object on this worker, or "".
+func (a *Activities) cachedRaw(sha string) string {
+	p := filepath.Join(a.rawCacheDir(), sha)
+	if _, err := os.Stat(p); err != nil || sha == "" || strings.ContainsAny(sha, "/.") {
+		return ""
+	}
+	return p
 }
 
 var putOctets = objectstore.PutOptions{ContentType: "application/octet-stream"}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"golang.org/x/sync/errgroup"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -103,7 +102,7 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 
 // harmonizeEvents turns one raw CO export into its labour_events snapshot, its labour_flows part and a
 // report of unmapped labels and flagged rows.
-func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev connectors.EventSource, ds connectors.Dataset, src Source) (HarmonizeResult, error) {
+func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev connectors.EventSource, ds connectors.Dataset, src Source) (_ HarmonizeResult, err error) {
 	res := HarmonizeResult{
 		Table: "labour_events", SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, "labour_events", in.SHA256),
 		Parts: map[string]string{"labour_flows_part": lake.SnapshotKey(in.Source, in.Dataset, "labour_flows_part", in.SHA256)},
@@ -122,40 +121,33 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 		return res, err
 	}
 	defer done()
-	// The download runs ahead of DuckDB: the export arrives in chunks cut at line ends, each harmonized
-	// into its own labour_events part while the next one downloads.
-	chunks := make(chan string, 1)
-	g, gctx := errgroup.WithContext(ctx)
+	// The export is harmonized in one pass of DuckDB over a local file, as a bare script would: the copy
+	// the fetch left in this worker's raw cache, else a download from the object store first.
 	start := time.Now()
-	var download time.Duration
-	g.Go(func() error {
-		defer close(chunks)
-		r, err := a.Lake.B.Get(gctx, in.RawKey)
-		if err != nil {
-			return err
+	raw := a.cachedRaw(in.SHA256)
+	step := "read_cache"
+	if raw != "" {
+		// Done with the cached copy once harmonized, or once it is known it never will be.
+		defer func() {
+			if err == nil || fault.Is(err, fault.BadInput) || fault.Is(err, fault.QualityGateFailed) {
+				os.Remove(raw)
+			}
+		}()
+	} else {
+		raw, step = filepath.Join(dir, "raw.csv"), "download"
+		if err := a.Lake.B.GetFile(ctx, in.RawKey, raw); err != nil {
+			return res, err
 		}
-		defer r.Close()
-		err = warehouse.SplitCSV(gctx, r, dir, coChunkBytes, chunks)
-		download = time.Since(start)
-		return err
-	})
+	}
+	download := time.Since(start)
+	chunks := make(chan string, 1)
+	chunks <- raw
+	close(chunks)
 	flows := filepath.Join(dir, "flows.parquet")
-	var out warehouse.COOutput
-	g.Go(func() error {
-		var err error
-		out, err = db.HarmonizeCOStream(gctx, warehouse.COStream{Chunks: chunks, RemoveChunk: true, EventType: ev.EventType(ds),
-			RawSHA256: in.SHA256, RefDate: in.FetchedAt, SchemaDrift: src.SchemaDrift, FlowsOut: flows,
-			EventsPath: func(i int) string { return filepath.Join(dir, fmt.Sprintf("events-%04d.parquet", i)) }})
-		if err != nil {
-			// Unblock the download, which may be waiting to hand over a chunk.
-			go func() {
-				for range chunks {
-				}
-			}()
-		}
-		return err
-	})
-	if err := g.Wait(); err != nil {
+	out, err := db.HarmonizeCOStream(ctx, warehouse.COStream{Chunks: chunks, EventType: ev.EventType(ds),
+		RawSHA256: in.SHA256, RefDate: in.FetchedAt, SchemaDrift: src.SchemaDrift, FlowsOut: flows,
+		EventsPath: func(i int) string { return filepath.Join(dir, fmt.Sprintf("events-%04d.parquet", i)) }})
+	if err != nil {
 		return res, err
 	}
 	st := out.Stats
@@ -191,7 +183,7 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 	if err := a.Lake.B.PutFile(ctx, res.Parts["labour_flows_part"], flows, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
 		return res, err
 	}
-	st.Timings["download"] = download
+	st.Timings[step] = download
 	rep.COStats, rep.EventParts, rep.PartRows = st, res.EventParts, res.PartRows
 	res.Rows, res.FirstPeriod, res.LastPeriod = st.Events, st.FirstMonth, st.LastMonth
 	// The report goes last: its presence says the snapshot and its part are complete.
@@ -209,9 +201,6 @@ type EventsReport struct {
 	EventParts []string         `json:"eventParts"`
 	PartRows   []int64          `json:"partRows"`
 }
-
-// coChunkBytes is the size of the chunks a CO export is harmonized in while it downloads.
-const coChunkBytes = 256 << 20
 
 // scratch returns a fresh work folder and DuckDB for one harmonization, and what removes both.
 func (a *Activities) scratch(ctx context.Context) (string, *warehouse.DB, func(), error) {

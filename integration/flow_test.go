@@ -381,6 +381,13 @@ func TestEndToEnd(t *testing.T) {
 			if err := shared.p.Bucket.GetJSON(ctx, st.ReportKey, &er); err != nil || er.Events != 3000 || len(er.Checks) == 0 || er.Flags == nil {
 				t.Errorf("harmonization report %s: %v, %d events, %d checks", st.ReportKey, err, er.Events, len(er.Checks))
 			}
+			// Harmonized by the worker that fetched it, from its raw cache, which it then emptied.
+			if _, ok := er.Timings["read_cache"]; !ok {
+				t.Errorf("attivati was not harmonized from the fetching worker's cache: timings %v", er.Timings)
+			}
+			if left, _ := os.ReadDir(filepath.Join(shared.state, "raw-cache")); len(left) != 0 {
+				t.Errorf("raw cache holds %d files after harmonizing", len(left))
+			}
 		}},
 		{"published flows add up", func(t *testing.T) {
 			dir := t.TempDir()

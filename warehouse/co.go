@@ -230,8 +230,7 @@ func COScriptHeader(req CORequest, header []string) (string, error) {
 		return "", err
 	}
 	stmts = append(stmts, rawCOView(req.CSVPath, header))
-	inline := strings.NewReplacer("$1::VARCHAR", quoteLiteral(req.EventType), "$2::VARCHAR", quoteLiteral(req.RawSHA256),
-		"$3::DATE", "DATE "+quoteLiteral(req.RefDate.Format("2006-01-02")))
+	inline := eventsInliner(req.EventType, req.RawSHA256, req.RefDate)
 	stmts = append(stmts, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880)",
 		strings.TrimRight(strings.TrimSpace(inline.Replace(labourEventsSQL)), ";"), quoteLiteral(req.EventsOut)))
 	flows := strings.NewReplacer("read_parquet($1)", "read_parquet("+quoteLiteral(req.EventsOut)+")",
@@ -239,6 +238,12 @@ func COScriptHeader(req CORequest, header []string) (string, error) {
 	stmts = append(stmts, fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 122880)",
 		strings.TrimRight(strings.TrimSpace(flows), ";"), quoteLiteral(req.FlowsOut)))
 	return strings.Join(stmts, ";\n") + ";\n", nil
+}
+
+// eventsInliner puts the bound values of labour_events.sql into its text.
+func eventsInliner(eventType, rawSHA256 string, refDate time.Time) *strings.Replacer {
+	return strings.NewReplacer("$1::VARCHAR", quoteLiteral(eventType), "$2::VARCHAR", quoteLiteral(rawSHA256),
+		"$3::DATE", "DATE "+quoteLiteral(refDate.Format("2006-01-02")))
 }
 
 // CORequest is one raw CO export to harmonize.
@@ -336,7 +341,7 @@ func (d *DB) HarmonizeCO(ctx context.Context, req CORequest) (COStats, error) {
 }
 
 // COStream is one raw CO export arriving in chunks: CSV files that each start with the export's header
-// line, in the order of the export, cut at line ends (see SplitCSV).
+// line, in the order of the export, cut at line ends outside quotes.
 type COStream struct {
 	Chunks      <-chan string
 	RemoveChunk bool // delete each chunk file once harmonized
@@ -372,6 +377,7 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error
 		lap = time.Now()
 	}
 	loaded := false
+	inlineEvents := eventsInliner(s.EventType, s.RawSHA256, s.RefDate)
 	for chunk := range s.Chunks {
 		step("wait")
 		header, err := ReadCOHeader(chunk)
@@ -395,7 +401,8 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error
 				loaded = true
 				step("dictionaries")
 			}
-			n, err := copyToParquet(ctx, conn, labourEventsSQL, part, s.EventType, s.RawSHA256, s.RefDate.Format("2006-01-02"))
+			// Values inlined as the bare script has them: constants the planner sees (not parameters).
+			n, err := copyToParquet(ctx, conn, inlineEvents.Replace(labourEventsSQL), part)
 			if err != nil {
 				return out, fault.Wrap(fault.BadInput, "CO export does not parse", err)
 			}
@@ -450,9 +457,9 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error
 	st.Flags["flag_age_implausible"], st.Flags["flag_date_implausible"], st.Flags["flag_outside_lombardy"] = a, b, c
 	st.FirstMonth, st.LastMonth = first.String, last.String
 	step("report")
-	flowsSQL := strings.Replace(labourFlowsPartSQL, "read_parquet($1)", "read_parquet("+list+")", 1)
-	flowsSQL = strings.Replace(flowsSQL, "$2::DATE", "$1::DATE", 1)
-	if st.FlowRows, err = copyToParquet(ctx, conn, flowsSQL, s.FlowsOut, FlowsFrom.Format("2006-01-02")); err != nil {
+	flowsSQL := strings.NewReplacer("read_parquet($1)", "read_parquet("+list+")",
+		"$2::DATE", "DATE "+quoteLiteral(FlowsFrom.Format("2006-01-02"))).Replace(labourFlowsPartSQL)
+	if st.FlowRows, err = copyToParquet(ctx, conn, flowsSQL, s.FlowsOut); err != nil {
 		return out, fmt.Errorf("labour flows: %w", err)
 	}
 	step("flows")

@@ -4,6 +4,8 @@
 package worker
 
 import (
+	"crypto/rand"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -53,11 +55,55 @@ type Options struct {
 	MaxConcurrentActivities int
 }
 
-// New returns a Temporal worker for the task queue with everything registered.
+// New returns a Temporal worker for the task queue with everything registered, and a task queue of its
+// own on which it takes the activities meant for it: the harmonization of an export it fetched, which it
+// reads from its local raw cache instead of downloading it again.
 func New(c client.Client, taskQueue string, acts *activities.Activities, opts Options) sdkworker.Worker {
+	own := fmt.Sprintf("%s@%s", taskQueue, workerID())
+	acts.WorkerQueue = own
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities})
 	Register(w, acts)
-	return w
+	ow := sdkworker.New(c, own, sdkworker.Options{MaxConcurrentActivityExecutionSize: opts.MaxConcurrentActivities})
+	ow.RegisterActivity(acts)
+	return pair{Worker: w, own: ow}
+}
+
+// workerID names this process: host, pid and a random part.
+func workerID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s-%d-%x", host, os.Getpid(), b)
+}
+
+// pair is a worker of the shared task queue together with the one of its own queue.
+type pair struct {
+	sdkworker.Worker
+	own sdkworker.Worker
+}
+
+func (p pair) Start() error {
+	if err := p.own.Start(); err != nil {
+		return err
+	}
+	if err := p.Worker.Start(); err != nil {
+		p.own.Stop()
+		return err
+	}
+	return nil
+}
+
+func (p pair) Stop() {
+	p.Worker.Stop()
+	p.own.Stop()
+}
+
+func (p pair) Run(interruptCh <-chan interface{}) error {
+	if err := p.own.Start(); err != nil {
+		return err
+	}
+	defer p.own.Stop()
+	return p.Worker.Run(interruptCh)
 }
 
 // DuckDBMemoryLimit bounds each activity's DuckDB; what does not fit spills to the work folder.

@@ -5,6 +5,8 @@
 package workflows
 
 import (
+	enumspb "go.temporal.io/api/enums/v1"
+
 	"errors"
 	"fmt"
 	"strings"
@@ -46,6 +48,12 @@ var (
 			NonRetryableErrorTypes: append([]string{string(fault.Conflict)}, fault.NonRetryable...)},
 	}
 )
+
+// pinnedScheduleToStart is how long a harmonization waits for the worker that fetched its export before
+// any worker takes it.
+const pinnedScheduleToStart = 2 * time.Minute
+
+var errNotPinned = errors.New("not pinned to a worker")
 
 // RefreshInput names a source to refresh.
 type RefreshInput struct {
@@ -160,9 +168,21 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 	}
 	rep.Changed = true
 	var h activities.HarmonizeResult
+	hin := activities.HarmonizeInput{Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt}
 	hctx := workflow.WithActivityOptions(ctx, harmonizeOptions)
-	if err := workflow.ExecuteActivity(hctx, a.Harmonize, activities.HarmonizeInput{
-		Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt}).Get(ctx, &h); err != nil {
+	err = errNotPinned
+	// The worker that fetched an export keeps it in its raw cache: harmonize there. If that worker does
+	// not take the task in time (it stopped), any worker does, reading the raw object from the store.
+	if f.WorkerQueue != "" && workflow.GetVersion(ctx, "harmonize-on-fetching-worker", workflow.DefaultVersion, 1) == 1 {
+		opts := harmonizeOptions
+		opts.TaskQueue, opts.ScheduleToStartTimeout = f.WorkerQueue, pinnedScheduleToStart
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.Harmonize, hin).Get(ctx, &h)
+	}
+	var te *temporal.TimeoutError
+	if errors.Is(err, errNotPinned) || (errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START) {
+		err = workflow.ExecuteActivity(hctx, a.Harmonize, hin).Get(ctx, &h)
+	}
+	if err != nil {
 		return fail(err)
 	}
 	rep.Rows, rep.SnapshotKey = h.Rows, h.SnapshotKey
