@@ -503,6 +503,11 @@ func TestEndToEnd(t *testing.T) {
 			if !r.Changed || r.Rows != 216 || !strings.HasSuffix(r.RawKey, ".csv") {
 				t.Errorf("report = %+v", r)
 			}
+			for _, id := range []string{"immatricolati_residenza", "laureati_sede"} {
+				if r := report(t, res, id); !r.Changed || r.Rows == 0 {
+					t.Errorf("report = %+v", r)
+				}
+			}
 			if res.Release == nil || res.Release.Version != "1.3.0" {
 				t.Fatalf("release = %+v, want 1.3.0", res.Release)
 			}
@@ -698,8 +703,8 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("deliveries: %d, %d entries", code, len(ds))
 			}
 			var states []lake.State
-			if code := get("/api/datasets", &states); code != 200 || len(states) != 16 {
-				t.Errorf("datasets: %d, %d states, want 4 Eurostat, 1 Istat, 1 MUR, 2 INAIL, 4 CO, 1 INPS, 1 MLPS and 2 MIM", code, len(states))
+			if code := get("/api/datasets", &states); code != 200 || len(states) != 18 {
+				t.Errorf("datasets: %d, %d states, want 4 Eurostat, 1 Istat, 3 MUR, 2 INAIL, 4 CO, 1 INPS, 1 MLPS and 2 MIM", code, len(states))
 			}
 			if code := get("/api/releases/7.7.7", nil); code != http.StatusNotFound {
 				t.Errorf("unknown release: %d, want 404", code)
