@@ -442,6 +442,13 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error
 		parts[i] = quoteLiteral(p)
 	}
 	list := "[" + strings.Join(parts, ", ") + "]"
+	// The flows first, while DuckDB's memory is free of the report's scans.
+	flowsSQL := strings.NewReplacer("read_parquet($1)", "read_parquet("+list+")",
+		"$2::DATE", "DATE "+quoteLiteral(FlowsFrom.Format("2006-01-02"))).Replace(labourFlowsPartSQL)
+	if st.FlowRows, err = copyToParquet(ctx, conn, flowsSQL, s.FlowsOut); err != nil {
+		return out, fmt.Errorf("labour flows: %w", err)
+	}
+	step("flows")
 	if st.Unmapped, err = unmappedLabels(ctx, conn, list); err != nil {
 		return out, err
 	}
@@ -457,12 +464,6 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error
 	st.Flags["flag_age_implausible"], st.Flags["flag_date_implausible"], st.Flags["flag_outside_lombardy"] = a, b, c
 	st.FirstMonth, st.LastMonth = first.String, last.String
 	step("report")
-	flowsSQL := strings.NewReplacer("read_parquet($1)", "read_parquet("+list+")",
-		"$2::DATE", "DATE "+quoteLiteral(FlowsFrom.Format("2006-01-02"))).Replace(labourFlowsPartSQL)
-	if st.FlowRows, err = copyToParquet(ctx, conn, flowsSQL, s.FlowsOut); err != nil {
-		return out, fmt.Errorf("labour flows: %w", err)
-	}
-	step("flows")
 	out.Stats = st
 	return out, nil
 }
