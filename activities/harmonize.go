@@ -162,7 +162,9 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 		return res, err
 	}
 	var qr quality.Report
+	lap := time.Now()
 	qr.Add(quality.Run(ctx, db.SQL(), "labour_events", "read_parquet("+events+")", checks["labour_events"], nil)...)
+	st.Timings["checks"] = time.Since(lap)
 	rep = EventsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, COStats: st, Checks: qr.Results}
 	if blocking := qr.Blocking(); len(blocking) > 0 {
 		// Kept for inspection beside where the snapshot would have gone; the dataset is not accepted.
@@ -170,6 +172,7 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 		return res, fault.Errorf(fault.QualityGateFailed, "labour_events: %s", strings.Join(blocking, "; "))
 	}
 	res.EventParts, res.PartRows = nil, out.PartRows
+	lap = time.Now()
 	for i, path := range out.EventParts {
 		key := res.SnapshotKey
 		if i > 0 {
@@ -183,6 +186,7 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 	if err := a.Lake.B.PutFile(ctx, res.Parts["labour_flows_part"], flows, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
 		return res, err
 	}
+	st.Timings["upload"] = time.Since(lap)
 	st.Timings[step] = download
 	rep.COStats, rep.EventParts, rep.PartRows = st, res.EventParts, res.PartRows
 	res.Rows, res.FirstPeriod, res.LastPeriod = st.Events, st.FirstMonth, st.LastMonth
