@@ -13,9 +13,7 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"path"
 	"strings"
-	"sync"
 
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/ckan"
@@ -29,17 +27,14 @@ const Name = "mlps"
 
 // Source is the connector.
 type Source struct {
-	base, files string
-	client      *httpfetch.Client
-	mu          sync.Mutex
-	urls        map[string]string // dataset → file URL found by the last Check
+	files *ckan.Files
 }
 
 // New returns the connector for the CKAN catalogue at baseURL (https://www.dati.gov.it/opendata). Files
 // are fetched from the URL the catalogue gives, or, when filesURL is set (a mirror), from the same path
 // under filesURL.
 func New(baseURL, filesURL string, client *httpfetch.Client) *Source {
-	return &Source{base: strings.TrimRight(baseURL, "/"), files: strings.TrimRight(filesURL, "/"), client: client, urls: map[string]string{}}
+	return &Source{files: &ckan.Files{Base: strings.TrimRight(baseURL, "/"), Rebase: strings.TrimRight(filesURL, "/"), Client: client}}
 }
 
 // Name returns "mlps".
@@ -51,63 +46,12 @@ func (s *Source) Extension(connectors.Dataset) string { return "csv" }
 // Check reads the package and finds the dataset's file in it: by file name when the dataset names one,
 // else the package's only CSV resource.
 func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.Signal, error) {
-	pkg, u, err := ckan.PackageShow(ctx, s.client, s.base, ds.SourceCode())
-	if err != nil {
-		return connectors.Signal{URL: u}, err
-	}
-	res, ok := pkg.ResourceByFile(ds.Resource)
-	if ds.Resource == "" {
-		res, ok = onlyCSV(pkg)
-	}
-	if !ok {
-		return connectors.Signal{URL: u}, fault.Errorf(fault.BadInput, "package %s has no file %q (its files: %s)", ds.SourceCode(), ds.Resource, files(pkg))
-	}
-	fu := res.URL
-	if s.files != "" {
-		if fu, err = ckan.Rebase(res.URL, s.files); err != nil {
-			return connectors.Signal{URL: u}, fault.Wrap(fault.BadInput, "resource URL", err)
-		}
-	}
-	s.mu.Lock()
-	s.urls[ds.ID] = fu
-	s.mu.Unlock()
-	token := res.LastModified
-	if token == "" {
-		token = pkg.MetadataModified
-	}
-	return connectors.Signal{Token: token, URL: u}, nil
-}
-
-func onlyCSV(pkg ckan.Package) (ckan.Resource, bool) {
-	var found []ckan.Resource
-	for _, r := range pkg.Resources {
-		if strings.EqualFold(r.Format, "csv") || strings.EqualFold(path.Ext(r.URL), ".csv") {
-			found = append(found, r)
-		}
-	}
-	if len(found) != 1 {
-		return ckan.Resource{}, false
-	}
-	return found[0], true
-}
-
-func files(pkg ckan.Package) string {
-	var names []string
-	for _, r := range pkg.Resources {
-		names = append(names, path.Base(r.URL))
-	}
-	return strings.Join(names, ", ")
+	return s.files.Check(ctx, ds)
 }
 
 // DataRequest downloads the file found by Check.
 func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
-	s.mu.Lock()
-	u := s.urls[ds.ID]
-	s.mu.Unlock()
-	if u == "" {
-		return httpfetch.Request{}, fault.Errorf(fault.SourceUnavailable, "the file of %s is not resolved yet", ds.ID)
-	}
-	return httpfetch.Request{URL: u, Header: http.Header{"Accept": {"text/csv, */*"}}}, nil
+	return s.files.Request(ds)
 }
 
 // Inspect rejects error statuses, the WAF's HTML, JSON errors and empty files.

@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"golang.org/x/text/encoding/charmap"
 
@@ -31,15 +30,13 @@ const Name = "mur"
 
 // Source is the connector.
 type Source struct {
-	base   string
-	client *httpfetch.Client
-	mu     sync.Mutex
-	urls   map[string]string // dataset → resource URL found by the last Check
+	files *ckan.Files
 }
 
-// New returns the connector for the portal at baseURL.
+// New returns the connector for the portal at baseURL; its files are fetched from the same site.
 func New(baseURL string, client *httpfetch.Client) *Source {
-	return &Source{base: strings.TrimRight(baseURL, "/"), client: client, urls: map[string]string{}}
+	base := strings.TrimRight(baseURL, "/")
+	return &Source{files: &ckan.Files{Base: base, Rebase: base, Client: client}}
 }
 
 // Name returns "mur".
@@ -50,37 +47,12 @@ func (s *Source) Extension(connectors.Dataset) string { return "csv" }
 
 // Check reads the package and finds the dataset's file in it.
 func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.Signal, error) {
-	pkg, u, err := ckan.PackageShow(ctx, s.client, s.base, ds.SourceCode())
-	if err != nil {
-		return connectors.Signal{URL: u}, err
-	}
-	res, ok := pkg.ResourceByFile(ds.Resource)
-	if !ok {
-		return connectors.Signal{URL: u}, fault.Errorf(fault.BadInput, "package %s has no file %q", ds.SourceCode(), ds.Resource)
-	}
-	ru, err := ckan.Rebase(res.URL, s.base)
-	if err != nil {
-		return connectors.Signal{URL: u}, fault.Wrap(fault.BadInput, "resource URL", err)
-	}
-	s.mu.Lock()
-	s.urls[ds.ID] = ru
-	s.mu.Unlock()
-	token := res.LastModified
-	if token == "" {
-		token = pkg.MetadataModified
-	}
-	return connectors.Signal{Token: token, URL: u}, nil
+	return s.files.Check(ctx, ds)
 }
 
 // DataRequest downloads the file found by Check.
 func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
-	s.mu.Lock()
-	u := s.urls[ds.ID]
-	s.mu.Unlock()
-	if u == "" {
-		return httpfetch.Request{}, fault.Errorf(fault.SourceUnavailable, "the file of %s is not resolved yet", ds.ID)
-	}
-	return httpfetch.Request{URL: u}, nil
+	return s.files.Request(ds)
 }
 
 // Inspect rejects HTML pages and JSON errors.

@@ -31,7 +31,7 @@ func TestResolveFetchAndParse(t *testing.T) {
 	if err != nil || !strings.HasPrefix(req.URL, srv.URL+"/mur/dataset/") {
 		t.Fatalf("request = %+v, %v: the resource must be fetched from the configured site", req, err)
 	}
-	resp, err := s.client.Get(ctx, req)
+	resp, err := s.files.Client.Get(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestEnrolmentsAndGraduatesFromTheirPackages(t *testing.T) {
 		if !strings.Contains(req.URL, tt.ds.Code) {
 			t.Errorf("%s: %s is not in its package", tt.ds.ID, req.URL)
 		}
-		resp, err := s.client.Get(ctx, req)
+		resp, err := s.files.Client.Get(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
