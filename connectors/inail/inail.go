@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -120,21 +119,11 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 		}
 		return emitCounts(counts, emit)
 	}
-	// zip needs random access: spool the archive (tens of MB at most).
-	tmp, err := os.CreateTemp("", "inail-*.zip")
+	zr, done, err := connectors.OpenZip(r) // tens of MB at most
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	size, err := io.Copy(tmp, r)
-	if err != nil {
-		return err
-	}
-	zr, err := zip.NewReader(tmp, size)
-	if err != nil {
-		return fault.Wrap(fault.BadInput, "INAIL archive", err)
-	}
+	defer done()
 	var member *zip.File
 	for _, f := range zr.File {
 		if strings.HasSuffix(strings.ToLower(f.Name), ".csv") {

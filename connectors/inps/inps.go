@@ -10,7 +10,6 @@
 package inps
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -217,17 +216,12 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 
 // Inspect rejects error statuses and HTML pages, and wants JSON from the API.
 func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
-	trimmed := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
-	lower := bytes.ToLower(trimmed[:min(len(trimmed), 64)])
+	trimmed, err := connectors.CheckBody(status, header, head)
 	switch {
-	case status >= 400:
-		return fault.Errorf(fault.BadInput, "HTTP %d: %q", status, string(trimmed[:min(len(trimmed), 160)]))
-	case bytes.HasPrefix(lower, []byte("<!doctype html")), bytes.HasPrefix(lower, []byte("<html")):
-		return fault.Errorf(fault.BadInput, "an HTML page instead of data")
-	case len(trimmed) == 0:
-		return fault.Errorf(fault.BadInput, "an empty answer")
+	case err != nil:
+		return err
 	case ds.Format != FormatCSV && trimmed[0] != '{':
-		return fault.Errorf(fault.BadInput, "not a JSON answer: %q", string(trimmed[:min(len(trimmed), 160)]))
+		return fault.Errorf(fault.BadInput, "not a JSON answer: %q", connectors.Snippet(trimmed, 160))
 	}
 	return nil
 }

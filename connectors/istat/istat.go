@@ -132,14 +132,10 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 
 // Inspect rejects HTML pages and bodies of another format than the one asked for.
 func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
-	trimmed := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
-	lower := bytes.ToLower(trimmed[:min(len(trimmed), 64)])
+	trimmed, err := connectors.CheckBody(status, header, head)
 	switch {
-	case status >= 400:
-		return fault.Errorf(fault.BadInput, "HTTP %d: %q", status, string(trimmed[:min(len(trimmed), 160)]))
-	case bytes.HasPrefix(lower, []byte("<!doctype html")), bytes.HasPrefix(lower, []byte("<html")),
-		strings.HasPrefix(strings.ToLower(header.Get("Content-Type")), "text/html"):
-		return fault.Errorf(fault.BadInput, "an HTML page instead of data")
+	case err != nil:
+		return err
 	case format(ds) == "csv" && !bytes.HasPrefix(trimmed, []byte("DATAFLOW")):
 		return fault.Errorf(fault.BadInput, "not SDMX-CSV: %q", string(trimmed[:min(len(trimmed), 80)]))
 	case format(ds) != "csv" && !bytes.HasPrefix(trimmed, []byte("<")):

@@ -138,18 +138,12 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 
 // Inspect rejects error statuses, HTML pages and Socrata's JSON errors.
 func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
-	trimmed := bytes.TrimLeft(head, " \t\r\n\xef\xbb\xbf")
-	lower := bytes.ToLower(trimmed[:min(len(trimmed), 64)])
+	trimmed, err := connectors.CheckBody(status, header, head)
 	switch {
-	case status >= 400:
-		return fault.Errorf(fault.BadInput, "HTTP %d: %q", status, string(trimmed[:min(len(trimmed), 160)]))
-	case strings.HasPrefix(strings.ToLower(header.Get("Content-Type")), "text/html"),
-		bytes.HasPrefix(lower, []byte("<!doctype html")), bytes.HasPrefix(lower, []byte("<html")):
-		return fault.Errorf(fault.BadInput, "an HTML page instead of the CSV export")
+	case err != nil:
+		return err
 	case bytes.HasPrefix(trimmed, []byte("{")):
-		return fault.Errorf(fault.BadInput, "JSON instead of the CSV export: %q", string(trimmed[:min(len(trimmed), 160)]))
-	case len(trimmed) == 0:
-		return fault.Errorf(fault.BadInput, "empty export")
+		return fault.Errorf(fault.BadInput, "JSON instead of CSV: %q", connectors.Snippet(trimmed, 160))
 	}
 	return nil
 }

@@ -17,7 +17,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -220,19 +219,13 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 	if ds.Resource == "" {
 		return parseRegistry(ds, r, emit)
 	}
-	tmp, err := os.CreateTemp("", "mim-*.zip")
+	zr, done, err := connectors.OpenZip(r)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	size, err := io.Copy(tmp, r)
-	if err != nil {
-		return err
-	}
-	zr, err := zip.NewReader(tmp, size)
-	if err != nil || len(zr.File) != 2 {
-		return fault.Errorf(fault.BadInput, "not the zip of a students file and its registry (%v)", err)
+	defer done()
+	if len(zr.File) != 2 {
+		return fault.Errorf(fault.BadInput, "not the zip of a students file and its registry (%d files)", len(zr.File))
 	}
 	reg, err := zr.File[1].Open()
 	if err != nil {
