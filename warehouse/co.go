@@ -442,6 +442,9 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error
 		parts[i] = quoteLiteral(p)
 	}
 	list := "[" + strings.Join(parts, ", ") + "]"
+	if len(parts) == 1 {
+		list = parts[0]
+	}
 	// The flows first, while DuckDB's memory is free of the report's scans.
 	flowsSQL := strings.NewReplacer("read_parquet($1)", "read_parquet("+list+")",
 		"$2::DATE", "DATE "+quoteLiteral(FlowsFrom.Format("2006-01-02"))).Replace(labourFlowsPartSQL)
