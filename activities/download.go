@@ -236,35 +236,14 @@ func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds
 	if err := s.f.Sync(); err != nil {
 		return res, err
 	}
-	res.SHA256, res.Bytes = sp.SHA256, sp.Size
+	s.f.Close() // an export is moved into the raw cache by settle
 	rejected := err
 	if rejected == nil {
 		rejected = src.Conn.Inspect(ds, 200, nil, sp.Head)
 	}
-	res.RawKey = lake.RawKey(in.Source, in.Dataset, sp.SHA256, src.Conn.Extension(ds))
-	side := lake.Sidecar{
-		Source: in.Source, Dataset: in.Dataset, URL: res.URL, Method: "GET", Status: 200, FetchedAt: res.FetchedAt,
-		Bytes: sp.Size, SHA256: sp.SHA256, Signal: res.Signal, Requests: s.cp.Requests, Download: cur.Note, Base: s.cp.Base,
-	}
-	if rejected != nil {
-		side.Rejected = rejected.Error()
-	}
-	if err := a.landRaw(ctx, res.RawKey, sp.Path, side); err != nil {
+	side := lake.Sidecar{URL: res.URL, Method: "GET", Status: 200, Requests: s.cp.Requests, Download: cur.Note, Base: s.cp.Base}
+	if res, err = a.settle(ctx, in, src, ds, sp, side, rejected, prev, hasPrev, &cur, res); err != nil || !res.Changed {
 		return res, err
-	}
-	if rejected != nil {
-		return res, keptFor(rejected, res.RawKey)
-	}
-	if hasPrev && prev.RawSHA256 == sp.SHA256 {
-		res.Reason = "same bytes as the accepted snapshot"
-		res.FetchedAt = prev.FetchedAt
-		res.Cursor = &cur
-		return res, a.keepSignal(ctx, prev, res.Signal, &cur)
-	}
-	res.Changed, res.Cursor = true, &cur
-	if _, events := src.Conn.(connectors.EventSource); events {
-		s.f.Close()
-		res.WorkerQueue = a.cacheRaw(sp.Path, sp.SHA256)
 	}
 	res.Reason = "new data (" + cur.Note + ")"
 	activity.GetLogger(ctx).Info("downloaded", "source", in.Source, "dataset", in.Dataset, "key", res.RawKey,

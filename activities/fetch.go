@@ -120,43 +120,54 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if spoolErr != nil && !errors.As(spoolErr, new(*fault.Error)) {
 		return res, spoolErr // cancelled or a local disk failure: nothing worth keeping
 	}
-	res.SHA256, res.Bytes = spooled.SHA256, spooled.Size
 	rejected := spoolErr
 	if rejected == nil {
 		rejected = src.Conn.Inspect(ds, resp.Status, resp.Header, spooled.Head)
 	}
-	res.RawKey = lake.RawKey(in.Source, in.Dataset, spooled.SHA256, src.Conn.Extension(ds))
-	side := lake.Sidecar{
-		Source: in.Source, Dataset: in.Dataset, URL: req.URL, Method: http.MethodGet, RequestHeaders: req.Header, RequestBody: string(req.Body),
-		Status: resp.Status, ResponseHeaders: resp.Header, FetchedAt: res.FetchedAt, Bytes: spooled.Size,
-		SHA256: spooled.SHA256, Signal: res.Signal,
-	}
+	side := lake.Sidecar{URL: req.URL, Method: http.MethodGet, RequestHeaders: req.Header, RequestBody: string(req.Body),
+		Status: resp.Status, ResponseHeaders: resp.Header}
 	if req.Body != nil {
 		side.Method = http.MethodPost
 	}
-	if rejected != nil {
-		side.Rejected = rejected.Error()
-	}
-	if err := a.landRaw(ctx, res.RawKey, spooled.Path, side); err != nil {
+	if res, err = a.settle(ctx, in, src, ds, spooled, side, rejected, prev, hasPrev, nil, res); err != nil || !res.Changed {
 		return res, err
-	}
-	if rejected != nil {
-		return res, keptFor(rejected, res.RawKey)
-	}
-	if hasPrev && prev.RawSHA256 == spooled.SHA256 {
-		res.Reason = "same bytes as the accepted snapshot"
-		res.FetchedAt = prev.FetchedAt
-		return res, a.keepSignal(ctx, prev, res.Signal, nil)
-	}
-	res.Changed = true
-	if _, events := src.Conn.(connectors.EventSource); events {
-		res.WorkerQueue = a.cacheRaw(spooled.Path, spooled.SHA256)
 	}
 	res.Reason = "new data"
 	if res.Signal != "" && hasPrev {
 		res.Reason = fmt.Sprintf("new data (signal %s, was %s)", res.Signal, prev.Signal)
 	}
 	log.Info("fetched", "source", in.Source, "dataset", in.Dataset, "key", res.RawKey, "bytes", res.Bytes)
+	return res, nil
+}
+
+// settle ends a fetch once its body is spooled: the body lands under its content address with its sidecar
+// (kept even when rejected, for inspection), then the fetch is a rejection, the accepted bytes again (the
+// new change signal and cursor are kept), or new data (an export stays in this worker's raw cache for its
+// harmonization). side carries the request and response; settle fills the rest.
+func (a *Activities) settle(ctx context.Context, in FetchInput, src Source, ds connectors.Dataset, sp httpfetch.Spooled,
+	side lake.Sidecar, rejected error, prev lake.State, hasPrev bool, cur *connectors.Cursor, res FetchResult) (FetchResult, error) {
+	res.SHA256, res.Bytes = sp.SHA256, sp.Size
+	res.RawKey = lake.RawKey(in.Source, in.Dataset, sp.SHA256, src.Conn.Extension(ds))
+	side.Source, side.Dataset, side.FetchedAt, side.Bytes, side.SHA256, side.Signal = in.Source, in.Dataset, res.FetchedAt, sp.Size, sp.SHA256, res.Signal
+	if rejected != nil {
+		side.Rejected = rejected.Error()
+	}
+	if err := a.landRaw(ctx, res.RawKey, sp.Path, side); err != nil {
+		return res, err
+	}
+	if rejected != nil {
+		return res, keptFor(rejected, res.RawKey)
+	}
+	res.Cursor = cur
+	if hasPrev && prev.RawSHA256 == sp.SHA256 {
+		res.Reason = "same bytes as the accepted snapshot"
+		res.FetchedAt = prev.FetchedAt
+		return res, a.keepSignal(ctx, prev, res.Signal, cur)
+	}
+	res.Changed = true
+	if _, events := src.Conn.(connectors.EventSource); events {
+		res.WorkerQueue = a.cacheRaw(sp.Path, sp.SHA256)
+	}
 	return res, nil
 }
 
