@@ -1,7 +1,7 @@
 package integration
 
 import (
-	"regexp"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/connectorstest"
 
 	"io/fs"
 	"testing/fstest"
@@ -247,25 +247,11 @@ func sodaOverride(t *testing.T, id string, rowsUpdatedAt int64, table string) {
 	shared.sources.override(t, "/lombardia/resource/"+id+".json", h.ServeHTTP)
 }
 
-// inailAPI answers like INAIL's REST API: the real Liguria answer of the connector's test data, moved to
-// Milano and to the month asked, for months up to lastData; HTTP 500 "Dati non trovati" after.
+// inailAPI answers like INAIL's REST API from the real answer in the connector's test data.
 func inailAPI(t *testing.T, lastData string) http.HandlerFunc {
 	real, err := os.ReadFile(filepath.Join(repoRoot(), "connectors/inail/testdata/DatiConCadenzaMensileInfortuni-Liguria-2019-11-first30.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	place := regexp.MustCompile(`"LuogoAccadimento" : "\d+"`)
-	date := regexp.MustCompile(`"DataAccadimento" : "\d\d/\d\d/\d{4}"`)
-	return func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if m := q.Get("AnnoAccadimento") + "-" + q.Get("MeseAccadimento"); m > lastData {
-			w.WriteHeader(http.StatusInternalServerError)
-			w.Write([]byte("Dati non trovati"))
-			return
-		}
-		body := place.ReplaceAll(real, []byte(`"LuogoAccadimento" : "015"`))
-		body = date.ReplaceAll(body, []byte(fmt.Sprintf(`"DataAccadimento" : "01/%s/%s"`, q.Get("MeseAccadimento"), q.Get("AnnoAccadimento"))))
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(body)
-	}
+	return connectorstest.INAILAPI(real, lastData, nil)
 }

@@ -1,10 +1,9 @@
 package lombardia
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/connectorstest"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,36 +17,6 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 )
-
-// memSink is a connectors.Sink in memory, for testing the connector alone.
-type memSink struct {
-	buf     bytes.Buffer
-	base    map[string]string // raw objects AppendRaw may copy
-	cps     []connectors.Cursor
-	resume  *connectors.Cursor
-	urls    []string
-	appends []string
-}
-
-func (m *memSink) Resumed() (connectors.Cursor, bool) {
-	if m.resume == nil {
-		return connectors.Cursor{}, false
-	}
-	return *m.resume, true
-}
-func (m *memSink) AppendRaw(_ context.Context, key string, drop *connectors.RowFilter) (int64, error) {
-	m.appends = append(m.appends, key)
-	kept, _, err := connectors.FilterCSV(&m.buf, strings.NewReader(m.base[key]), drop)
-	return kept, err
-}
-func (m *memSink) Page(_ context.Context, body io.Reader, next func() connectors.Cursor) error {
-	if _, err := io.Copy(&m.buf, body); err != nil {
-		return err
-	}
-	m.cps = append(m.cps, next())
-	return nil
-}
-func (m *memSink) Sent(u string) { m.urls = append(m.urls, u) }
 
 // table writes a recorded SODA table of n rows: row i has :id row-%07d and the given created/updated stamps.
 func table(n int, stamp func(i int) (created, updated string)) string {
@@ -107,7 +76,7 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 	srv := newSODA(t, table(2500, at("2025-10-31T09:00:00.000Z")))
 	conn := newConn(srv.URL, now)
 
-	full := &memSink{}
+	full := &connectorstest.MemSink{}
 	cur, err := conn.Download(ctx, ds, connectors.Cursor{}, full)
 	if err != nil {
 		t.Fatal(err)
@@ -115,24 +84,24 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 	if cur.Mode != "full" || cur.Rows != 2500 || cur.Watermark != "2025-10-31T09:00:00.000Z" || cur.Window != "" {
 		t.Fatalf("cursor %+v", cur)
 	}
-	if got := len(full.urls); got != 4 { // the count, then pages at 0, 1000, 2000
-		t.Errorf("%d requests, want 4: %v", got, full.urls)
+	if got := len(full.URLs); got != 4 { // the count, then pages at 0, 1000, 2000
+		t.Errorf("%d requests, want 4: %v", got, full.URLs)
 	}
-	lines := strings.Split(strings.TrimSuffix(full.buf.String(), "\n"), "\n")
-	if len(lines) != 2501 || !strings.HasPrefix(lines[0], `"data","genere"`) || strings.Count(full.buf.String(), `"data"`) != 1 {
+	lines := strings.Split(strings.TrimSuffix(full.Buf.String(), "\n"), "\n")
+	if len(lines) != 2501 || !strings.HasPrefix(lines[0], `"data","genere"`) || strings.Count(full.Buf.String(), `"data"`) != 1 {
 		t.Fatalf("%d lines, header %q", len(lines), lines[0])
 	}
-	if len(full.cps) != 3 || full.cps[1].Offset != 2000 || full.cps[1].Window == "" {
-		t.Errorf("checkpoints %+v", full.cps)
+	if len(full.Checkpoints) != 3 || full.Checkpoints[1].Offset != 2000 || full.Checkpoints[1].Window == "" {
+		t.Errorf("checkpoints %+v", full.Checkpoints)
 	}
 
 	// Nothing updated since the watermark: one request, nothing written.
 	prev := cur
 	prev.Base = "raw/base.csv"
-	same := &memSink{}
+	same := &connectorstest.MemSink{}
 	cur, err = conn.Download(ctx, ds, prev, same)
-	if err != nil || !cur.Unchanged || len(same.urls) != 1 || same.buf.Len() != 0 {
-		t.Fatalf("unchanged: %+v, %v, %d requests", cur, err, len(same.urls))
+	if err != nil || !cur.Unchanged || len(same.URLs) != 1 || same.Buf.Len() != 0 {
+		t.Fatalf("unchanged: %+v, %v, %d requests", cur, err, len(same.URLs))
 	}
 
 	// 30 new rows: appended to the base, header not repeated, only they are asked for.
@@ -142,30 +111,30 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 		}
 		return "2025-10-31T09:00:00.000Z", "2025-10-31T09:00:00.000Z"
 	}))
-	inc := &memSink{base: map[string]string{"raw/base.csv": full.buf.String()}}
+	inc := &connectorstest.MemSink{Base: map[string]string{"raw/base.csv": full.Buf.String()}}
 	cur, err = conn.Download(ctx, ds, prev, inc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cur.Mode != "incremental" || cur.Rows != 2530 || cur.Watermark != "2025-11-05T10:00:00.000Z" || len(inc.appends) != 1 || len(inc.urls) != 2 {
-		t.Fatalf("incremental: %+v, appends %v, %d requests", cur, inc.appends, len(inc.urls))
+	if cur.Mode != "incremental" || cur.Rows != 2530 || cur.Watermark != "2025-11-05T10:00:00.000Z" || len(inc.Appends) != 1 || len(inc.URLs) != 2 {
+		t.Fatalf("incremental: %+v, appends %v, %d requests", cur, inc.Appends, len(inc.URLs))
 	}
-	if got := strings.Count(inc.buf.String(), "\n"); got != 2531 || !strings.HasSuffix(inc.buf.String(), "ITALIA\n") || strings.Count(inc.buf.String(), `"data"`) != 1 {
+	if got := strings.Count(inc.Buf.String(), "\n"); got != 2531 || !strings.HasSuffix(inc.Buf.String(), "ITALIA\n") || strings.Count(inc.Buf.String(), `"data"`) != 1 {
 		t.Errorf("incremental raw has %d lines", got)
 	}
-	if !strings.Contains(inc.urls[1], "%3Aupdated_at+%3E+%272025-10-31T09%3A00%3A00.000Z%27") {
-		t.Errorf("page URL %s does not ask for rows after the watermark", inc.urls[1])
+	if !strings.Contains(inc.URLs[1], "%3Aupdated_at+%3E+%272025-10-31T09%3A00%3A00.000Z%27") {
+		t.Errorf("page URL %s does not ask for rows after the watermark", inc.URLs[1])
 	}
 
 	// The region rewrites old rows: the rows updated since the watermark include old ones → the rows of
 	// the date window are taken again, the older ones kept (all of this table's rows are older).
 	srv.set(table(2530, func(i int) (string, string) { return "2025-10-31T09:00:00.000Z", "2025-11-20T08:00:00.000Z" }))
-	re := &memSink{base: map[string]string{"raw/inc.csv": inc.buf.String()}}
+	re := &connectorstest.MemSink{Base: map[string]string{"raw/inc.csv": inc.Buf.String()}}
 	prev = cur
 	prev.Base = "raw/inc.csv"
 	cur, err = conn.Download(ctx, ds, prev, re)
-	if err != nil || cur.Mode != "window" || cur.Rows != 2530 || len(re.appends) != 1 || len(re.urls) != 3 || re.buf.String() != inc.buf.String() {
-		t.Fatalf("republished: %+v, %v, %d requests", cur, err, len(re.urls))
+	if err != nil || cur.Mode != "window" || cur.Rows != 2530 || len(re.Appends) != 1 || len(re.URLs) != 3 || re.Buf.String() != inc.Buf.String() {
+		t.Fatalf("republished: %+v, %v, %d requests", cur, err, len(re.URLs))
 	}
 
 	// A month later, a full download even though little changed.
@@ -178,7 +147,7 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 	}))
 	prev = cur
 	prev.Base = "raw/re.csv"
-	rec := &memSink{}
+	rec := &connectorstest.MemSink{}
 	cur, err = later.Download(ctx, ds, prev, rec)
 	if err != nil || cur.Mode != "full" || !strings.Contains(cur.Note, "periodic full reconciliation") || cur.Rows != 2531 {
 		t.Fatalf("reconciliation: %+v, %v", cur, err)
@@ -202,7 +171,7 @@ func TestARepublicationTakesTheDateWindowAgain(t *testing.T) {
 	}
 	srv := newSODA(t, dated("2025-06-01T00:00:00.000Z", func(int) int { return 30 }))
 	conn := newConn(srv.URL, now)
-	first := &memSink{}
+	first := &connectorstest.MemSink{}
 	cur, err := conn.Download(ctx, ds, connectors.Cursor{}, first)
 	if err != nil || cur.Rows != 300 {
 		t.Fatalf("%+v %v", cur, err)
@@ -211,12 +180,12 @@ func TestARepublicationTakesTheDateWindowAgain(t *testing.T) {
 	srv.set(dated("2025-10-20T00:00:00.000Z", func(i int) int { return 30 + i%2 }))
 	prev := cur
 	prev.Base = "raw/first.csv"
-	again := &memSink{base: map[string]string{"raw/first.csv": first.buf.String()}}
+	again := &connectorstest.MemSink{Base: map[string]string{"raw/first.csv": first.Buf.String()}}
 	cur, err = conn.Download(ctx, ds, prev, again)
 	if err != nil || cur.Mode != "window" || cur.Rows != 300 || cur.Watermark != "2025-10-20T00:00:00.000Z" {
 		t.Fatalf("%+v %v", cur, err)
 	}
-	lines := strings.Split(strings.TrimSpace(again.buf.String()), "\n")
+	lines := strings.Split(strings.TrimSpace(again.Buf.String()), "\n")
 	if len(lines) != 301 {
 		t.Fatalf("%d lines", len(lines))
 	}
@@ -247,19 +216,19 @@ func TestDownloadResumesAfterTheLastPage(t *testing.T) {
 	ctx := context.Background()
 	srv := newSODA(t, table(3500, at("2025-10-31T09:00:00.000Z")))
 	conn := newConn(srv.URL, time.Now())
-	first := &memSink{}
+	first := &connectorstest.MemSink{}
 	// The page at offset 2000 fails for good in this attempt.
 	srv.fail = func(r *http.Request) bool { return r.URL.Query().Get("$offset") == "2000" }
 	_, err := conn.Download(ctx, ds, connectors.Cursor{}, first)
-	if !fault.Is(err, fault.SourceUnavailable) || len(first.cps) != 2 {
-		t.Fatalf("first attempt: %v, %d checkpoints", err, len(first.cps))
+	if !fault.Is(err, fault.SourceUnavailable) || len(first.Checkpoints) != 2 {
+		t.Fatalf("first attempt: %v, %d checkpoints", err, len(first.Checkpoints))
 	}
 	srv.mu.Lock()
 	srv.fail, srv.log = nil, nil
 	srv.mu.Unlock()
 	// The next attempt starts from the bytes and cursor of the last checkpoint.
-	second := &memSink{resume: &first.cps[1]}
-	second.buf.Write(first.buf.Bytes())
+	second := &connectorstest.MemSink{Resume: &first.Checkpoints[1]}
+	second.Buf.Write(first.Buf.Bytes())
 	cur, err := conn.Download(ctx, ds, connectors.Cursor{}, second)
 	if err != nil {
 		t.Fatal(err)
@@ -267,11 +236,11 @@ func TestDownloadResumesAfterTheLastPage(t *testing.T) {
 	if strings.Join(srv.log, ",") != "2000,3000" {
 		t.Errorf("second attempt asked offsets %v, want 2000,3000", srv.log)
 	}
-	if cur.Rows != 3500 || strings.Count(second.buf.String(), "\n") != 3501 {
-		t.Errorf("rows %d, lines %d", cur.Rows, strings.Count(second.buf.String(), "\n"))
+	if cur.Rows != 3500 || strings.Count(second.Buf.String(), "\n") != 3501 {
+		t.Errorf("rows %d, lines %d", cur.Rows, strings.Count(second.Buf.String(), "\n"))
 	}
 	for i := 1; i <= 3500; i++ {
-		if n := strings.Count(second.buf.String(), fmt.Sprintf(",%d,Alberghi", 20+i%40)); n == 0 {
+		if n := strings.Count(second.Buf.String(), fmt.Sprintf(",%d,Alberghi", 20+i%40)); n == 0 {
 			t.Fatalf("row %d lost", i)
 		}
 	}
@@ -303,7 +272,7 @@ func TestDownloadHonoursRetryAfterAndToken(t *testing.T) {
 	}))
 	defer srv.Close()
 	conn := New(srv.URL, httpfetch.New(httpfetch.Options{WaitMin: time.Millisecond, WaitMax: 2 * time.Second}), Options{AppToken: "tok"})
-	sink := &memSink{}
+	sink := &connectorstest.MemSink{}
 	cur, err := conn.Download(context.Background(), ds, connectors.Cursor{}, sink)
 	if err != nil || cur.Rows != 10 {
 		t.Fatalf("%+v %v", cur, err)
@@ -346,7 +315,7 @@ func TestDownloadRejectsWhatIsNotAPage(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := httptest.NewServer(tt.h)
 			defer srv.Close()
-			_, err := newConn(srv.URL, time.Now()).Download(context.Background(), ds, connectors.Cursor{}, &memSink{})
+			_, err := newConn(srv.URL, time.Now()).Download(context.Background(), ds, connectors.Cursor{}, &connectorstest.MemSink{})
 			if !fault.Is(err, fault.BadInput) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want BadInput with %q", err, tt.want)
 			}

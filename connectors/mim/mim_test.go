@@ -3,7 +3,7 @@ package mim
 import (
 	"bytes"
 	"context"
-	"io"
+	"github.com/osservatorio-lombardia/osservatorio/connectors/connectorstest"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,22 +14,6 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 )
-
-type memSink struct {
-	buf  bytes.Buffer
-	urls []string
-}
-
-func (m *memSink) Resumed() (connectors.Cursor, bool) { return connectors.Cursor{}, false }
-func (m *memSink) AppendRaw(context.Context, string, *connectors.RowFilter) (int64, error) {
-	return 0, nil
-}
-func (m *memSink) Sent(u string) { m.urls = append(m.urls, u) }
-func (m *memSink) Page(_ context.Context, body io.Reader, next func() connectors.Cursor) error {
-	_, err := io.Copy(&m.buf, body)
-	next()
-	return err
-}
 
 // catalogue serves the test files as the MIM portal does: the dataset pages and the files under leaf/.
 func catalogue(t *testing.T, files map[string]string) *httptest.Server {
@@ -68,17 +52,17 @@ func TestStudentsAreFoundJoinedAndSummedPerProvince(t *testing.T) {
 	if sig.Token != "ALUCORSOETASTA20242520240831.csv+SCUANAGRAFESTAT20242520240901.csv" {
 		t.Errorf("signal %q", sig.Token)
 	}
-	sink := &memSink{}
+	sink := &connectorstest.MemSink{}
 	if _, err := s.Download(context.Background(), students, connectors.Cursor{}, sink); err != nil {
 		t.Fatal(err)
 	}
-	if len(sink.urls) != 2 || s.Inspect(students, 200, nil, sink.buf.Bytes()) != nil {
-		t.Fatalf("download: %v", sink.urls)
+	if len(sink.URLs) != 2 || s.Inspect(students, 200, nil, sink.Buf.Bytes()) != nil {
+		t.Fatalf("download: %v", sink.URLs)
 	}
-	first := append([]byte(nil), sink.buf.Bytes()...)
-	again := &memSink{}
+	first := append([]byte(nil), sink.Buf.Bytes()...)
+	again := &connectorstest.MemSink{}
 	s.Download(context.Background(), students, connectors.Cursor{}, again)
-	if !bytes.Equal(first, again.buf.Bytes()) {
+	if !bytes.Equal(first, again.Buf.Bytes()) {
 		t.Error("the same files made a different zip")
 	}
 	total := map[string]float64{}
@@ -159,11 +143,11 @@ func TestMismatchedRegistryAndBadPagesAreRejected(t *testing.T) {
 	if _, err := s.Check(context.Background(), students); err != nil {
 		t.Fatal(err)
 	}
-	sink := &memSink{}
+	sink := &connectorstest.MemSink{}
 	if _, err := s.Download(context.Background(), students, connectors.Cursor{}, sink); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Parse(context.Background(), students, bytes.NewReader(sink.buf.Bytes()), func(connectors.Observation) error { return nil })
+	err := s.Parse(context.Background(), students, bytes.NewReader(sink.Buf.Bytes()), func(connectors.Observation) error { return nil })
 	if !fault.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "registry does not know") {
 		t.Errorf("%v", err)
 	}
