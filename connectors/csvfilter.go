@@ -7,7 +7,9 @@ import (
 )
 
 // RowFilter drops the data rows of a CSV raw object whose field Column (0-based) sorts at or after From:
-// with ISO timestamps, the rows from a date on, which an incremental download takes again.
+// with ISO timestamps, the rows from a date on, which an incremental download takes again. The field is
+// compared unquoted: SODA's .csv answers quote every value ("2024-03-01T00:00:00.000"), other writers
+// only where CSV needs it, and both must drop the same rows.
 type RowFilter struct {
 	Column int    `json:"column"`
 	From   string `json:"from"`
@@ -31,7 +33,7 @@ func FilterCSV(dst io.Writer, src io.Reader, f *RowFilter) (kept, dropped int64,
 				if err2 != nil {
 					return kept, dropped, err2
 				}
-			case f != nil && bytes.Compare(field(rec, f.Column), []byte(f.From)) >= 0:
+			case f != nil && bytes.Compare(unquote(field(rec, f.Column)), []byte(f.From)) >= 0:
 				dropped++
 			default:
 				kept++
@@ -67,8 +69,7 @@ func readRecord(br *bufio.Reader, buf []byte) ([]byte, error) {
 	}
 }
 
-// field returns field i of a record, quotes kept (an unquoted ISO timestamp is compared as is; a quoted
-// one sorts with its quote first, which the callers' timestamps never are).
+// field returns field i of a record as written, quotes kept (see unquote).
 func field(rec []byte, i int) []byte {
 	inQuote := false
 	start, n := 0, 0
@@ -88,4 +89,16 @@ func field(rec []byte, i int) []byte {
 		return rec[start:]
 	}
 	return nil
+}
+
+// unquote returns a CSV field's value: without its enclosing quotes, a doubled quote inside read as one.
+func unquote(f []byte) []byte {
+	if len(f) < 2 || f[0] != '"' || f[len(f)-1] != '"' {
+		return f
+	}
+	f = f[1 : len(f)-1]
+	if bytes.Contains(f, []byte(`""`)) {
+		f = bytes.ReplaceAll(f, []byte(`""`), []byte(`"`))
+	}
+	return f
 }

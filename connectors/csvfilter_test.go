@@ -29,3 +29,22 @@ func TestFilterCSVKeepsRowsBeforeTheDateVerbatim(t *testing.T) {
 		t.Errorf("field 2 = %q", got)
 	}
 }
+
+// SODA's .csv answers quote every field; a quoted date must be dropped exactly like a bare one.
+func TestFilterCSVComparesTheUnquotedField(t *testing.T) {
+	quoted := "\"data\",\"eta\"\n" +
+		"\"2024-02-29T00:00:00.000\",\"22\"\n" +
+		"\"2024-03-01T00:00:00.000\",\"41\"\n" +
+		"\"2024-04-10T00:00:00.000\",\"50\"\n"
+	minimal := strings.ReplaceAll(strings.ReplaceAll(quoted, "\"2024", "2024"), "000\",", "000,")
+	for name, in := range map[string]string{"every field quoted": quoted, "minimal quoting": minimal} {
+		var out bytes.Buffer
+		kept, dropped, err := FilterCSV(&out, strings.NewReader(in), &RowFilter{Column: 0, From: "2024-03-01"})
+		if err != nil || kept != 1 || dropped != 2 {
+			t.Errorf("%s: kept %d dropped %d: %v\n%s", name, kept, dropped, err, in)
+		}
+	}
+	if got := string(unquote([]byte(`"a ""b"""`))); got != `a "b"` {
+		t.Errorf("unquote = %q", got)
+	}
+}

@@ -19,12 +19,16 @@ import (
 //
 //	$select=count(*) AS n, max(:updated_at) AS last_updated, min(:created_at) AS first_created  (.json)
 //	$where=<cond> [AND <cond>…] with <cond> = <field> <op> '<value>' (op one of > >= < <= =) or 1=1
-//	$order=:id, $limit, $offset  (.csv: the fields, not the system fields, as Socrata writes them)
+//	$order=:id, $limit, $offset  (.csv: the fields, not the system fields, as Socrata writes them:
+//	                              every header and every value in double quotes)
 //
 // Anything else is a 400 with Socrata's error shape, so a connector that drifts from it fails loudly.
 type SODA struct {
 	Table fs.FS
 	Path  string // the recorded table in Table
+	// MinimalQuoting writes values quoted only where CSV needs it, as other CSV writers do, instead of
+	// quoting every value as Socrata does.
+	MinimalQuoting bool
 }
 
 var cond = regexp.MustCompile(`^\s*(:?[a-z_]+)\s*(>=|<=|>|<|=)\s*'([^']*)'\s*$`)
@@ -108,18 +112,25 @@ func (s SODA) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var b bytes.Buffer
-	cw := csv.NewWriter(&b)
 	quoted := make([]string, len(fields))
 	for j, i := range fields {
-		quoted[j] = `"` + header[i] + `"`
+		quoted[j] = quoteCSV(header[i])
 	}
 	b.WriteString(strings.Join(quoted, ",") + "\n") // Socrata quotes every header
+	cw := csv.NewWriter(&b)
 	out := make([]string, len(fields))
 	for _, row := range rows {
 		for j, i := range fields {
 			out[j] = row[i]
+			if !s.MinimalQuoting {
+				out[j] = quoteCSV(row[i])
+			}
 		}
-		cw.Write(out)
+		if s.MinimalQuoting {
+			cw.Write(out)
+			continue
+		}
+		b.WriteString(strings.Join(out, ",") + "\n")
 	}
 	cw.Flush()
 	w.Header().Set("Content-Type", "text/csv; charset=UTF-8")
@@ -147,3 +158,6 @@ func sodaError(w http.ResponseWriter, status int, code, msg string) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(map[string]any{"code": code, "error": true, "message": msg})
 }
+
+// quoteCSV writes a CSV value in double quotes, a quote inside doubled, as Socrata writes every value.
+func quoteCSV(v string) string { return `"` + strings.ReplaceAll(v, `"`, `""`) + `"` }

@@ -2,6 +2,7 @@ package lombardia
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/connectorstest"
 	"net/http"
@@ -37,6 +38,8 @@ type sodaServer struct {
 	tables fstest.MapFS
 	log    []string
 	fail   func(r *http.Request) bool // answer 503 when true
+	// minimal writes pages with minimal CSV quoting; by default every value is quoted, as Socrata does.
+	minimal bool
 }
 
 func newSODA(t *testing.T, csv string) *sodaServer {
@@ -45,16 +48,26 @@ func newSODA(t *testing.T, csv string) *sodaServer {
 		s.mu.Lock()
 		s.log = append(s.log, r.URL.Query().Get("$offset"))
 		fail := s.fail != nil && s.fail(r)
-		tables := s.tables
+		tables, minimal := s.tables, s.minimal
 		s.mu.Unlock()
 		if fail {
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
-		mirror.SODA{Table: tables, Path: "t.csv"}.ServeHTTP(w, r)
+		mirror.SODA{Table: tables, Path: "t.csv", MinimalQuoting: minimal}.ServeHTTP(w, r)
 	}))
 	t.Cleanup(s.Close)
 	return s
+}
+
+// records reads a raw CSV object back into its records, header first, whatever its quoting.
+func records(t *testing.T, raw string) [][]string {
+	t.Helper()
+	recs, err := csv.NewReader(strings.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatalf("raw object is not CSV: %v", err)
+	}
+	return recs
 }
 
 func (s *sodaServer) set(csv string) {
@@ -119,7 +132,8 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 	if cur.Mode != "incremental" || cur.Rows != 2530 || cur.Watermark != "2025-11-05T10:00:00.000Z" || len(inc.Appends) != 1 || len(inc.URLs) != 2 {
 		t.Fatalf("incremental: %+v, appends %v, %d requests", cur, inc.Appends, len(inc.URLs))
 	}
-	if got := strings.Count(inc.Buf.String(), "\n"); got != 2531 || !strings.HasSuffix(inc.Buf.String(), "ITALIA\n") || strings.Count(inc.Buf.String(), `"data"`) != 1 {
+	recs := records(t, inc.Buf.String())
+	if got := strings.Count(inc.Buf.String(), "\n"); got != 2531 || len(recs) != 2531 || recs[2530][8] != "ITALIA" || strings.Count(inc.Buf.String(), `"data"`) != 1 {
 		t.Errorf("incremental raw has %d lines", got)
 	}
 	if !strings.Contains(inc.URLs[1], "%3Aupdated_at+%3E+%272025-10-31T09%3A00%3A00.000Z%27") {
@@ -157,7 +171,15 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 // TestARepublicationTakesTheDateWindowAgain: after the region rewrites every row, the rows dated in the
 // last DateWindow come from the source again (with their new values), the older ones from the last raw
 // object, and no row is lost or doubled.
+// A republication takes the rows of the date window again and keeps the older ones: every date once,
+// whether the source quotes every value (as Socrata's .csv answers do) or only where CSV needs it.
 func TestARepublicationTakesTheDateWindowAgain(t *testing.T) {
+	for _, minimal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("minimal quoting %v", minimal), func(t *testing.T) { republication(t, minimal) })
+	}
+}
+
+func republication(t *testing.T, minimal bool) {
 	ctx := context.Background()
 	now := time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC)
 	dated := func(stamp string, eta func(i int) int) string {
@@ -170,6 +192,7 @@ func TestARepublicationTakesTheDateWindowAgain(t *testing.T) {
 		return b.String()
 	}
 	srv := newSODA(t, dated("2025-06-01T00:00:00.000Z", func(int) int { return 30 }))
+	srv.minimal = minimal
 	conn := newConn(srv.URL, now)
 	first := &connectorstest.MemSink{}
 	cur, err := conn.Download(ctx, ds, connectors.Cursor{}, first)
@@ -185,13 +208,12 @@ func TestARepublicationTakesTheDateWindowAgain(t *testing.T) {
 	if err != nil || cur.Mode != "window" || cur.Rows != 300 || cur.Watermark != "2025-10-20T00:00:00.000Z" {
 		t.Fatalf("%+v %v", cur, err)
 	}
-	lines := strings.Split(strings.TrimSpace(again.Buf.String()), "\n")
-	if len(lines) != 301 {
-		t.Fatalf("%d lines", len(lines))
+	recs := records(t, again.Buf.String())
+	if len(recs) != 301 || len(records(t, first.Buf.String())) != 301 {
+		t.Fatalf("%d records after the republication (want 301: 300 events and the header)", len(recs))
 	}
 	seen := map[string]bool{}
-	for _, l := range lines[1:] {
-		f := strings.Split(l, ",")
+	for _, f := range recs[1:] {
 		date := f[0][:10]
 		if seen[date] {
 			t.Fatalf("%s twice", date)
@@ -239,9 +261,13 @@ func TestDownloadResumesAfterTheLastPage(t *testing.T) {
 	if cur.Rows != 3500 || strings.Count(second.Buf.String(), "\n") != 3501 {
 		t.Errorf("rows %d, lines %d", cur.Rows, strings.Count(second.Buf.String(), "\n"))
 	}
-	for i := 1; i <= 3500; i++ {
-		if n := strings.Count(second.Buf.String(), fmt.Sprintf(",%d,Alberghi", 20+i%40)); n == 0 {
-			t.Fatalf("row %d lost", i)
+	months := map[string]int{}
+	for _, rec := range records(t, second.Buf.String())[1:] {
+		months[rec[0][:7]]++
+	}
+	for m := 1; m <= 12; m++ { // row i is dated month 1+i%12: 3500 rows, 291 or 292 a month
+		if n := months[fmt.Sprintf("2024-%02d", m)]; n < 291 || n > 292 {
+			t.Fatalf("month %d has %d rows: rows lost or taken twice", m, n)
 		}
 	}
 }
