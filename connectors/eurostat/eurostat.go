@@ -271,6 +271,9 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 		if err != nil {
 			return fault.Wrap(fault.BadInput, fmt.Sprintf("cell %d", c.Index), err)
 		}
+		if Before(period, ds.Since) {
+			continue
+		}
 		if f := get(c.Codes, "freq"); f != "" {
 			freq = f
 		}
@@ -334,4 +337,38 @@ func NormalizePeriod(p string) (string, string, error) {
 		return fmt.Sprintf("%s-%02d", year, n), "M", nil
 	}
 	return "", "", fmt.Errorf("period %q not understood", p)
+}
+
+// Before says whether a normalised period starts before since (a period as configured: 2015, 2015-Q2,
+// 2015-06 …). Every format is filtered on read this way, whatever the endpoint did with the request's
+// period filter. An empty or unreadable since filters nothing.
+func Before(period, since string) bool {
+	if since == "" {
+		return false
+	}
+	s, _, err := NormalizePeriod(since)
+	if err != nil {
+		return false
+	}
+	return startMonth(period) < startMonth(s)
+}
+
+// startMonth is the first month of a normalised period, as YYYY-MM (a week's or a day's own month).
+func startMonth(p string) string {
+	year, rest, _ := strings.Cut(p, "-")
+	var n int
+	switch {
+	case rest == "":
+		return year + "-01"
+	case strings.HasPrefix(rest, "Q"):
+		fmt.Sscanf(rest[1:], "%d", &n)
+		return fmt.Sprintf("%s-%02d", year, 3*n-2)
+	case strings.HasPrefix(rest, "S"):
+		fmt.Sscanf(rest[1:], "%d", &n)
+		return fmt.Sprintf("%s-%02d", year, 6*n-5)
+	case strings.HasPrefix(rest, "W"):
+		fmt.Sscanf(rest[1:], "%d", &n)
+		return fmt.Sprintf("%s-%02d", year, min(12, 1+(n-1)*12/53))
+	}
+	return year + "-" + rest[:min(2, len(rest))]
 }

@@ -316,3 +316,52 @@ func TestSDMXCSV20(t *testing.T) {
 		t.Errorf("observations = %+v", got)
 	}
 }
+
+// SDMX-CSV 2.0 may be written with ';', decimal commas and code: label cells; the since period is applied
+// on read, whatever the endpoint did with it.
+func TestSDMXCSV20SemicolonLabelsAndSince(t *testing.T) {
+	ds := connectors.Dataset{ID: "lfst_r_lfe2emprt", Format: FormatSDMXCSV, Since: "2015", Filters: map[string][]string{"geo": {"ITC4"}}}
+	got, err := parseFile(t, ds, "lfst_r_lfe2emprt-constructed-sdmx-csv-2.0-semicolon-labels.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d observations, want 3 (2014 before since, ITC1 filtered): %+v", len(got), got)
+	}
+	o := got[1]
+	if o.Period != "2023" || *o.Value != 70.1 || o.Status != "p" || o.Sex != "T" || o.Age != "Y15-64" || o.Unit != "PC" || o.Geo != "ITC4" || o.Breakdown != "" {
+		t.Errorf("observation = %+v", o)
+	}
+	if got[2].Value != nil || got[2].Status != "c" || got[2].Sex != "F" {
+		t.Errorf("confidential = %+v", got[2])
+	}
+}
+
+func TestTSVIsFilteredBySince(t *testing.T) {
+	ds := connectors.Dataset{ID: "lfst_r_lfu3rt", Format: FormatTSV, Since: "2022", Filters: map[string][]string{"geo": {"ITC4"}}}
+	got, err := parseFile(t, ds, "lfst_r_lfu3rt-constructed.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range got {
+		if o.Period < "2022" {
+			t.Errorf("period %s published before since 2022", o.Period)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("%d observations, want 3", len(got))
+	}
+}
+
+func TestBefore(t *testing.T) {
+	for _, c := range []struct {
+		period, since string
+		want          bool
+	}{{"2014", "2015", true}, {"2015", "2015", false}, {"2014-Q4", "2015", true}, {"2015-Q1", "2015", false},
+		{"2015-Q1", "2015-06", true}, {"2015-Q2", "2015-06", true}, {"2015-Q3", "2015-06", false}, {"2015-05", "2015-Q2", false},
+		{"2016-S1", "2016-07", true}, {"2016", "", false}} {
+		if got := Before(c.period, c.since); got != c.want {
+			t.Errorf("Before(%s, %s) = %v", c.period, c.since, got)
+		}
+	}
+}

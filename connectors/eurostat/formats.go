@@ -50,6 +50,9 @@ func observation(ds connectors.Dataset, dims map[string]string, period string, v
 	if err != nil {
 		return connectors.Observation{}, false, fault.Wrap(fault.BadInput, fmt.Sprintf("observation %d", pos), err)
 	}
+	if Before(p, ds.Since) {
+		return connectors.Observation{}, false, nil // the TSV and SDMX 2.1 endpoints ignore startPeriod
+	}
 	if f := dims["freq"]; f != "" {
 		freq = f
 	}
@@ -169,7 +172,7 @@ func parseSDMX(ctx context.Context, ds connectors.Dataset, r io.Reader, emit fun
 		var period, raw, flag string
 		for k, v := range ob.Values {
 			switch strings.ToUpper(k) {
-			case "STRUCTURE", "STRUCTURE_ID", "ACTION", "DATAFLOW", "LAST UPDATE", "CONF_STATUS":
+			case "STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION", "DATAFLOW", "LAST UPDATE", "CONF_STATUS":
 			case "TIME_PERIOD":
 				period = v
 			case "OBS_VALUE":
