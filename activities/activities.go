@@ -28,6 +28,8 @@ type Source struct {
 	SchemaDrift string // fail, warn or accept: what an added column does
 	// HTTP is the source's own client when it has one (a rate-limited source); nil means Activities.HTTP.
 	HTTP *httpfetch.Client
+	// Credit is the source's licence and attribution, written into every release's manifest.
+	Credit release.Credit
 }
 
 // Observatory is where one observatory receives releases.

@@ -45,6 +45,9 @@ type FetchResult struct {
 	Cursor *connectors.Cursor `json:",omitempty"`
 	// WorkerQueue, when set, is the task queue of the worker holding the raw object in its cache.
 	WorkerQueue string `json:",omitempty"`
+	// Structure is what the source's structure message said (Istat's DSD: key order, territory
+	// dimension), handed to the harmonization and kept with the state.
+	Structure *connectors.Structure `json:",omitempty"`
 }
 
 // Fetch asks the source whether the dataset changed (one small request) and, if it did, streams the body
@@ -52,7 +55,28 @@ type FetchResult struct {
 // document, a truncated or oversized download) is kept under raw/ for inspection and reported as BadInput.
 func (a *Activities) Fetch(ctx context.Context, in FetchInput) (FetchResult, error) {
 	res, err := a.fetch(ctx, in)
+	if err == nil && !res.Changed {
+		res, err = a.staleSnapshot(ctx, in, res)
+	}
 	return res, classify(fault.In(err, in.Source, in.Dataset), res)
+}
+
+// staleSnapshot turns an unchanged dataset whose accepted snapshot was made by an older harmonizer into a
+// change: its accepted raw object is harmonized again (nothing is downloaded), so that an upgrade of the
+// common model reaches the next release without waiting for the source to publish.
+func (a *Activities) staleSnapshot(ctx context.Context, in FetchInput, res FetchResult) (FetchResult, error) {
+	prev, ok, err := a.Lake.State(ctx, in.Source, in.Dataset)
+	if err != nil || !ok || prev.RawSHA256 == "" || prev.SnapshotKey == lake.SnapshotKey(in.Source, in.Dataset, prev.Table, prev.RawSHA256) {
+		return res, err
+	}
+	res.Changed = true
+	res.Reason = fmt.Sprintf("unchanged at the source; snapshot %s was made by an older harmonizer: harmonized again", prev.SnapshotKey)
+	res.URL, res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.URL, prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
+	res.Signal, res.ETag, res.LastModified, res.Cursor = prev.Signal, prev.ETag, prev.LastModified, prev.Cursor
+	if res.Structure == nil {
+		res.Structure = prev.Structure
+	}
+	return res, nil
 }
 
 func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, error) {
@@ -78,6 +102,12 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 		log.Warn("change check failed; fetching to compare content", "source", in.Source, "dataset", in.Dataset, "error", err)
 	default:
 		res.Signal = sig.Token
+	}
+	// The structure the check read (Istat's DSD) builds the request and reads the data; without a fresh
+	// one, the one kept with the state.
+	ds.Structure, res.Structure = sig.Structure, sig.Structure
+	if ds.Structure == nil && hasPrev {
+		ds.Structure, res.Structure = prev.Structure, prev.Structure
 	}
 	if !in.Force && hasPrev && res.Signal != "" && res.Signal == prev.Signal {
 		res.Reason = "change signal unchanged (" + res.Signal + ")"

@@ -27,6 +27,8 @@ type HarmonizeInput struct {
 	RawKey    string
 	SHA256    string
 	FetchedAt time.Time // events dated after it are flagged as in the future
+	// Structure is the dataset's structure as the fetch read it (Istat's DSD), for the parser.
+	Structure *connectors.Structure `json:",omitempty"`
 }
 
 // HarmonizeResult is the snapshot written.
@@ -64,11 +66,13 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 	if err != nil {
 		return HarmonizeResult{}, err
 	}
+	ds.Structure = in.Structure
 	if ev, ok := src.Conn.(connectors.EventSource); ok {
 		return a.harmonizeEvents(ctx, in, ev, ds, src)
 	}
 	const table = "observations"
 	res := HarmonizeResult{Table: table, SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, table, in.SHA256)}
+	res.ReportKey = lake.ReportKey(res.SnapshotKey)
 	if st, err := a.Lake.B.Stat(ctx, res.SnapshotKey); err == nil {
 		res.Rows, _ = strconv.ParseInt(st.Metadata[metaRows], 10, 64)
 		res.FirstPeriod, res.LastPeriod = st.Metadata[metaFirstPeriod], st.Metadata[metaLastPeriod]
@@ -92,6 +96,11 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 	}
 	res.Rows, res.FirstPeriod, res.LastPeriod = stats.Rows, stats.FirstPeriod, stats.LastPeriod
 	activity.RecordHeartbeat(ctx, res.Rows)
+	rep := ObservationsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, Stats: stats}
+	if err := a.Lake.B.PutJSON(ctx, res.ReportKey, rep, objectstore.PutOptions{}); err != nil {
+		return res, err
+	}
+	// The snapshot goes last: its presence says the report is in place too.
 	err = a.Lake.B.PutFile(ctx, res.SnapshotKey, out, objectstore.PutOptions{
 		ContentType: "application/vnd.apache.parquet",
 		Metadata: map[string]string{metaRows: strconv.FormatInt(res.Rows, 10),
@@ -107,7 +116,7 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 		Table: "labour_events", SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, "labour_events", in.SHA256),
 		Parts: map[string]string{"labour_flows_part": lake.SnapshotKey(in.Source, in.Dataset, "labour_flows_part", in.SHA256)},
 	}
-	res.ReportKey = strings.TrimSuffix(res.SnapshotKey, ".parquet") + ".report.json"
+	res.ReportKey = lake.ReportKey(res.SnapshotKey)
 	var rep EventsReport
 	if err := a.Lake.B.GetJSON(ctx, res.ReportKey, &rep); err == nil {
 		res.Rows, res.FirstPeriod, res.LastPeriod = rep.Events, rep.FirstMonth, rep.LastMonth
@@ -194,6 +203,16 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 	return res, a.Lake.B.PutJSON(ctx, res.ReportKey, rep, objectstore.PutOptions{})
 }
 
+// ObservationsReport is what harmonizing one statistical raw object found: rows, periods, and the source
+// codes no code list has (kept verbatim and flagged in the rows' unmapped column).
+type ObservationsReport struct {
+	Source    string `json:"source"`
+	Dataset   string `json:"dataset"`
+	RawKey    string `json:"rawKey"`
+	RawSHA256 string `json:"rawSha256"`
+	warehouse.Stats
+}
+
 // EventsReport is what harmonizing one CO export found: counts, unmapped labels, flagged rows, timings.
 type EventsReport struct {
 	Source    string `json:"source"`
@@ -228,7 +247,7 @@ func HarmonizeFile(ctx context.Context, db *warehouse.DB, conn connectors.Source
 		return warehouse.Stats{}, err
 	}
 	defer f.Close()
-	snap := warehouse.Snapshot{Source: conn.Name(), Dataset: ds.ID, RawSHA256: sha256}
+	snap := warehouse.Snapshot{Source: conn.Name(), Dataset: ds.ID, RawSHA256: sha256, Unit: ds.Unit, UnitMult: ds.UnitMult}
 	stats, err := db.HarmonizeObservations(ctx, snap, func(emit func(connectors.Observation) error) error {
 		return conn.Parse(ctx, ds, f, emit)
 	}, out)
@@ -263,7 +282,7 @@ func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
 	}
 	st.Parts, st.ReportKey = in.Harmonize.Parts, in.Harmonize.ReportKey
 	st.SnapshotParts, st.PartRows = in.Harmonize.EventParts, in.Harmonize.PartRows
-	st.Cursor = in.Fetch.Cursor
+	st.Cursor, st.Structure = in.Fetch.Cursor, in.Fetch.Structure
 	if err := a.Lake.SetState(ctx, st); err != nil {
 		return fmt.Errorf("accept %s/%s: %w", in.Source, in.Dataset, err)
 	}

@@ -50,8 +50,12 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 		return BuildResult{}, err
 	}
 	defer db.Close()
+	credits := map[string]release.Credit{}
+	for name, s := range a.Sources {
+		credits[name] = s.Credit
+	}
 	m, err := a.Releases.Build(ctx, states, release.BuildOptions{
-		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db,
+		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db, Credits: credits,
 	})
 	if err != nil {
 		_ = a.Releases.Discard(ctx, in.ReleaseID)

@@ -15,6 +15,8 @@ import (
 
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/osservatorio-lombardia/osservatorio/codelist"
 )
 
 // Config is the whole configuration.
@@ -93,8 +95,19 @@ type Source struct {
 	ReconcileEvery Duration `yaml:"reconcile_every" json:"reconcile_every,omitempty"`
 	// DateWindow is how far back, by the rows' business date, an incremental source takes rows again when
 	// it finds published rows rewritten (a republication), instead of downloading everything (Socrata).
-	DateWindow Duration  `yaml:"date_window" json:"date_window,omitempty"`
-	Datasets   []Dataset `yaml:"datasets" json:"datasets"`
+	DateWindow Duration `yaml:"date_window" json:"date_window,omitempty"`
+	// License is the licence the source publishes its data under and Attribution how it asks to be
+	// credited: both go into every release's manifest, per source and in the package's licences.
+	License     License   `yaml:"license" json:"license"`
+	Attribution string    `yaml:"attribution" json:"attribution"`
+	Datasets    []Dataset `yaml:"datasets" json:"datasets"`
+}
+
+// License is a data licence as a Data Package names it: an SPDX-style id, its URL and a title.
+type License struct {
+	Name  string `yaml:"name" json:"name"`
+	Path  string `yaml:"path" json:"path,omitempty"`
+	Title string `yaml:"title" json:"title,omitempty"`
 }
 
 // RateLimit is at most Requests requests every Per.
@@ -119,6 +132,11 @@ type Dataset struct {
 	// Columns maps the columns of a plain CSV table to the common model (inps csv, mlps): period, month,
 	// geo, value or values, sex, age, education, sector, citizenship, unit, breakdown.
 	Columns map[string]string `yaml:"columns" json:"columns,omitempty"`
+	// Unit and UnitMult are the unit of measure (a code of codelist/dim_unit.csv) and its power of ten for
+	// a dataset whose source does not say them (the labour ministry's tables); the source's own attributes
+	// win where it gives them.
+	Unit     string `yaml:"unit" json:"unit,omitempty"`
+	UnitMult *int   `yaml:"unit_mult" json:"unit_mult,omitempty"`
 }
 
 // Observatory is one subscriber of releases: a provincial observatory or the region.
@@ -331,6 +349,12 @@ var (
 
 func (c *Config) validate() []Problem {
 	var probs []Problem
+	units := map[string]bool{}
+	if m, err := codelist.LoadModel(); err == nil {
+		for code := range m.Codes(codelist.Unit) {
+			units[code] = true
+		}
+	}
 	add := func(path, format string, args ...any) {
 		probs = append(probs, Problem{Line: c.lines[path], Message: fmt.Sprintf(format, args...)})
 	}
@@ -382,6 +406,9 @@ func (c *Config) validate() []Problem {
 		if len(s.Datasets) == 0 {
 			add(p, "sources.%s has no datasets", name)
 		}
+		if s.License.Name == "" || s.Attribution == "" {
+			add(p, "sources.%s needs a license (name, path, title) and an attribution: releases credit every source", name)
+		}
 		seen := map[string]bool{}
 		for i, d := range s.Datasets {
 			dp := fmt.Sprintf("%s.datasets.%d", p, i)
@@ -392,6 +419,12 @@ func (c *Config) validate() []Problem {
 				add(dp, "dataset %q is listed twice in source %s", d.ID, name)
 			}
 			seen[d.ID] = true
+			if d.Unit != "" && !units[d.Unit] {
+				add(dp+".unit", "dataset %q: unit %q is not in the unit code list (%s)", d.ID, d.Unit, strings.Join(sortedKeys(units), ", "))
+			}
+			if d.UnitMult != nil && (*d.UnitMult < -15 || *d.UnitMult > 15) {
+				add(dp+".unit_mult", "dataset %q: unit_mult %d is not a power of ten between -15 and 15", d.ID, *d.UnitMult)
+			}
 		}
 	}
 	seen := map[string]bool{}

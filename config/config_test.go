@@ -71,6 +71,22 @@ sources:
     datasets: [{id: a}]
 `, 4, "unknown source"},
 		{"syntax", "storage: [\n", 1, "expected"},
+		{"unit outside the code list", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  mlps:
+    base_url: http://x
+    datasets:
+      - id: a
+        unit: THOUSANDS
+`, 8, "unit code list"},
+		{"no licence", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  mur:
+    base_url: http://x
+    datasets: [{id: a}]
+`, 4, "license"},
 		{"bad rate limit", `storage: {endpoint: x}
 temporal: {address: y}
 sources:

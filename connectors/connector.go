@@ -26,6 +26,21 @@ type Dataset struct {
 	Query map[string][]string
 	// Columns maps the columns of a plain CSV table to the common model (see package tabular).
 	Columns map[string]string
+	// Unit and UnitMult are the unit of measure (a code of the common model, or the source's) and its
+	// power of ten for a dataset whose source does not say them.
+	Unit     string
+	UnitMult *int
+	// Structure is what the source's structure message said at the last check (nil when the source has
+	// none or the check did not answer): handed to DataRequest and Parse by the platform.
+	Structure *Structure
+}
+
+// Structure is what a source's structure message (an SDMX DSD) says of a dataset: its dimensions in key
+// order and which of them holds the territory. Check learns it; the platform keeps it with the fetch and
+// the dataset's state and hands it back in Dataset.Structure, so no connector remembers it between calls.
+type Structure struct {
+	Dimensions []string `json:"dimensions,omitempty"`
+	Territory  string   `json:"territory,omitempty"`
 }
 
 // SourceCode returns the source's own code for the dataset.
@@ -43,13 +58,16 @@ type Signal struct {
 	URL   string // the URL asked
 	// Requests is how many requests the check took when more than one (MIM: two catalogue pages).
 	Requests int
+	// Structure is the dataset's structure, from a source whose check reads it (Istat's DSD).
+	Structure *Structure
 }
 
 // Observation is one statistical fact as a connector reads it, before territory harmonization.
 type Observation struct {
 	Indicator   string // what is measured, the dataset code when the dataset measures one thing
 	Breakdown   string // any dimensions beyond the common ones, "wstatus=EMP;nace_r2=TOTAL"
-	Unit        string
+	Unit        string // the source's unit code; mapped onto the common model's by the harmonizer
+	UnitMult    *int   // the source's UNIT_MULT (power of ten) when it gives one
 	Geo         string // the source's territory code, mapped by the harmonizer
 	Period      string // normalised: 2023, 2023-Q1, 2023-01, 2023-S1, 2023-W05
 	Freq        string // A, Q, M, S, W, D

@@ -29,6 +29,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+	"github.com/osservatorio-lombardia/osservatorio/worker"
 	"github.com/osservatorio-lombardia/osservatorio/workflows"
 )
 
@@ -595,6 +596,9 @@ func TestEndToEnd(t *testing.T) {
 				}
 			}
 		}},
+		{"one release, one common model: every coded column in its code list or flagged, every unit and label", func(t *testing.T) {
+			commonModel(t, ctx)
+		}},
 		{"rebuilding a release from the same raw objects gives the same bytes", func(t *testing.T) {
 			m, err := shared.p.Releases.Latest(ctx)
 			if err != nil {
@@ -610,7 +614,8 @@ func TestEndToEnd(t *testing.T) {
 			}
 			defer db.Close()
 			plan := release.Plan{Version: m.Version, Previous: m.Osservatorio.Previous, Bump: m.Osservatorio.Bump, InputsDigest: m.Osservatorio.InputsDigest}
-			again, err := shared.p.Releases.Build(ctx, states, release.BuildOptions{Name: m.Name, ReleaseID: "rebuild-test", Plan: plan, WorkDir: t.TempDir(), DB: db})
+			again, err := shared.p.Releases.Build(ctx, states, release.BuildOptions{Name: m.Name, ReleaseID: "rebuild-test", Plan: plan,
+				WorkDir: t.TempDir(), DB: db, Credits: worker.Credits(shared.cfg)})
 			if err != nil {
 				t.Fatal(err)
 			}

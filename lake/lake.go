@@ -4,6 +4,7 @@
 //	raw/<source>/<dataset>/<sha256>.<ext>            the bytes as fetched, content-addressed, never rewritten
 //	raw/<source>/<dataset>/<sha256>.<ext>.meta.json  sidecar: URL, request, status, headers, time, bytes, sha256
 //	harmonized/<source>/<dataset>/<table>-<sha256[:16]>-h<N>.parquet   deterministic snapshot of one raw object
+//	harmonized/<source>/<dataset>/<table>-<sha256[:16]>-h<N>.report.json  what its harmonization found
 //	state/<source>/<dataset>.json                    the last accepted snapshot and change signal
 //	releases/<version>/…                             published releases (see package release)
 //	deliveries/<version>/<observatory>.json          the delivery ledger
@@ -24,7 +25,9 @@ import (
 
 // HarmonizerVersion is bumped whenever harmonization changes its output for the same input, so that new
 // snapshots get new keys.
-const HarmonizerVersion = 1
+// Version 2: the common model's code lists, unit_mult, indicator ids, school years (observations); the
+// region and sex totals in the labour flows.
+const HarmonizerVersion = 2
 
 // RawKey is the key of a raw object.
 func RawKey(source, dataset, sha256, ext string) string {
@@ -37,6 +40,11 @@ func SidecarKey(rawKey string) string { return rawKey + ".meta.json" }
 // SnapshotKey is the key of the harmonized snapshot of table built from one raw object.
 func SnapshotKey(source, dataset, table, rawSHA256 string) string {
 	return fmt.Sprintf("harmonized/%s/%s/%s-%s-h%d.parquet", source, dataset, table, rawSHA256[:16], HarmonizerVersion)
+}
+
+// ReportKey is the key of the harmonization report beside a snapshot.
+func ReportKey(snapshotKey string) string {
+	return strings.TrimSuffix(snapshotKey, ".parquet") + ".report.json"
 }
 
 // StateKey is the key of a dataset's state record.
@@ -94,6 +102,8 @@ type State struct {
 	PartRows      []int64  `json:"partRows,omitempty"`
 	// Cursor is where the last download of a paged or incremental source stopped.
 	Cursor *connectors.Cursor `json:"cursor,omitempty"`
+	// Structure is the dataset's structure as the last fetch read it (Istat's DSD).
+	Structure *connectors.Structure `json:"structure,omitempty"`
 }
 
 // Lake is the platform's bucket seen through its layout.

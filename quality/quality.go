@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/osservatorio-lombardia/osservatorio/codelist"
 )
 
 //go:embed checks.yaml
@@ -31,6 +33,7 @@ type Check struct {
 	Key       []string `yaml:"key" json:"key,omitempty"`
 	By        []string `yaml:"by" json:"by,omitempty"`
 	Freq      string   `yaml:"freq" json:"freq,omitempty"`
+	List      string   `yaml:"list" json:"list,omitempty"`
 	Severity  string   `yaml:"severity" json:"severity"`
 }
 
@@ -173,6 +176,8 @@ func build(c Check, from string, prev *Previous) (count, sample, detail string, 
 			vals[i] = literal(v)
 		}
 		where = fmt.Sprintf("%s IS NOT NULL AND CAST(%s AS VARCHAR) NOT IN (%s)", ident(c.Column), ident(c.Column), strings.Join(vals, ", "))
+	case "code_list":
+		where = codeListWhere(c)
 	case "range":
 		var conds []string
 		if c.Min != nil {
@@ -232,6 +237,31 @@ func build(c Check, from string, prev *Previous) (count, sample, detail string, 
 	count = fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", from, where)
 	sample = fmt.Sprintf("SELECT * FROM %s WHERE %s LIMIT 5", from, where)
 	return count, sample, "", false
+}
+
+// codeListWhere selects the rows whose column holds a code outside the common model's code list c.List
+// (see package codelist) without naming the column in their unmapped flag: a code that is neither mapped
+// nor flagged, which the harmonization must never publish.
+func codeListWhere(c Check) string {
+	m, err := codelist.LoadModel()
+	if err != nil {
+		return "true"
+	}
+	codes := make([]string, 0, len(m.Codes(c.List)))
+	for code := range m.Codes(c.List) {
+		codes = append(codes, literal(code))
+	}
+	sort.Strings(codes)
+	if len(codes) == 0 {
+		return "true" // an unknown list fails every row, loudly
+	}
+	col := ident(c.Column)
+	outside := fmt.Sprintf("%s NOT IN (%s)", col, strings.Join(codes, ", "))
+	if c.List == codelist.Age {
+		outside += " AND NOT regexp_full_match(" + col + ", " + literal(codelist.AgePattern) + ")"
+	}
+	flagged := fmt.Sprintf("list_contains(string_split(COALESCE(unmapped, ''), ','), %s)", literal(c.Column))
+	return fmt.Sprintf("(%s IS NULL OR (%s AND NOT %s))", col, outside, flagged)
 }
 
 func prefixed(alias string, cols []string) string {

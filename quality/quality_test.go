@@ -70,3 +70,27 @@ func TestEachKindFailsOnBadRowsAndPassesOnGood(t *testing.T) {
 		t.Errorf("an empty run must block, got %v", got)
 	}
 }
+
+// code_list passes codes of the list, age classes of its form and flagged codes; it fails a code that is
+// neither listed nor flagged, and an empty one.
+func TestCodeList(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE o AS SELECT * FROM (VALUES
+		('T', 'TOTAL', 'ED3_4', ''), ('F', 'Y15-29', 'ED1', ''), ('M', 'Y6', 'ISTITUTO COMPRENSIVO', 'education'),
+		('9', '6 anni', 'PRIMARIA', 'indicator'), (NULL, 'Y_GE65', 'TOTAL', 'age,education')) v(sex, age, education, unmapped)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		column  string
+		failing int64
+	}{{"sex", 2}, {"age", 1}, {"education", 1}} {
+		r := Run(context.Background(), db, "o", "o", []Check{{Kind: "code_list", Column: c.column, List: c.column, Severity: "error"}}, nil)
+		if len(r) != 1 || r[0].Failing != c.failing {
+			t.Errorf("code_list(%s): %+v, want %d failing", c.column, r, c.failing)
+		}
+	}
+}

@@ -45,6 +45,12 @@ type License struct {
 	Title string `json:"title,omitempty"`
 }
 
+// Credit is what a source asks of a reuser: the licence of its data and how to credit it.
+type Credit struct {
+	License     License `json:"license"`
+	Attribution string  `json:"attribution,omitempty"`
+}
+
 // Resource is one table of the release: one file, or several (Parts) for tables kept one file per raw
 // object, whose Path is then the list of the parts' paths.
 type Resource struct {
@@ -111,11 +117,19 @@ type TableSchema struct {
 	PrimaryKey []string `json:"primaryKey,omitempty"`
 }
 
-// Field is one column.
+// Field is one column. Categories, where given, are the codes it holds with their labels (Data Package
+// v2 categorical field), in Italian.
 type Field struct {
-	Name        string `json:"name"`
-	Type        string `json:"type"`
-	Description string `json:"description,omitempty"`
+	Name        string     `json:"name"`
+	Type        string     `json:"type"`
+	Description string     `json:"description,omitempty"`
+	Categories  []Category `json:"categories,omitempty"`
+}
+
+// Category is one code of a categorical field and its label.
+type Category struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
 }
 
 // Source is one raw object the release was built from.
@@ -132,6 +146,9 @@ type Source struct {
 	Rows        int64     `json:"rows"`
 	FirstPeriod string    `json:"firstPeriod,omitempty"`
 	LastPeriod  string    `json:"lastPeriod,omitempty"`
+	// Licenses and Attribution are the source's terms of reuse (from the configuration).
+	Licenses    []License `json:"licenses,omitempty"`
+	Attribution string    `json:"attribution,omitempty"`
 }
 
 // Extra is the platform's own manifest section.
@@ -171,15 +188,19 @@ func InputsDigest(states []lake.State) string {
 	return hex.EncodeToString(h[:])
 }
 
-// SourcesOf lists the states as manifest sources, ordered.
-func SourcesOf(states []lake.State) []Source {
+// SourcesOf lists the states as manifest sources, ordered, each with its source's credit (nil: none).
+func SourcesOf(states []lake.State, credits map[string]Credit) []Source {
 	out := make([]Source, 0, len(states))
 	for _, s := range states {
-		out = append(out, Source{
+		src := Source{
 			Title: s.Source + " " + s.Dataset, Path: s.URL, Source: s.Source, Dataset: s.Dataset,
 			FetchedAt: s.FetchedAt.UTC(), RawSHA256: s.RawSHA256, RawKey: s.RawKey, Signal: s.Signal,
 			SnapshotKey: s.SnapshotKey, Rows: s.Rows, FirstPeriod: s.FirstPeriod, LastPeriod: s.LastPeriod,
-		})
+		}
+		if c, ok := credits[s.Source]; ok && c.License.Name != "" {
+			src.Licenses, src.Attribution = []License{c.License}, c.Attribution
+		}
+		out = append(out, src)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Source != out[j].Source {
@@ -188,6 +209,29 @@ func SourcesOf(states []lake.State) []Source {
 		return out[i].Dataset < out[j].Dataset
 	})
 	return out
+}
+
+// LicensesOf lists every licence of the sources once, in order of name: the package's licences.
+func LicensesOf(sources []Source) []License {
+	seen := map[string]bool{}
+	var out []License
+	for _, s := range sources {
+		for _, l := range s.Licenses {
+			if !seen[l.Name] {
+				seen[l.Name] = true
+				out = append(out, License{Name: l.Name, Path: l.Path, Title: licenseTitles[l.Name]})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// licenseTitles are the package-level titles of the licences the sources use (a source's own title may say
+// more of its case).
+var licenseTitles = map[string]string{
+	"CC-BY-4.0": "Creative Commons Attribution 4.0 International",
+	"IODL-2.0":  "Italian Open Data License 2.0",
 }
 
 // Diff compares the sources of the previous release with the new ones and says which semver part to bump:

@@ -118,7 +118,7 @@ func (s *Store) PlanNext(ctx context.Context, states []lake.State) (Plan, error)
 		}
 		p.Previous, prevSources = latest.Version, latest.Sources
 	}
-	_, p.Bump = Diff(prevSources, SourcesOf(states))
+	_, p.Bump = Diff(prevSources, SourcesOf(states, nil))
 	if latest == nil {
 		p.Bump = "major"
 	}
@@ -133,6 +133,8 @@ type BuildOptions struct {
 	Plan      Plan
 	WorkDir   string
 	DB        *warehouse.DB
+	// Credits are the sources' licences and attributions, by source name.
+	Credits map[string]Credit
 }
 
 // Build assembles the release tables from the accepted snapshots, writes them and the manifest under the
@@ -165,13 +167,12 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		}
 		prevSources = prev.Sources
 	}
-	sources := SourcesOf(states)
+	sources := SourcesOf(states, opts.Credits)
 	changes, _ := Diff(prevSources, sources)
 	m := &Manifest{
 		Schema: ProfileURL, Name: opts.Name, Title: "Osservatorio mercato del lavoro Lombardia",
 		Version: opts.Plan.Version, Created: created.UTC().Truncate(time.Second),
-		Licenses: []License{{Name: "CC-BY-4.0", Path: "https://creativecommons.org/licenses/by/4.0/",
-			Title: "Creative Commons Attribution 4.0 (Eurostat, Istat); each source's own licence applies to its data"}},
+		Licenses:     LicensesOf(sources),
 		Sources:      sources,
 		Osservatorio: Extra{Previous: opts.Plan.Previous, Bump: opts.Plan.Bump, InputsDigest: opts.Plan.InputsDigest, Changes: changes},
 	}
@@ -207,6 +208,14 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 			return nil, fmt.Errorf("build observations: %w", err)
 		}
 		if err := addLocal("observations", out, rows, warehouse.ObservationColumns, []string{"raw_sha256", "raw_position"}); err != nil {
+			return nil, err
+		}
+		ind := filepath.Join(dir, "indicators.parquet")
+		rows, err = opts.DB.WriteIndicators(ctx, out, ind)
+		if err != nil {
+			return nil, fmt.Errorf("build indicators: %w", err)
+		}
+		if err := addLocal("indicators", ind, rows, warehouse.IndicatorColumns, warehouse.IndicatorKey); err != nil {
 			return nil, err
 		}
 	}
@@ -261,8 +270,19 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 			}
 		}
 	}
+	labels := filepath.Join(dir, "labels.parquet")
+	rows, err := opts.DB.WriteLabels(ctx, local, labels)
+	if err != nil {
+		return nil, fmt.Errorf("build labels: %w", err)
+	}
+	if err := addLocal("labels", labels, rows, warehouse.LabelColumns, warehouse.LabelKey); err != nil {
+		return nil, err
+	}
+	if err := categorize(ctx, opts.DB, labels, m.Resources); err != nil {
+		return nil, err
+	}
 	terr := filepath.Join(dir, "territories.parquet")
-	rows, err := opts.DB.WriteTerritories(ctx, terr)
+	rows, err = opts.DB.WriteTerritories(ctx, terr)
 	if err != nil {
 		return nil, fmt.Errorf("build territories: %w", err)
 	}

@@ -259,7 +259,7 @@ type CORequest struct {
 	SchemaDrift string
 }
 
-// Unmapped is a label no code list knows, with how often it occurs.
+// Unmapped is a label or code no code list knows, kept verbatim in its column, with how often it occurs.
 type Unmapped struct {
 	Column string `json:"column"`
 	Label  string `json:"label"`
@@ -543,6 +543,9 @@ func (d *DB) BuildFlows(ctx context.Context, parts []string, dir string) (map[st
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW parts AS SELECT * FROM read_parquet([%s])", strings.Join(files, ", "))); err != nil {
 		return nil, err
 	}
+	if err := loadTerritories(ctx, conn); err != nil {
+		return nil, err
+	}
 	periods := map[string]string{
 		"labour_flows":           "strftime(event_month, '%Y-%m')",
 		"labour_flows_quarterly": "strftime(event_month, '%Y') || '-Q' || quarter(event_month)",
@@ -581,7 +584,7 @@ var LabourEventsColumns = []Column{
 	{"citizenship_group", "string", "IT, EU or NON_EU; UNMAPPED when the country is unknown"},
 	{"citizenship_label", "string", "ITALIANO (the citizenship country) as published, when the code list knows the spelling"},
 	{"citizenship_label_other", "string", "ITALIANO (the citizenship country) as published, when the code list does not know the spelling (the label is coalesce(citizenship_label, citizenship_label_other))"},
-	{"education_isced", "string", "ISCED 2011 level"},
+	{"education_isced", "string", "ISCED 2011 level as the common model codes it (ED0 … ED8); UNMAPPED when the title is unknown"},
 	{"education_label", "string", "TITOLOSTUDIO as published, when the code list knows the spelling"},
 	{"education_label_other", "string", "TITOLOSTUDIO as published, when the code list does not know the spelling (the label is coalesce(education_label, education_label_other))"},
 	{"sector_system", "string", "ATECO version the description matched: 2007 (NACE Rev. 2) or 2025 (NACE Rev. 2.1)"},
@@ -605,11 +608,12 @@ var LabourEventsColumns = []Column{
 
 // LabourFlowsColumns is the schema of labour_flows and its quarterly and yearly views.
 var LabourFlowsColumns = []Column{
-	{"territory", "string", "Istat province code"},
+	{"territory", "string", "Istat province code, or 03 for Lombardy (the sum of the provinces)"},
+	{"territory_name", "string", "Territory name"},
 	{"period", "string", "2023-01 (monthly), 2023-Q1 (quarterly), 2023 (yearly)"},
 	{"contract_class", "string", "harmonized contract class"},
 	{"sector_section", "string", "NACE section"},
-	{"sex", "string", "M or F"},
+	{"sex", "string", "M, F, or T (both)"},
 	{"age_class", "string", "age class"},
 	{"citizenship_group", "string", "IT, EU or NON_EU"},
 	{"attivazioni", "integer", "hires"},
@@ -623,6 +627,7 @@ var LabourFlowsColumns = []Column{
 // LabourBalancesColumns is the schema of labour_balances.
 var LabourBalancesColumns = []Column{
 	{"territory", "string", "Istat province code, or 03 for Lombardy"},
+	{"territory_name", "string", "Territory name"},
 	{"period", "string", "month, 2017-01 to the latest"},
 	{"contract_class", "string", "harmonized contract class, or TOTAL"},
 	{"saldo", "integer", "balance of the month"},

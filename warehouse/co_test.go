@@ -78,14 +78,14 @@ func TestCOEventsHarmonizedByHand(t *testing.T) {
 	got := queryRows(t, db.SQL(), `SELECT territory, sex, age_class, citizenship_group, education_isced, sector_section, contract_class, working_time,
 		flag_age_implausible, flag_date_implausible, flag_outside_lombardy FROM read_parquet('`+ev+`')`)
 	want := []string{
-		"015 M Y25-34 IT 2 I fixed_term full_time false false false",
-		"016 F Y45-54 EU 3 I permanent part_time false false false",
-		"015 F Y_LT25 NON_EU 6 I fixed_term not_defined false false false", // mixed case, double space, empty working time
-		"015 M UNKNOWN IT 2 I fixed_term not_defined true false false",     // age 221
-		"001 M Y35-44 IT 2 I fixed_term full_time false false true",        // Torino
-		"015 F Y35-44 IT 2 I fixed_term full_time false true false",        // year 2201
-		"015 F Y35-44 IT 2 I fixed_term full_time false false false",
-		"108 M Y25-34 UNMAPPED 3 UNMAPPED intermittent full_time false false false", // unknown sector and country; À
+		"015 M Y25-34 IT ED2 I fixed_term full_time false false false",
+		"016 F Y45-54 EU ED3 I permanent part_time false false false",
+		"015 F Y_LT25 NON_EU ED6 I fixed_term not_defined false false false", // mixed case, double space, empty working time
+		"015 M UNKNOWN IT ED2 I fixed_term not_defined true false false",     // age 221
+		"001 M Y35-44 IT ED2 I fixed_term full_time false false true",        // Torino
+		"015 F Y35-44 IT ED2 I fixed_term full_time false true false",        // year 2201
+		"015 F Y35-44 IT ED2 I fixed_term full_time false false false",
+		"108 M Y25-34 UNMAPPED ED3 UNMAPPED intermittent full_time false false false", // unknown sector and country; À
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
@@ -116,13 +116,17 @@ func TestCOFlowsByHand(t *testing.T) {
 	}
 	yearly := filepath.Join(dir, "labour_flows_yearly.parquet")
 	got := queryRows(t, db.SQL(), `SELECT territory, contract_class, sum(attivazioni), sum(cessazioni), sum(trasformazioni_in), sum(trasformazioni_out), sum(saldo)
-		FROM read_parquet('`+yearly+`') WHERE period = '2021' GROUP BY ALL ORDER BY ALL`)
+		FROM read_parquet('`+yearly+`') WHERE period = '2021' AND sex = 'T' GROUP BY ALL ORDER BY ALL`)
 	want := []string{
 		// Milano fixed-term: 3 hires (one with age 221 counts; Torino, 2201 and 2016 do not), 1 termination,
 		// 1 transformation to permanent out.
 		"015 fixed_term 3 1 0 1 1",
 		"015 permanent 0 0 1 0 1",
 		"016 permanent 1 1 0 0 0",
+		// Lombardy: the sum of its provinces.
+		"03 fixed_term 3 1 0 1 1",
+		"03 intermittent 1 0 0 0 1",
+		"03 permanent 1 1 1 0 1",
 		"108 intermittent 1 0 0 0 1",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -171,7 +175,16 @@ func TestCOFlowIdentities(t *testing.T) {
 		"sum over contract classes equals the total": `SELECT count(*) FROM (SELECT territory, period, sum(saldo) s FROM ` + tab("labour_balances") + `
 			WHERE contract_class <> 'TOTAL' GROUP BY ALL) c FULL JOIN (SELECT territory, period, saldo s FROM ` + tab("labour_balances") + ` WHERE contract_class = 'TOTAL') t
 			USING (territory, period) WHERE c.s IS DISTINCT FROM t.s`,
-		"balances equal the flows": `SELECT count(*) FROM (SELECT territory, period, contract_class, sum(saldo) s FROM ` + tab("labour_flows") + ` GROUP BY ALL) f
+		"sex totals are the sum of the sexes": `SELECT count(*) FROM (SELECT territory, period, contract_class, sector_section, age_class, citizenship_group,
+			sum(attivazioni) a, sum(saldo) s FROM ` + tab("labour_flows") + ` WHERE sex <> 'T' GROUP BY ALL) m
+			FULL JOIN (SELECT * FROM ` + tab("labour_flows") + ` WHERE sex = 'T') t USING (territory, period, contract_class, sector_section, age_class, citizenship_group)
+			WHERE m.a IS DISTINCT FROM t.attivazioni OR m.s IS DISTINCT FROM t.saldo`,
+		"the region's flows are the sum of its provinces'": `SELECT count(*) FROM (SELECT period, contract_class, sector_section, sex, age_class, citizenship_group,
+			sum(attivazioni) a, sum(saldo) s FROM ` + tab("labour_flows") + ` WHERE territory <> '03' GROUP BY ALL) p
+			FULL JOIN (SELECT * FROM ` + tab("labour_flows") + ` WHERE territory = '03') r USING (period, contract_class, sector_section, sex, age_class, citizenship_group)
+			WHERE p.a IS DISTINCT FROM r.attivazioni OR p.s IS DISTINCT FROM r.saldo`,
+		"every row is named": `SELECT count(*) FROM ` + tab("labour_flows") + ` WHERE territory_name IS NULL OR territory_name = ''`,
+		"balances equal the flows": `SELECT count(*) FROM (SELECT territory, period, contract_class, sum(saldo) s FROM ` + tab("labour_flows") + ` WHERE sex = 'T' GROUP BY ALL) f
 			JOIN ` + tab("labour_balances") + ` b USING (territory, period, contract_class) WHERE f.s <> b.saldo`,
 		"cumulative balance is the running sum": `SELECT count(*) FROM (SELECT saldo_cumulato, sum(saldo) OVER (PARTITION BY territory, contract_class ORDER BY period) rs
 			FROM ` + tab("labour_balances") + `) WHERE saldo_cumulato <> rs`,
@@ -189,7 +202,7 @@ func TestCOFlowIdentities(t *testing.T) {
 		}
 	}
 	var hires int64
-	db.SQL().QueryRow(`SELECT sum(attivazioni) FROM ` + tab("labour_flows")).Scan(&hires)
+	db.SQL().QueryRow(`SELECT sum(attivazioni) FROM ` + tab("labour_flows") + ` WHERE territory = '03' AND sex = 'T'`).Scan(&hires)
 	if hires < 19000 || hires > 20000 {
 		t.Errorf("hires in flows = %d of 20000 generated: filters lost too many or too few", hires)
 	}

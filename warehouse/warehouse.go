@@ -71,23 +71,25 @@ func (d *DB) SQL() *sql.DB { return d.db }
 var ObservationColumns = []Column{
 	{"source", "string", "Source name (eurostat, istat …)"},
 	{"dataset", "string", "Dataset id within the source"},
-	{"indicator", "string", "What is measured"},
+	{"indicator", "string", "What is measured: an id of the indicators table (unemployment_rate …)"},
 	{"breakdown", "string", "Dimensions beyond the common ones, key=value;…"},
-	{"unit", "string", "Unit of measure, as the source codes it"},
+	{"unit", "string", "Unit of measure (code list dim_unit: PERS, NR, PC, EUR …)"},
+	{"unit_mult", "integer", "Power of ten of the unit: the figure is value × 10^unit_mult (3: thousands)"},
 	{"territory", "string", "Istat number of the territory (015 Milano, 03 Lombardia)"},
 	{"territory_nuts", "string", "NUTS 2021 code"},
 	{"territory_itter107", "string", "Istat CL_ITTER107 code"},
 	{"territory_name", "string", "Territory name"},
 	{"territory_level", "string", "province or region"},
-	{"period", "string", "Period: 2023, 2023-Q1, 2023-01"},
-	{"freq", "string", "Frequency: A, Q, M …"},
-	{"sex", "string", "Sex code (T, M, F)"},
-	{"age", "string", "Age class code"},
-	{"education", "string", "Education level code (ISCED 2011)"},
-	{"sector", "string", "Economic sector code (NACE Rev. 2)"},
-	{"citizenship", "string", "Citizenship code"},
+	{"period", "string", "Period: 2023, 2023-S1, 2023-Q1, 2023-01, 2023-W05, 2023-01-31; school and academic years 2024-25"},
+	{"freq", "string", "Frequency (dim_freq: A, S, Q, M, W, D, SY school or academic year)"},
+	{"sex", "string", "Sex (dim_sex: T total, M, F)"},
+	{"age", "string", "Age class (dim_age: TOTAL, Y15-24, Y_GE65, Y6 …)"},
+	{"education", "string", "Highest level of education, ISCED 2011 (dim_education: TOTAL, ED0-2, ED3_4, ED5-8, ED1 …)"},
+	{"sector", "string", "Economic sector, NACE Rev. 2 section (dim_sector: TOTAL, A … U, B-E …)"},
+	{"citizenship", "string", "Citizenship group (dim_citizenship: TOTAL, IT, FOR, EU, NON_EU)"},
 	{"value", "number", "Observation value; empty when only a status was given"},
 	{"status", "string", "Source status flag (p provisional, b break, e estimated …)"},
+	{"unmapped", "string", "Coded columns whose source code is in no code list and is kept verbatim (e.g. education); empty when none"},
 	{"raw_sha256", "string", "sha256 of the raw object the row comes from"},
 	{"raw_position", "integer", "Position of the row in the raw object"},
 }
@@ -100,13 +102,16 @@ type Column struct {
 }
 
 const rawObservationsDDL = `CREATE OR REPLACE TEMP TABLE raw_observations (
-	indicator VARCHAR, breakdown VARCHAR, unit VARCHAR, geo VARCHAR, period VARCHAR, freq VARCHAR,
+	indicator VARCHAR, breakdown VARCHAR, unit VARCHAR, unit_mult INTEGER, geo VARCHAR, period VARCHAR, freq VARCHAR,
 	sex VARCHAR, age VARCHAR, education VARCHAR, sector VARCHAR, citizenship VARCHAR,
-	value DOUBLE, status VARCHAR, position BIGINT)`
+	value DOUBLE, status VARCHAR, unmapped VARCHAR, position BIGINT)`
 
-// Snapshot identifies the raw object a snapshot is built from.
+// Snapshot identifies the raw object a snapshot is built from, with the dataset's configured unit for
+// sources that do not say it.
 type Snapshot struct {
 	Source, Dataset, RawSHA256 string
+	Unit                       string
+	UnitMult                   *int
 }
 
 // Stats describes a written snapshot.
@@ -114,17 +119,20 @@ type Stats struct {
 	Rows        int64
 	FirstPeriod string
 	LastPeriod  string
+	// Unmapped are the source codes kept verbatim because no code list has them, with their rows.
+	Unmapped []Unmapped `json:"unmapped,omitempty"`
 }
 
-// HarmonizeObservations reads observations from parse, maps territories, and writes them ordered by their
-// position in the raw object to a Parquet file at out. A territory code outside the crosswalk is a BadInput
-// fault naming the codes.
+// HarmonizeObservations reads observations from parse, maps their codes onto the common model (see
+// normalizer) and territories onto the crosswalk, and writes them ordered by their position in the raw
+// object to a Parquet file at out. A territory code outside the crosswalk is a BadInput fault naming the
+// codes; any other code outside its code list is kept verbatim, flagged in the row and counted in Stats.
 func (d *DB) HarmonizeObservations(ctx context.Context, snap Snapshot, parse func(emit func(connectors.Observation) error) error, out string) (Stats, error) {
-	n, err := d.harmonizeObservations(ctx, snap, parse, out)
+	n, unmapped, err := d.harmonizeObservations(ctx, snap, parse, out)
 	if err != nil {
 		return Stats{}, err
 	}
-	st := Stats{Rows: n}
+	st := Stats{Rows: n, Unmapped: unmapped}
 	if n > 0 {
 		err = d.db.QueryRowContext(ctx, "SELECT min(period), max(period) FROM read_parquet("+quoteLiteral(out)+")").
 			Scan(&st.FirstPeriod, &st.LastPeriod)
@@ -132,7 +140,16 @@ func (d *DB) HarmonizeObservations(ctx context.Context, snap Snapshot, parse fun
 	return st, err
 }
 
-func (d *DB) harmonizeObservations(ctx context.Context, snap Snapshot, parse func(emit func(connectors.Observation) error) error, out string) (int64, error) {
+func (d *DB) harmonizeObservations(ctx context.Context, snap Snapshot, parse func(emit func(connectors.Observation) error) error, out string) (int64, []Unmapped, error) {
+	norm, err := newNormalizer(snap)
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := d.writeObservations(ctx, snap, norm, parse, out)
+	return n, norm.report(), err
+}
+
+func (d *DB) writeObservations(ctx context.Context, snap Snapshot, norm *normalizer, parse func(emit func(connectors.Observation) error) error, out string) (int64, error) {
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
 		return 0, err
@@ -154,8 +171,13 @@ func (d *DB) harmonizeObservations(ctx context.Context, snap Snapshot, parse fun
 			if o.Value != nil {
 				v = *o.Value
 			}
-			return app.AppendRow(o.Indicator, o.Breakdown, o.Unit, o.Geo, o.Period, o.Freq, o.Sex, o.Age,
-				o.Education, o.Sector, o.Citizenship, v, o.Status, o.Position)
+			mult, flagged := norm.apply(&o)
+			var unit driver.Value
+			if o.Unit != "" {
+				unit = o.Unit
+			}
+			return app.AppendRow(o.Indicator, o.Breakdown, unit, int32(mult), o.Geo, o.Period, o.Freq, o.Sex, o.Age,
+				o.Education, o.Sector, o.Citizenship, v, o.Status, flagged, o.Position)
 		})
 		cerr := app.Close()
 		if perr != nil {

@@ -109,6 +109,15 @@ func (p pair) Run(interruptCh <-chan interface{}) error {
 // DuckDBMemoryLimit bounds each activity's DuckDB; what does not fit spills to the work folder.
 const DuckDBMemoryLimit = "640MB"
 
+// Credits returns every configured source's licence and attribution, as releases write them.
+func Credits(cfg *config.Config) map[string]release.Credit {
+	out := map[string]release.Credit{}
+	for name, src := range cfg.Sources {
+		out[name] = release.Credit{License: release.License(src.License), Attribution: src.Attribution}
+	}
+	return out
+}
+
 // Connector returns the connector of a configured source.
 func Connector(name string, src config.Source, client *httpfetch.Client) (connectors.Source, error) {
 	switch name {
@@ -157,9 +166,10 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		if err != nil {
 			return nil, err
 		}
-		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift, HTTP: own}
+		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift, HTTP: own,
+			Credit: Credits(cfg)[name]}
 		for _, d := range src.Datasets {
-			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format, Resource: d.Resource,
+			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format, Resource: d.Resource, Unit: d.Unit, UnitMult: d.UnitMult,
 				Query: d.Query, Columns: d.Columns})
 		}
 		acts.Sources[name] = s

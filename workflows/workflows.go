@@ -168,7 +168,7 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 	}
 	rep.Changed = true
 	var h activities.HarmonizeResult
-	hin := activities.HarmonizeInput{Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt}
+	hin := activities.HarmonizeInput{Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt, Structure: f.Structure}
 	hctx := workflow.WithActivityOptions(ctx, harmonizeOptions)
 	err = errNotPinned
 	// The worker that fetched an export keeps it in its raw cache: harmonize there. If that worker does

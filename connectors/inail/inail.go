@@ -219,7 +219,7 @@ func keyOf(r Record) (key, bool, error) {
 	if len(d) != 3 || len(d[2]) != 4 || len(d[1]) != 2 {
 		return key{}, false, fmt.Errorf("DataAccadimento %q is not dd/mm/yyyy", r.DataAccadimento)
 	}
-	section := ""
+	section := "UNK" // not determined: not the total of the sectors, which an empty sector would mean
 	if s := strings.TrimSpace(r.SettoreAttivitaEconomica); s != "" && s != "ND" {
 		section = strings.Fields(s)[0]
 	}

@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/eurostat"
@@ -39,14 +38,11 @@ var accept = map[string]string{
 type Source struct {
 	base   string
 	client *httpfetch.Client
-
-	mu   sync.Mutex
-	dims map[string][]string // dataset → dimension order, learnt from the last Check
 }
 
 // New returns the connector for the web service at baseURL.
 func New(baseURL string, client *httpfetch.Client) *Source {
-	return &Source{base: strings.TrimRight(baseURL, "/"), client: client, dims: map[string][]string{}}
+	return &Source{base: strings.TrimRight(baseURL, "/"), client: client}
 }
 
 // Name returns "istat".
@@ -67,7 +63,8 @@ func (s *Source) Extension(ds connectors.Dataset) string {
 	return "xml"
 }
 
-// Check reads the dataflow with its data structure: LAST_UPDATE is the signal, the DSD gives the key order.
+// Check reads the dataflow with its data structure: LAST_UPDATE is the signal, the DSD gives the key order
+// and the territory dimension (REF_AREA, ITTER107 …), returned as the signal's Structure.
 func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.Signal, error) {
 	u := fmt.Sprintf("%s/dataflow/IT1/%s/latest?references=datastructure", s.base, url.PathEscape(ds.SourceCode()))
 	resp, err := s.client.Get(ctx, httpfetch.Request{URL: u, Header: http.Header{"Accept": {"application/xml"}}})
@@ -86,12 +83,11 @@ func (s *Source) Check(ctx context.Context, ds connectors.Dataset) (connectors.S
 	if err != nil {
 		return connectors.Signal{URL: u}, fault.Wrap(fault.BadInput, "dataflow "+u, err)
 	}
-	if dims, err := sdmx.DimensionOrder(bytes.NewReader(body)); err == nil {
-		s.mu.Lock()
-		s.dims[ds.ID] = dims
-		s.mu.Unlock()
+	sig := connectors.Signal{Token: ann["LAST_UPDATE"], URL: u}
+	if dsd, err := sdmx.DataStructure(bytes.NewReader(body)); err == nil {
+		sig.Structure = &connectors.Structure{Dimensions: dsd.IDs(), Territory: dsd.Territory()}
 	}
-	return connectors.Signal{Token: ann["LAST_UPDATE"], URL: u}, nil
+	return sig, nil
 }
 
 // Key builds the SDMX data key from the dimension order and the filters: the accepted codes of a dimension
@@ -110,16 +106,17 @@ func Key(dims []string, filters map[string][]string) string {
 	return strings.Join(parts, ".")
 }
 
-// DataRequest asks for the dataset with a key built from the DSD (learnt by Check; without it, the whole
-// flow, filtered when parsed).
+// DataRequest asks for the dataset with a key built from the DSD (ds.Structure, from Check; without it,
+// the whole flow, filtered when parsed).
 func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 	acc, ok := accept[format(ds)]
 	if !ok {
 		return httpfetch.Request{}, fault.Errorf(fault.BadInput, "dataset %s: format %q (generic, structurespecific, csv)", ds.ID, ds.Format)
 	}
-	s.mu.Lock()
-	dims := s.dims[ds.ID]
-	s.mu.Unlock()
+	var dims []string
+	if ds.Structure != nil {
+		dims = ds.Structure.Dimensions
+	}
 	u := fmt.Sprintf("%s/data/%s", s.base, url.PathEscape(ds.SourceCode()))
 	if len(dims) > 0 && len(ds.Filters) > 0 {
 		u += "/" + Key(dims, ds.Filters)
@@ -144,57 +141,47 @@ func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, 
 	return nil
 }
 
-// sexCodes maps Istat's SEX codes to the common model's.
-var sexCodes = map[string]string{"1": "M", "2": "F", "9": "T"}
+// attributes are the concepts of an Istat observation that are not breakdowns: the measure, the time,
+// the common dimensions and the attributes.
+var attributes = map[string]bool{"TIME_PERIOD": true, "OBS_VALUE": true, "OBS_STATUS": true, "FREQ": true,
+	"SEX": true, "AGE": true, "EDU_LEV_HIGHEST": true, "CITIZENSHIP": true, "DATA_TYPE": true, "UNIT_MEAS": true,
+	"DATAFLOW": true, "BREAK": true, "CONF_STATUS": true, "OBS_PRE_BREAK": true, "BASE_PER": true, "UNIT_MULT": true,
+	"METADATA_EN": true, "METADATA_IT": true, "DECIMALS": true, "NOTE_DS": true, "NOTE_REF_AREA": true}
 
-// Parse reads the data message into observations, keeping only those the filters accept.
+// Parse reads the data message into observations, keeping only those the filters accept. The territory is
+// the DSD's territory dimension (REF_AREA, or ITTER107 in older flows); UNIT_MEAS and UNIT_MULT are taken
+// wherever the message puts them (observation, series or data set).
 func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
 	handle := func(ob sdmx.Obs) error {
 		if ob.Position%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 		v := ob.Values
-		for dim, accepted := range ds.Filters {
-			got, ok := v[strings.ToUpper(dim)]
-			if !ok {
-				continue
-			}
-			match := false
-			for _, a := range accepted {
-				match = match || strings.EqualFold(a, got)
-			}
-			if !match {
-				return nil
-			}
+		if !accepted(ds.Filters, v) {
+			return nil
 		}
 		period, freq, err := eurostat.NormalizePeriod(v["TIME_PERIOD"])
 		if err != nil {
 			return fault.Wrap(fault.BadInput, fmt.Sprintf("observation %d", ob.Position), err)
 		}
+		if eurostat.Before(period, ds.Since) {
+			return nil
+		}
 		if f := v["FREQ"]; f != "" {
 			freq = f
 		}
-		var value *float64
-		if raw := strings.TrimSpace(v["OBS_VALUE"]); raw != "" && raw != "NaN" {
-			f, err := strconv.ParseFloat(raw, 64)
-			if err != nil {
-				return fault.Errorf(fault.BadInput, "observation %d: OBS_VALUE %q is not a number", ob.Position, raw)
-			}
-			value = &f
+		value, err := obsValue(v["OBS_VALUE"], ob.Position)
+		if err != nil {
+			return err
 		}
-		sex := v["SEX"]
-		if m, ok := sexCodes[sex]; ok {
-			sex = m
+		mult, err := unitMult(v["UNIT_MULT"], ob.Position)
+		if err != nil {
+			return err
 		}
+		geo := territory(ds, v)
 		var extra []string
 		for k, val := range v {
-			switch k {
-			case "TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "FREQ", "REF_AREA", "SEX", "AGE", "EDU_LEV_HIGHEST",
-				"CITIZENSHIP", "DATA_TYPE", "UNIT_MEAS", "DATAFLOW", "BREAK", "CONF_STATUS", "OBS_PRE_BREAK",
-				"BASE_PER", "UNIT_MULT", "METADATA_EN", "METADATA_IT", "DECIMALS":
-				continue
-			}
-			if val != "" {
+			if !attributes[k] && k != geo && val != "" {
 				extra = append(extra, strings.ToLower(k)+"="+val)
 			}
 		}
@@ -204,8 +191,8 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 			indicator = strings.ToLower(ds.SourceCode())
 		}
 		return emit(connectors.Observation{
-			Indicator: indicator, Breakdown: strings.Join(extra, ";"), Unit: v["UNIT_MEAS"], Geo: v["REF_AREA"],
-			Period: period, Freq: freq, Sex: sex, Age: v["AGE"], Education: v["EDU_LEV_HIGHEST"],
+			Indicator: indicator, Breakdown: strings.Join(extra, ";"), Unit: v["UNIT_MEAS"], UnitMult: mult,
+			Geo: v[geo], Period: period, Freq: freq, Sex: v["SEX"], Age: v["AGE"], Education: v["EDU_LEV_HIGHEST"],
 			Citizenship: v["CITIZENSHIP"], Value: value, Status: v["OBS_STATUS"], Position: ob.Position,
 		})
 	}
@@ -222,4 +209,57 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 		return fault.Wrap(fault.BadInput, "SDMX "+format(ds), err)
 	}
 	return err
+}
+
+// accepted says whether an observation's codes pass the dataset's filters (a filtered dimension the
+// observation lacks passes).
+func accepted(filters map[string][]string, v map[string]string) bool {
+	for dim, want := range filters {
+		got, ok := v[strings.ToUpper(dim)]
+		if !ok {
+			continue
+		}
+		match := false
+		for _, a := range want {
+			match = match || strings.EqualFold(a, got)
+		}
+		if !match {
+			return false
+		}
+	}
+	return true
+}
+
+// territory returns the concept that holds an observation's territory: the DSD's territory dimension,
+// else the first territory concept present (a raw object harmonized without its DSD).
+func territory(ds connectors.Dataset, v map[string]string) string {
+	if ds.Structure != nil && ds.Structure.Territory != "" {
+		return ds.Structure.Territory
+	}
+	return sdmx.TerritoryColumn(v)
+}
+
+func obsValue(raw string, pos int64) (*float64, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" || raw == "NaN" {
+		return nil, nil
+	}
+	f, err := strconv.ParseFloat(raw, 64)
+	if err != nil {
+		return nil, fault.Errorf(fault.BadInput, "observation %d: OBS_VALUE %q is not a number", pos, raw)
+	}
+	return &f, nil
+}
+
+// unitMult reads UNIT_MULT, a power of ten (CL_UNIT_MULT: 0, 3, 6 …); nil when absent.
+func unitMult(raw string, pos int64) (*int, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < -15 || n > 15 {
+		return nil, fault.Errorf(fault.BadInput, "observation %d: UNIT_MULT %q is not a power of ten", pos, raw)
+	}
+	return &n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/deploy"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -39,6 +40,11 @@ func TestCheckLearnsTheKeyAndParseFilters(t *testing.T) {
 	if sig.Token != "2026-03-12T10:00:00.000Z" {
 		t.Errorf("LAST_UPDATE = %q", sig.Token)
 	}
+	if sig.Structure == nil || sig.Structure.Territory != "REF_AREA" {
+		t.Fatalf("structure = %+v", sig.Structure)
+	}
+	ds := ds
+	ds.Structure = sig.Structure // as the platform hands it back
 	req, err := s.DataRequest(ds)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +70,7 @@ func TestCheckLearnsTheKeyAndParseFilters(t *testing.T) {
 		t.Fatalf("%d observations, want 14", len(got))
 	}
 	o := got[0]
-	if o.Geo != "ITC41" || o.Sex != "T" || o.Indicator != "UNEM_R" || o.Unit != "PC" || o.Period != "2018" || o.Value == nil ||
+	if o.Geo != "ITC41" || o.Sex != "9" || o.Indicator != "UNEM_R" || o.Unit != "PC" || o.Period != "2018" || o.Value == nil ||
 		o.Breakdown != "duration_unemployment=TOTAL" || o.Education != "99" || o.Citizenship != "TOTAL" {
 		t.Errorf("first = %+v", o)
 	}
@@ -117,10 +123,12 @@ func TestEveryConfiguredFlowAgainstTheMirror(t *testing.T) {
 	}
 	for _, d := range flows {
 		ds := connectors.Dataset{Source: Name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format}
-		if _, err := s.Check(ctx, ds); err != nil {
+		sig, err := s.Check(ctx, ds)
+		if err != nil {
 			t.Errorf("%s: check: %v", d.ID, err)
 			continue
 		}
+		ds.Structure = sig.Structure
 		req, err := s.DataRequest(ds)
 		if err != nil {
 			t.Errorf("%s: %v", d.ID, err)
@@ -138,6 +146,59 @@ func TestEveryConfiguredFlowAgainstTheMirror(t *testing.T) {
 		resp.Body.Close()
 		if err != nil || len(provinces) != 12 {
 			t.Errorf("%s: %d provinces, %v", d.ID, len(provinces), err)
+		}
+	}
+}
+
+func parseIstat(t *testing.T, ds connectors.Dataset, file string) []connectors.Observation {
+	t.Helper()
+	f, err := os.Open("testdata/" + file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []connectors.Observation
+	if err := New("", nil).Parse(context.Background(), ds, f, func(o connectors.Observation) error { got = append(got, o); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// UNIT_MULT reaches every observation wherever the message attaches it: on the series (StructureSpecific)
+// or once on the data set (GenericData), as UNIT_MEAS does on the series.
+func TestUnitMultAtSeriesAndDataSetLevel(t *testing.T) {
+	for file, format := range map[string]string{"ss-series-unit-mult-constructed.xml": "structurespecific", "generic-dataset-unit-mult-constructed.xml": "generic"} {
+		got := parseIstat(t, connectors.Dataset{Source: Name, ID: "x", Format: format}, file)
+		if len(got) != map[string]int{"structurespecific": 4, "generic": 2}[format] {
+			t.Fatalf("%s: %d observations", file, len(got))
+		}
+		for _, o := range got {
+			if o.UnitMult == nil || *o.UnitMult != 3 || o.Unit != "NR" || o.Geo != "ITC4C" || strings.Contains(o.Breakdown, "unit") {
+				t.Errorf("%s: %+v (unit mult %v)", file, o, o.UnitMult)
+			}
+		}
+	}
+}
+
+// An SDMX-CSV whose territory dimension is ITTER107 (real esploradati answer for 41_983) gives the
+// territory, not an empty one with the code in the breakdown: from the DSD's territory dimension, and
+// without a DSD from the territory concepts the columns name.
+func TestTerritoryInITTER107(t *testing.T) {
+	csvDS := connectors.Dataset{Source: Name, ID: "incidenti", Code: "41_983", Format: "csv"}
+	for name, structure := range map[string]*connectors.Structure{
+		"from the DSD": {Dimensions: []string{"FREQ", "ESITO", "ITTER107", "TIPO_DATO"}, Territory: "ITTER107"},
+		"without one":  nil,
+	} {
+		ds := csvDS
+		ds.Structure = structure
+		got := parseIstat(t, ds, "esploradati-41_983-sdmx-csv-1.0-palermo.csv")
+		if len(got) == 0 {
+			t.Fatalf("%s: nothing parsed", name)
+		}
+		for _, o := range got {
+			if o.Geo != "082053" || strings.Contains(o.Breakdown, "itter107") {
+				t.Fatalf("%s: %+v", name, o)
+			}
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -313,7 +314,32 @@ func schoolYear(as string) (string, string, error) {
 	if len(as) != 6 || strings.Trim(as, "0123456789") != "" {
 		return "", "", fmt.Errorf("ANNOSCOLASTICO %q is not like 202425", as)
 	}
-	return as[:4], as[:4] + "/" + as[4:], nil
+	return as[:4] + "-" + as[4:], as[:4] + "/" + as[4:], nil
+}
+
+// ageRE reads MIM's age classes: "6 anni", and the open ends "fino a 5 anni", "oltre 19 anni".
+var ageRE = regexp.MustCompile(`^(?i)\s*(fino a |oltre |< ?|> ?)?(\d{1,2}) anni( e oltre| e più)?\s*$`)
+
+// ageClass writes a MIM age class in the common model's notation (Y6, Y_LT6, Y_GE20); an age it cannot
+// read is returned as given, for the harmonizer to flag.
+func ageClass(s string) string {
+	m := ageRE.FindStringSubmatch(s)
+	if m == nil {
+		return s
+	}
+	n, _ := strconv.Atoi(m[2])
+	switch strings.ToLower(strings.TrimSpace(m[1])) {
+	case "fino a":
+		return fmt.Sprintf("Y_LT%d", n+1)
+	case "<":
+		return fmt.Sprintf("Y_LT%d", n)
+	case "oltre", ">":
+		return fmt.Sprintf("Y_GE%d", n+1)
+	}
+	if m[3] != "" {
+		return fmt.Sprintf("Y_GE%d", n)
+	}
+	return fmt.Sprintf("Y%d", n)
 }
 
 func parseRegistry(ds connectors.Dataset, r io.Reader, emit func(connectors.Observation) error) error {
@@ -345,8 +371,8 @@ func parseRegistry(ds connectors.Dataset, r io.Reader, emit func(connectors.Obse
 	})
 	for i, k := range keys {
 		v := float64(counts[k])
-		if err := emit(connectors.Observation{Indicator: ds.ID, Unit: "NR", Geo: k.prov, Period: k.year, Freq: "A",
-			Education: k.kind, Breakdown: "anno_scolastico=" + k.label, Value: &v, Position: int64(i)}); err != nil {
+		if err := emit(connectors.Observation{Indicator: ds.ID, Unit: "NR", Geo: k.prov, Period: k.year, Freq: "SY",
+			Education: k.kind, Breakdown: "tipologia=" + k.kind, Value: &v, Position: int64(i)}); err != nil {
 			return err
 		}
 	}
@@ -410,8 +436,8 @@ func parseStudents(ds connectors.Dataset, r io.Reader, province map[string]strin
 		return strings.Join([]string{a.prov, a.year, a.order, a.grade, a.age}, "\x00") < strings.Join([]string{b.prov, b.year, b.order, b.grade, b.age}, "\x00")
 	})
 	for i, k := range keys {
-		o := connectors.Observation{Indicator: ds.ID, Unit: "NR", Geo: k.prov, Period: k.year, Freq: "A", Education: k.order, Age: k.age,
-			Breakdown: "anno_scolastico=" + k.label + ";anno_corso=" + k.grade, Position: int64(i)}
+		o := connectors.Observation{Indicator: ds.ID, Unit: "PERS", Geo: k.prov, Period: k.year, Freq: "SY", Education: k.order,
+			Age: ageClass(k.age), Breakdown: "anno_corso=" + k.grade, Position: int64(i)}
 		if v, ok := sums[k]; ok {
 			o.Value = &v
 		} else {

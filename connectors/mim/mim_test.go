@@ -68,7 +68,7 @@ func TestStudentsAreFoundJoinedAndSummedPerProvince(t *testing.T) {
 	total := map[string]float64{}
 	notAvailable := 0
 	err = s.Parse(context.Background(), students, bytes.NewReader(first), func(o connectors.Observation) error {
-		if o.Period != "2024" || !strings.HasPrefix(o.Breakdown, "anno_scolastico=2024/25;anno_corso=") {
+		if o.Period != "2024-25" || o.Freq != "SY" || !strings.HasPrefix(o.Breakdown, "anno_corso=") || !strings.HasPrefix(o.Age, "Y") {
 			t.Errorf("observation %+v", o)
 		}
 		if o.Value == nil {
@@ -160,5 +160,14 @@ func TestMismatchedRegistryAndBadPagesAreRejected(t *testing.T) {
 	// A file that is an HTML page.
 	if err := s.Inspect(schools, 200, nil, []byte("<!DOCTYPE html>")); !fault.Is(err, fault.BadInput) {
 		t.Errorf("%v", err)
+	}
+}
+
+func TestAgeClass(t *testing.T) {
+	for in, want := range map[string]string{"6 anni": "Y6", "14 anni": "Y14", "fino a 5 anni": "Y_LT6", "oltre 19 anni": "Y_GE20",
+		"20 anni e oltre": "Y_GE20", "< 6 anni": "Y_LT6", "sconosciuta": "sconosciuta"} {
+		if got := ageClass(in); got != want {
+			t.Errorf("ageClass(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

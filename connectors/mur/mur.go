@@ -132,9 +132,9 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 			continue
 		}
 		year := strings.TrimSpace(rec[period])
-		y, _, _ := strings.Cut(year, "/") // academic year 2024/2025 counts under 2024
-		if _, err := strconv.Atoi(y); err != nil || len(y) != 4 {
-			return fault.Errorf(fault.BadInput, "row %d: year %q", row+1, year)
+		y, freq, err := academicYear(year)
+		if err != nil {
+			return fault.Errorf(fault.BadInput, "row %d: %w", row+1, err)
 		}
 		n, err := strconv.ParseFloat(strings.ReplaceAll(strings.TrimSpace(rec[measure]), ",", "."), 64)
 		if err != nil {
@@ -147,17 +147,31 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 			}
 			extra = append(extra, name+"="+strings.TrimSpace(rec[i]))
 		}
-		if year != y {
-			extra = append(extra, "academic_year="+year)
-		}
 		sort.Strings(extra)
 		sex := ""
 		if i, ok := col["sesso"]; ok {
 			sex = strings.TrimSpace(rec[i])
 		}
-		if err := emit(connectors.Observation{Indicator: indicator, Breakdown: strings.Join(extra, ";"), Unit: "NR",
-			Geo: t.Istat, Period: y, Freq: "A", Sex: sex, Value: &n, Position: row}); err != nil {
+		if err := emit(connectors.Observation{Indicator: indicator, Breakdown: strings.Join(extra, ";"), Unit: "PERS",
+			Geo: t.Istat, Period: y, Freq: freq, Sex: sex, Value: &n, Position: row}); err != nil {
 			return err
 		}
 	}
+}
+
+// academicYear reads MUR's years: an academic year 2024/2025 is the period 2024-25 (frequency SY, September
+// to August), a solar year 2024 (AnnoS, graduates) the period 2024 (A).
+func academicYear(s string) (period, freq string, err error) {
+	from, to, academic := strings.Cut(s, "/")
+	a, errA := strconv.Atoi(from)
+	if errA != nil || len(from) != 4 {
+		return "", "", fmt.Errorf("year %q", s)
+	}
+	if !academic {
+		return from, "A", nil
+	}
+	if b, err := strconv.Atoi(to); err != nil || (b != a+1 && b != (a+1)%100) {
+		return "", "", fmt.Errorf("academic year %q", s)
+	}
+	return fmt.Sprintf("%s-%02d", from, (a+1)%100), "SY", nil
 }

@@ -47,7 +47,7 @@ func TestResolveFetchAndParse(t *testing.T) {
 	seen := map[string]bool{}
 	for _, o := range got {
 		seen[o.Geo] = true
-		if o.Indicator != "iscritti" || o.Period < "2022" || !strings.Contains(o.Breakdown, "academic_year=") || !strings.Contains(o.Breakdown, "ateneocod=") {
+		if o.Indicator != "iscritti" || o.Period < "2022" || o.Freq != "SY" || len(o.Period) != 7 || o.Period[4] != '-' || !strings.Contains(o.Breakdown, "ateneocod=") {
 			t.Fatalf("observation %+v", o)
 		}
 	}
@@ -106,6 +106,20 @@ func TestEnrolmentsAndGraduatesFromTheirPackages(t *testing.T) {
 		// Residence outside Lombardy (Torino 001, Ancona 058) and Cattolica's Piacenza site (033) are left out.
 		if err != nil || len(geos) != tt.geos || geos["001"] || geos["033"] {
 			t.Errorf("%s: provinces %v, %v", tt.ds.ID, geos, err)
+		}
+	}
+}
+
+func TestAcademicYear(t *testing.T) {
+	for in, want := range map[string]string{"2024/2025": "2024-25 SY", "2009/2010": "2009-10 SY", "2099/2100": "2099-00 SY", "2024": "2024 A"} {
+		p, f, err := academicYear(in)
+		if err != nil || p+" "+f != want {
+			t.Errorf("academicYear(%q) = %s %s, %v; want %s", in, p, f, err, want)
+		}
+	}
+	for _, bad := range []string{"2024/2026", "24/25", "anno"} {
+		if _, _, err := academicYear(bad); err == nil {
+			t.Errorf("academicYear(%q): no error", bad)
 		}
 	}
 }

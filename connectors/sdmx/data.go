@@ -15,11 +15,13 @@ type Obs struct {
 }
 
 // ReadStructureSpecific streams an SDMX-ML 2.1 StructureSpecificData message and calls emit for every
-// observation, in document order. Series attributes are merged with those of each Obs (the Obs wins).
+// observation, in document order. Data set and series attributes are merged with those of each Obs (the
+// Obs wins, then the series).
 // Observations directly under DataSet (dimensionAtObservation=AllDimensions) work the same way.
 func ReadStructureSpecific(r io.Reader, emit func(Obs) error) error {
 	dec := xml.NewDecoder(r)
 	var (
+		dataset map[string]string
 		series  map[string]string
 		inData  bool
 		pos     int64
@@ -41,15 +43,20 @@ func ReadStructureSpecific(r io.Reader, emit func(Obs) error) error {
 			switch t.Name.Local {
 			case "DataSet":
 				inData, sawData = true, true
+				dataset = concepts(attrs(t, nil))
 			case "Series":
 				if inData {
-					series = attrs(t, nil)
+					series = attrs(t, dataset)
 				}
 			case "Obs":
 				if !inData {
 					continue
 				}
-				vals := attrs(t, series)
+				base := series
+				if base == nil {
+					base = dataset
+				}
+				vals := attrs(t, base)
 				if err := emit(Obs{Values: vals, Position: pos}); err != nil {
 					return err
 				}
@@ -64,6 +71,17 @@ func ReadStructureSpecific(r io.Reader, emit func(Obs) error) error {
 			}
 		}
 	}
+}
+
+// concepts keeps the attributes of a DataSet element that are concepts (upper case ids such as UNIT_MULT),
+// not the element's own unqualified attributes (action, setID, reportingBeginDate …).
+func concepts(m map[string]string) map[string]string {
+	for k := range m {
+		if k == "" || k[0] < 'A' || k[0] > 'Z' {
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 func attrs(t xml.StartElement, base map[string]string) map[string]string {
@@ -94,11 +112,12 @@ func (o Obs) Keys() []string {
 }
 
 // ReadGeneric streams an SDMX-ML 2.1 GenericData message (Istat's default) and calls emit for every
-// observation: the SeriesKey and series Attributes merged with the ObsKey or ObsDimension (as
-// TIME_PERIOD), the ObsValue (as OBS_VALUE) and the observation's Attributes.
+// observation: the data set's Attributes, the SeriesKey and series Attributes merged with the ObsKey or
+// ObsDimension (as TIME_PERIOD), the ObsValue (as OBS_VALUE) and the observation's Attributes.
 func ReadGeneric(r io.Reader, emit func(Obs) error) error {
 	dec := xml.NewDecoder(r)
 	var (
+		dataset = map[string]string{}
 		series  map[string]string
 		obs     map[string]string
 		inData  bool
@@ -123,22 +142,32 @@ func ReadGeneric(r io.Reader, emit func(Obs) error) error {
 				inData, sawData = true, true
 			case "Series":
 				if inData {
-					series = map[string]string{}
+					series = make(map[string]string, len(dataset)+8)
+					for k, v := range dataset {
+						series[k] = v
+					}
 				}
 			case "Obs":
 				if inData {
-					obs = make(map[string]string, len(series)+8)
-					for k, v := range series {
+					base := series
+					if base == nil { // dimensionAtObservation=AllDimensions: no Series
+						base = dataset
+					}
+					obs = make(map[string]string, len(base)+8)
+					for k, v := range base {
 						obs[k] = v
 					}
 				}
 			case "Value":
 				id, value := attrValue(t, "id"), attrValue(t, "value")
 				switch {
-				case obs != nil && id != "":
+				case id == "":
+				case obs != nil:
 					obs[id] = value
-				case series != nil && id != "":
+				case series != nil:
 					series[id] = value
+				case inData:
+					dataset[id] = value
 				}
 			case "ObsDimension":
 				if obs != nil {

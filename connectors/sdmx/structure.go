@@ -142,23 +142,37 @@ func Footer(r io.Reader) ([]FooterMessage, error) {
 	}
 }
 
-// DimensionOrder returns the ids of the dimensions of the first data structure definition in a structure
-// message, in key order (by position; the time dimension is not part of a key).
-func DimensionOrder(r io.Reader) ([]string, error) {
+// Dimension is one dimension of a data structure definition.
+type Dimension struct {
+	ID       string
+	Position int
+	Concept  string   // the id of its concept (ConceptIdentity)
+	Roles    []string // the ids of its concept roles (ConceptRole), e.g. REF_AREA
+	Codelist string   // the id of its code list, e.g. CL_ITTER107
+}
+
+// DSD is what the platform reads of a data structure definition: its dimensions in key order (the time
+// dimension is not part of a key).
+type DSD struct {
+	Dimensions []Dimension
+}
+
+// DataStructure reads the first data structure definition of a structure message.
+func DataStructure(r io.Reader) (DSD, error) {
 	dec := xml.NewDecoder(r)
-	type dim struct {
-		id  string
-		pos int
-	}
-	var dims []dim
-	inList := false
+	var (
+		dsd    DSD
+		cur    *Dimension
+		inList bool
+		in     string // ConceptIdentity, ConceptRole or Enumeration while inside one
+	)
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
-			break
+			return DSD{}, errors.New("structure message has no DimensionList")
 		}
 		if err != nil {
-			return nil, fmt.Errorf("structure message: %w", err)
+			return DSD{}, fmt.Errorf("structure message: %w", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -169,19 +183,89 @@ func DimensionOrder(r io.Reader) ([]string, error) {
 				if inList {
 					var p int
 					fmt.Sscanf(attr(t, "position"), "%d", &p)
-					dims = append(dims, dim{id: attr(t, "id"), pos: p})
+					dsd.Dimensions = append(dsd.Dimensions, Dimension{ID: attr(t, "id"), Position: p})
+					cur = &dsd.Dimensions[len(dsd.Dimensions)-1]
+				}
+			case "ConceptIdentity", "ConceptRole", "Enumeration":
+				in = t.Name.Local
+			case "Ref":
+				switch {
+				case cur == nil:
+				case in == "ConceptIdentity":
+					cur.Concept = attr(t, "id")
+				case in == "ConceptRole":
+					cur.Roles = append(cur.Roles, attr(t, "id"))
+				case in == "Enumeration":
+					cur.Codelist = attr(t, "id")
 				}
 			}
 		case xml.EndElement:
-			if t.Name.Local == "DimensionList" && inList {
-				sort.SliceStable(dims, func(i, j int) bool { return dims[i].pos < dims[j].pos })
-				out := make([]string, len(dims))
-				for i, d := range dims {
-					out[i] = d.id
-				}
-				return out, nil
+			switch t.Name.Local {
+			case "ConceptIdentity", "ConceptRole", "Enumeration":
+				in = ""
+			case "Dimension":
+				cur = nil
+			case "DimensionList":
+				sort.SliceStable(dsd.Dimensions, func(i, j int) bool { return dsd.Dimensions[i].Position < dsd.Dimensions[j].Position })
+				return dsd, nil
 			}
 		}
 	}
-	return nil, errors.New("structure message has no DimensionList")
+}
+
+// IDs returns the dimension ids in key order.
+func (d DSD) IDs() []string {
+	out := make([]string, len(d.Dimensions))
+	for i, dim := range d.Dimensions {
+		out[i] = dim.ID
+	}
+	return out
+}
+
+// territoryConcepts are the concepts and roles that say a dimension holds the reference area, and
+// territoryCodelists the code lists of territories, as Istat, Eurostat and the SDMX global registry name them.
+var (
+	territoryConcepts  = []string{"REF_AREA", "ITTER107", "GEO", "TERRITORIO", "TERRITORY"}
+	territoryCodelists = []string{"CL_ITTER107", "CL_AREA", "CL_GEO", "CL_REF_AREA"}
+)
+
+// Territory returns the id of the dimension that holds the reference area: the one whose role is REF_AREA,
+// else whose concept or code list is a territory's, else whose id is; "" when none is.
+func (d DSD) Territory() string {
+	tests := []func(Dimension) bool{
+		func(x Dimension) bool { return anyEqual(x.Roles, territoryConcepts[:1]) },
+		func(x Dimension) bool { return anyEqual([]string{x.Concept}, territoryConcepts) },
+		func(x Dimension) bool { return anyEqual([]string{x.Codelist}, territoryCodelists) },
+		func(x Dimension) bool { return anyEqual([]string{x.ID}, territoryConcepts) },
+	}
+	for _, test := range tests {
+		for _, x := range d.Dimensions {
+			if test(x) {
+				return x.ID
+			}
+		}
+	}
+	return ""
+}
+
+// TerritoryColumn returns the concept among keys (the columns of an observation) that holds the reference
+// area when no DSD is at hand: the first of the territory concepts present.
+func TerritoryColumn(keys map[string]string) string {
+	for _, c := range territoryConcepts {
+		if _, ok := keys[c]; ok {
+			return c
+		}
+	}
+	return ""
+}
+
+func anyEqual(have, want []string) bool {
+	for _, h := range have {
+		for _, w := range want {
+			if h != "" && strings.EqualFold(h, w) {
+				return true
+			}
+		}
+	}
+	return false
 }

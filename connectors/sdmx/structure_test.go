@@ -154,11 +154,39 @@ func TestIstatDataflowWithDatastructure(t *testing.T) {
 	if err != nil || ann["LAST_UPDATE"] != "2025-11-14T16:15:51.591Z" {
 		t.Errorf("LAST_UPDATE = %q, %v", ann["LAST_UPDATE"], err)
 	}
-	dims, err := DimensionOrder(strings.NewReader(string(data)))
+	dsd, err := DataStructure(strings.NewReader(string(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	dims := dsd.IDs()
 	if len(dims) < 5 || dims[0] != "FREQ" || dims[1] != "REF_AREA" || dims[2] != "DATA_TYPE" || dims[3] != "TYPE_SOCIO_EDUC_SERVICE" {
 		t.Errorf("dimensions = %v", dims)
+	}
+	if dsd.Territory() != "REF_AREA" || dsd.Dimensions[1].Codelist != "CL_ITTER107" {
+		t.Errorf("territory %q, %+v", dsd.Territory(), dsd.Dimensions[1])
+	}
+}
+
+// Older Istat DSDs (and the SDMX-CSV of their flows) call the territory dimension ITTER107; others mark it
+// only with the REF_AREA role. Either way it is found from the DSD, not from a fixed name.
+func TestTerritoryDimensionFromTheDSD(t *testing.T) {
+	data, err := os.ReadFile("testdata/esploradati-47_850-dataflow-references-datastructure-2.1.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	itter := strings.Replace(strings.Replace(string(data), `<structure:Dimension id="REF_AREA"`, `<structure:Dimension id="ITTER107"`, 1),
+		`<Ref id="REF_AREA" maintainableParentID="CROSS_DOMAIN"`, `<Ref id="ITTER107" maintainableParentID="CROSS_DOMAIN"`, 1)
+	dsd, err := DataStructure(strings.NewReader(itter))
+	if err != nil || dsd.Territory() != "ITTER107" || dsd.IDs()[1] != "ITTER107" {
+		t.Errorf("ITTER107 DSD: territory %q, %v", dsd.Territory(), err)
+	}
+	role := `<s:DataStructure xmlns:s="s"><s:DataStructureComponents><s:DimensionList>
+<s:Dimension id="FREQ" position="1"><s:ConceptIdentity><Ref id="FREQ"/></s:ConceptIdentity></s:Dimension>
+<s:Dimension id="LUOGO" position="2"><s:ConceptIdentity><Ref id="LUOGO"/></s:ConceptIdentity>
+<s:ConceptRole><Ref id="REF_AREA"/></s:ConceptRole></s:Dimension>
+</s:DimensionList></s:DataStructureComponents></s:DataStructure>`
+	dsd, err = DataStructure(strings.NewReader(role))
+	if err != nil || dsd.Territory() != "LUOGO" {
+		t.Errorf("role DSD: territory %q, %v", dsd.Territory(), err)
 	}
 }

@@ -7,6 +7,7 @@ SELECT
     r.indicator,
     r.breakdown,
     r.unit,
+    r.unit_mult,
     t.istat                         AS territory,
     t.nuts2021                      AS territory_nuts,
     t.itter107                      AS territory_itter107,
@@ -21,6 +22,7 @@ SELECT
     r.citizenship,
     r.value,
     r.status,
+    r.unmapped,
     $3::VARCHAR                     AS raw_sha256,
     r.position                      AS raw_position
 FROM raw_observations r
