@@ -794,6 +794,43 @@ func TestEndToEnd(t *testing.T) {
 				t.Error("the schedule has no next action")
 			}
 		}},
+		{"a snapshot made by an older harmonizer is harmonized again from its raw object, with no download", func(t *testing.T) {
+			const ds = "lfst_r_lfu3rt"
+			st, ok, err := shared.p.Lake.State(ctx, "eurostat", ds)
+			if err != nil || !ok {
+				t.Fatalf("state: %v", err)
+			}
+			current := st.SnapshotKey
+			old := strings.Replace(current, fmt.Sprintf("-h%d.parquet", lake.HarmonizerVersion), "-h1.parquet", 1)
+			if err := shared.p.Bucket.CopyTo(ctx, current, shared.p.Bucket, old); err != nil {
+				t.Fatal(err)
+			}
+			if err := shared.p.Bucket.Remove(ctx, current); err != nil {
+				t.Fatal(err)
+			}
+			st.SnapshotKey = old
+			if err := shared.p.Lake.SetState(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+			raw, before := countKeys(t, "raw/"), shared.sources.requests.Load()
+			res, err := refresh(t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := report(t, res, ds)
+			if !r.Changed || !strings.Contains(r.Reason, "older harmonizer") || r.SnapshotKey != current {
+				t.Errorf("report = %+v", r)
+			}
+			if got := shared.sources.requests.Load() - before; got != 4 || countKeys(t, "raw/") != raw {
+				t.Errorf("%d requests (want 4 change checks, no download), raw objects %d → %d", got, raw, countKeys(t, "raw/"))
+			}
+			if res.Release == nil {
+				t.Error("no release after the harmonization changed")
+			}
+			if st, _, _ := shared.p.Lake.State(ctx, "eurostat", ds); st.SnapshotKey != current {
+				t.Errorf("state points at %s, want %s", st.SnapshotKey, current)
+			}
+		}},
 	}
 	for _, s := range steps {
 		if !t.Run(s.name, s.fn) {
