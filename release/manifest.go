@@ -54,15 +54,16 @@ type Credit struct {
 // Resource is one table of the release: one file, or several (Parts) for tables kept one file per raw
 // object, whose Path is then the list of the parts' paths.
 type Resource struct {
-	Name      string      `json:"name"`
-	Path      Paths       `json:"path"`
-	Format    string      `json:"format"`
-	MediaType string      `json:"mediatype"`
-	Bytes     int64       `json:"bytes"`
-	Hash      string      `json:"hash,omitempty"` // "sha256:<hex>" of a single-file resource
-	Rows      int64       `json:"rows"`
-	Parts     []Part      `json:"parts,omitempty"`
-	Schema    TableSchema `json:"schema"`
+	Name        string      `json:"name"`
+	Description string      `json:"description,omitempty"`
+	Path        Paths       `json:"path"`
+	Format      string      `json:"format"`
+	MediaType   string      `json:"mediatype"`
+	Bytes       int64       `json:"bytes"`
+	Hash        string      `json:"hash,omitempty"` // "sha256:<hex>" of a single-file resource
+	Rows        int64       `json:"rows"`
+	Parts       []Part      `json:"parts,omitempty"`
+	Schema      TableSchema `json:"schema"`
 }
 
 // Part is one file of a multi-file resource.
