@@ -169,7 +169,7 @@ func parseSDMX(ctx context.Context, ds connectors.Dataset, r io.Reader, emit fun
 			return ctx.Err()
 		}
 		dims := map[string]string{}
-		var period, raw, flag string
+		var period, raw, flag, mult string
 		for k, v := range ob.Values {
 			switch strings.ToUpper(k) {
 			case "STRUCTURE", "STRUCTURE_ID", "STRUCTURE_NAME", "ACTION", "DATAFLOW", "LAST UPDATE", "CONF_STATUS":
@@ -179,6 +179,8 @@ func parseSDMX(ctx context.Context, ds connectors.Dataset, r io.Reader, emit fun
 				raw = v
 			case "OBS_FLAG", "OBS_STATUS":
 				flag = v
+			case "UNIT_MULT":
+				mult = strings.TrimSpace(v)
 			default:
 				dims[strings.ToLower(k)] = v
 			}
@@ -196,6 +198,13 @@ func parseSDMX(ctx context.Context, ds connectors.Dataset, r io.Reader, emit fun
 		o, keep, err := observation(ds, dims, period, value, flag, ob.Position)
 		if err != nil || !keep {
 			return err
+		}
+		if mult != "" {
+			n, err := strconv.Atoi(mult)
+			if err != nil {
+				return fault.Errorf(fault.BadInput, "observation %d: UNIT_MULT %q is not a power of ten", ob.Position, mult)
+			}
+			o.UnitMult = &n
 		}
 		return emit(o)
 	})
