@@ -1,35 +1,154 @@
-// Package api is the platform's small HTTP API: releases, their manifests, verification and deliveries,
-// the state of every dataset, and refreshes started on demand. All responses are JSON.
+// Package api is the platform's HTTP API: releases, their manifests, verification and deliveries, the state
+// of every dataset, refreshes started on demand, and API tokens. Every route but /healthz and the index
+// needs a token (Authorization: Bearer osv_…) whose role the route allows (package identity); all
+// responses are JSON.
 package api
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 )
 
+// MaxBody is the largest request body the API reads.
+const MaxBody = 64 << 10
+
+// Who may call what: the role kinds each route allows (admin may call every route).
+var (
+	readers   = []string{identity.Engineer, identity.Auditor, identity.Observatory}
+	operators = []string{identity.Engineer, identity.Auditor}
+	engineers = []string{identity.Engineer}
+	admins    = []string{}
+)
+
+// Server returns an HTTP server for h with timeouts, so that a slow or idle client holds no connection
+// for long: headers within 10 s, the whole request within 30 s, the answer within 10 minutes (the first
+// verification of a large release re-hashes gigabytes), idle keep-alives closed after 2 minutes.
+func Server(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 10 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+}
+
 // Handler serves the API for p.
 func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
-	s := &server{p: p, log: logger}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &server{p: p, log: logger, verified: map[string]verifyResult{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { s.json(w, map[string]string{"status": "ok"}) })
-	mux.HandleFunc("GET /api/releases", s.releases)
-	mux.HandleFunc("GET /api/releases/{version}", s.release)
-	mux.HandleFunc("GET /api/releases/{version}/verify", s.verify)
-	mux.HandleFunc("GET /api/releases/{version}/deliveries", s.deliveries)
-	mux.HandleFunc("GET /api/datasets", s.datasets)
-	mux.HandleFunc("POST /api/sources/{source}/refresh", s.refresh)
 	mux.HandleFunc("GET /", s.index)
-	return mux
+	for _, rt := range []struct {
+		pattern string
+		roles   []string
+		h       func(http.ResponseWriter, *http.Request, identity.Token)
+	}{
+		{"GET /api/whoami", readers, s.whoami},
+		{"GET /api/releases", readers, s.releases},
+		{"GET /api/releases/{version}", readers, s.release},
+		{"GET /api/releases/{version}/verify", readers, s.verify},
+		{"GET /api/releases/{version}/deliveries", readers, s.deliveries},
+		{"GET /api/datasets", operators, s.datasets},
+		{"POST /api/sources/{source}/refresh", engineers, s.refresh},
+		{"GET /api/tokens", admins, s.tokens},
+		{"POST /api/tokens", admins, s.createToken},
+		{"DELETE /api/tokens/{id}", admins, s.revokeToken},
+	} {
+		mux.Handle(rt.pattern, s.authorize(rt.roles, rt.h))
+	}
+	return s.guard(mux)
 }
 
 type server struct {
 	p   *platform.Platform
 	log *slog.Logger
+
+	mu       sync.Mutex
+	verified map[string]verifyResult // by version: a published release never changes
+}
+
+// Endpoints lists the API's routes, for the index.
+var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
+	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "POST /api/sources/{source}/refresh",
+	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz"}
+
+// guard refuses requests for a Host the API does not serve (DNS rebinding) and browser requests from an
+// Origin it does not serve (cross-site requests), and limits request bodies.
+func (s *server) guard(next http.Handler) http.Handler {
+	allowed := map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true}
+	if host, _, err := net.SplitHostPort(s.p.Config.API.Address); err == nil && host != "" {
+		allowed[strings.ToLower(host)] = true
+	}
+	for _, h := range s.p.Config.API.AllowedHosts {
+		allowed[strings.ToLower(h)] = true
+	}
+	hostOf := func(hostport string) string {
+		if h, _, err := net.SplitHostPort(hostport); err == nil {
+			return strings.ToLower(h)
+		}
+		return strings.ToLower(strings.Trim(hostport, "[]"))
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !allowed[hostOf(r.Host)] {
+			s.fail(w, http.StatusForbidden, "this API does not serve host %q (api.allowed_hosts)", r.Host)
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			if err != nil || !allowed[hostOf(u.Host)] {
+				s.fail(w, http.StatusForbidden, "requests from origin %q are not accepted", o)
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authorize runs h for a request whose bearer token is valid and whose role is admin or one of roles.
+func (s *server) authorize(roles []string, h func(http.ResponseWriter, *http.Request, identity.Token)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="osservatorio"`)
+			s.fail(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer <token> (osservatorio token create)")
+			return
+		}
+		tok, err := s.p.Tokens.Authenticate(r.Context(), bearer)
+		switch {
+		case errors.Is(err, identity.ErrNoToken), errors.Is(err, identity.ErrRevoked):
+			w.Header().Set("WWW-Authenticate", `Bearer realm="osservatorio", error="invalid_token"`)
+			s.fail(w, http.StatusUnauthorized, "the token is not valid (unknown, mistyped or revoked)")
+			return
+		case err != nil:
+			s.internal(w, r, err)
+			return
+		}
+		kind := tok.Role.Kind()
+		allowed := kind == identity.Admin
+		for _, k := range roles {
+			allowed = allowed || k == kind
+		}
+		if !allowed {
+			s.fail(w, http.StatusForbidden, "role %s may not %s %s", tok.Role, r.Method, r.URL.Path)
+			return
+		}
+		h(w, r, tok)
+	})
 }
 
 func (s *server) json(w http.ResponseWriter, v any) {
@@ -39,22 +158,59 @@ func (s *server) json(w http.ResponseWriter, v any) {
 	_ = enc.Encode(v)
 }
 
-func (s *server) fail(w http.ResponseWriter, code int, err error) {
+// fail answers an error the caller can act on, in plain words.
+func (s *server) fail(w http.ResponseWriter, code int, format string, args ...any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf(format, args...)})
+}
+
+// internal answers a failure of the platform's own services without its details (object keys, paths,
+// addresses), which go to the log.
+func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	s.fail(w, http.StatusBadGateway, "the platform's storage or workflow service did not answer; the details are in the API's log")
 }
 
 func (s *server) index(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
-		s.fail(w, http.StatusNotFound, errors.New("no such endpoint"))
+		s.fail(w, http.StatusNotFound, "no such endpoint")
 		return
 	}
-	s.json(w, map[string]any{
-		"service": "osservatorio",
-		"endpoints": []string{"GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
-			"GET /api/releases/{version}/deliveries", "GET /api/datasets", "POST /api/sources/{source}/refresh", "GET /healthz"},
-	})
+	s.json(w, map[string]any{"service": "osservatorio", "endpoints": Endpoints,
+		"authentication": "Authorization: Bearer <token>; tokens come from `osservatorio token create --role ROLE`"})
+}
+
+func (s *server) whoami(w http.ResponseWriter, r *http.Request, tok identity.Token) {
+	s.json(w, map[string]string{"id": tok.ID, "role": string(tok.Role), "name": tok.Name})
+}
+
+// versionArg returns the request's {version}, or answers 400 when it is not a semantic version.
+func (s *server) versionArg(w http.ResponseWriter, r *http.Request) (string, bool) {
+	v := r.PathValue("version")
+	if _, err := semver.StrictNewVersion(v); err != nil {
+		s.fail(w, http.StatusBadRequest, "%q is not a release version (like 1.4.0)", v)
+		return "", false
+	}
+	return v, true
+}
+
+// manifest returns a published release's manifest, or answers 404 or 502.
+func (s *server) manifest(w http.ResponseWriter, r *http.Request) (*release.Manifest, bool) {
+	v, ok := s.versionArg(w, r)
+	if !ok {
+		return nil, false
+	}
+	m, err := s.p.Releases.Get(r.Context(), v)
+	if errors.Is(err, release.ErrNoRelease) {
+		s.fail(w, http.StatusNotFound, "no release %s", v)
+		return nil, false
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return nil, false
+	}
+	return m, true
 }
 
 // Summary is one release in a listing.
@@ -94,75 +250,155 @@ func SummaryOf(m *release.Manifest) Summary {
 	return s
 }
 
-func (s *server) releases(w http.ResponseWriter, r *http.Request) {
+func (s *server) releases(w http.ResponseWriter, r *http.Request, _ identity.Token) {
 	out, err := Summaries(r, s.p.Releases)
 	if err != nil {
-		s.fail(w, http.StatusBadGateway, err)
+		s.internal(w, r, err)
 		return
 	}
 	s.json(w, out)
 }
 
-func (s *server) release(w http.ResponseWriter, r *http.Request) {
-	m, err := s.p.Releases.Get(r.Context(), r.PathValue("version"))
-	if errors.Is(err, release.ErrNoRelease) {
-		s.fail(w, http.StatusNotFound, err)
-		return
+func (s *server) release(w http.ResponseWriter, r *http.Request, _ identity.Token) {
+	if m, ok := s.manifest(w, r); ok {
+		s.json(w, m)
 	}
-	if err != nil {
-		s.fail(w, http.StatusBadGateway, err)
-		return
-	}
-	s.json(w, m)
 }
 
-func (s *server) verify(w http.ResponseWriter, r *http.Request) {
-	v := r.PathValue("version")
-	m, err := s.p.Releases.Get(r.Context(), v)
-	if errors.Is(err, release.ErrNoRelease) {
-		s.fail(w, http.StatusNotFound, err)
-		return
-	}
-	if err != nil {
-		s.fail(w, http.StatusBadGateway, err)
-		return
-	}
-	checks := release.Verify(r.Context(), s.p.Bucket, release.Prefix(v), m)
-	ok := true
-	for _, c := range checks {
-		ok = ok && c.OK
-	}
-	s.json(w, map[string]any{"version": v, "ok": ok, "files": checks})
+type verifyResult struct {
+	Version string              `json:"version"`
+	OK      bool                `json:"ok"`
+	Files   []release.FileCheck `json:"files"`
 }
 
-func (s *server) deliveries(w http.ResponseWriter, r *http.Request) {
-	ds, err := s.p.Releases.Deliveries(r.Context(), r.PathValue("version"))
-	if err != nil {
-		s.fail(w, http.StatusBadGateway, err)
+// verify re-hashes a release once per version and API process: a published release is never rewritten,
+// and re-hashing gigabytes per call would let any reader load the server at will. A failed verification
+// is not cached (it may have been a passing storage fault).
+func (s *server) verify(w http.ResponseWriter, r *http.Request, _ identity.Token) {
+	m, ok := s.manifest(w, r)
+	if !ok {
 		return
 	}
-	if ds == nil {
-		ds = []release.Delivery{}
+	s.mu.Lock()
+	res, cached := s.verified[m.Version]
+	s.mu.Unlock()
+	if !cached {
+		res = verifyResult{Version: m.Version, OK: true, Files: release.Verify(r.Context(), s.p.Bucket, release.Prefix(m.Version), m)}
+		for i, c := range res.Files {
+			res.OK = res.OK && c.OK
+			if c.Error != "" {
+				res.Files[i].Error = "could not be read"
+			}
+		}
+		if res.OK {
+			s.mu.Lock()
+			s.verified[m.Version] = res
+			s.mu.Unlock()
+		}
 	}
-	s.json(w, ds)
+	s.json(w, res)
 }
 
-func (s *server) datasets(w http.ResponseWriter, r *http.Request) {
+// deliveries lists a release's deliveries; an observatory sees only its own.
+func (s *server) deliveries(w http.ResponseWriter, r *http.Request, tok identity.Token) {
+	m, ok := s.manifest(w, r)
+	if !ok {
+		return
+	}
+	ds, err := s.p.Releases.Deliveries(r.Context(), m.Version)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out := []release.Delivery{}
+	for _, d := range ds {
+		if id := tok.Role.Observatory(); id == "" || d.Observatory == id {
+			out = append(out, d)
+		}
+	}
+	s.json(w, out)
+}
+
+func (s *server) datasets(w http.ResponseWriter, r *http.Request, _ identity.Token) {
 	states, err := s.p.Lake.States(r.Context())
 	if err != nil {
-		s.fail(w, http.StatusBadGateway, err)
+		s.internal(w, r, err)
 		return
 	}
 	s.json(w, states)
 }
 
-func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
-	run, err := s.p.StartRefresh(r.Context(), r.PathValue("source"), platform.RefreshOptions{Force: r.URL.Query().Get("force") == "true"})
-	if err != nil {
-		s.fail(w, http.StatusBadRequest, err)
+var sourceRE = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
+
+func (s *server) refresh(w http.ResponseWriter, r *http.Request, tok identity.Token) {
+	src := r.PathValue("source")
+	if !sourceRE.MatchString(src) {
+		s.fail(w, http.StatusBadRequest, "%q is not a source name", src)
 		return
 	}
+	if _, ok := s.p.Config.Sources[src]; !ok {
+		s.fail(w, http.StatusNotFound, "source %q is not configured (configured: %s)", src, strings.Join(s.p.Config.SourceNames(), ", "))
+		return
+	}
+	run, err := s.p.StartRefresh(r.Context(), src, platform.RefreshOptions{Force: r.URL.Query().Get("force") == "true"})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.log.Info("refresh started", "source", src, "by", tok.ID, "role", tok.Role, "workflow", run.GetID())
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
+}
+
+func (s *server) tokens(w http.ResponseWriter, r *http.Request, _ identity.Token) {
+	list, err := s.p.Tokens.List(r.Context())
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	for i := range list {
+		list[i].SecretSHA256 = ""
+	}
+	s.json(w, list)
+}
+
+func (s *server) createToken(w http.ResponseWriter, r *http.Request, by identity.Token) {
+	var req struct {
+		Role string `json:"role"`
+		Name string `json:"name"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		s.fail(w, http.StatusBadRequest, "the body must be JSON {\"role\": …, \"name\": …} of at most %d bytes", MaxBody)
+		return
+	}
+	role, err := identity.ParseRole(req.Role, s.p.Config.HasObservatory)
+	if err != nil {
+		s.fail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	tok, secret, err := s.p.Tokens.Create(r.Context(), role, req.Name)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.log.Info("token created", "id", tok.ID, "role", tok.Role, "by", by.ID)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"id": tok.ID, "role": tok.Role, "name": tok.Name, "created": tok.Created, "token": secret})
+}
+
+func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, by identity.Token) {
+	tok, err := s.p.Tokens.Revoke(r.Context(), r.PathValue("id"))
+	if errors.Is(err, identity.ErrUnknown) {
+		s.fail(w, http.StatusNotFound, "%v", err)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.log.Info("token revoked", "id", tok.ID, "by", by.ID)
+	tok.SecretSHA256 = ""
+	s.json(w, tok)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/osservatorio-lombardia/osservatorio/api"
+	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/devstack"
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
@@ -127,9 +128,13 @@ func (a *app) runDev(ctx context.Context, o devOptions) error {
 	if err != nil {
 		return fmt.Errorf("API address %s is not free: %w", cfg.API.Address, err)
 	}
-	srv := &http.Server{Handler: api.Handler(p, logger), ReadHeaderTimeout: 10 * time.Second}
+	srv := api.Server(api.Handler(p, logger))
 	go srv.Serve(l)
 	defer srv.Close()
+	devToken, err := a.devToken(ctx, p)
+	if err != nil {
+		return err
+	}
 
 	host, _, _ := net.SplitHostPort(cfg.Temporal.Address)
 	a.say("Osservatorio is running:")
@@ -140,6 +145,7 @@ func (a *app) runDev(ctx context.Context, o devOptions) error {
 		fmt.Fprintf(a.stdout, "    MinIO console http://%s (user %s)\n", cfg.Dev.MinioConsoleAddress, cfg.Storage.AccessKey)
 	}
 	fmt.Fprintf(a.stdout, "    API           http://%s/api/releases\n", l.Addr())
+	fmt.Fprintf(a.stdout, "    API token     %s (admin, this run only: curl -H 'Authorization: Bearer …')\n", devToken)
 	fmt.Fprintf(a.stdout, "    state         %s\n", o.stateDir)
 
 	if o.demo {
@@ -261,9 +267,28 @@ func (a *app) serveCmd() *cobra.Command {
 	}
 }
 
-// serveUntilDone serves h on l until ctx ends.
+// devToken creates the admin token of this `dev` run and revokes the earlier runs' ones.
+func (a *app) devToken(ctx context.Context, p *platform.Platform) (string, error) {
+	toks, err := p.Tokens.List(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range toks {
+		if t.Name == devTokenName && t.Active() {
+			if _, err := p.Tokens.Revoke(ctx, t.ID); err != nil {
+				return "", err
+			}
+		}
+	}
+	_, secret, err := p.Tokens.Create(ctx, identity.Admin, devTokenName)
+	return secret, err
+}
+
+const devTokenName = "osservatorio dev (local)"
+
+// serveUntilDone serves h on l until ctx ends, with the API's timeouts.
 func serveUntilDone(ctx context.Context, l net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := api.Server(h)
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(l); !errors.Is(err, http.ErrServerClosed) {
 		return err

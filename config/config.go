@@ -51,6 +51,10 @@ type Temporal struct {
 // API is the platform's HTTP API.
 type API struct {
 	Address string `yaml:"address" json:"address"`
+	// AllowedHosts are the host names the API answers to beyond its own address and loopback (the name a
+	// TLS proxy in front of it serves, e.g. osservatorio.regione.lombardia.it). Requests for any other Host
+	// are refused, and so are browser requests whose Origin is none of them (DNS rebinding, cross-site POST).
+	AllowedHosts []string `yaml:"allowed_hosts" json:"allowed_hosts,omitempty"`
 }
 
 // Dev configures the embedded default (`osservatorio dev`).
@@ -461,6 +465,17 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 // SourceNames returns the configured source names in order.
+// HasObservatory says whether an observatory with this id is configured.
+func (c *Config) HasObservatory(id string) bool {
+	for _, o := range c.Observatories {
+		if o.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// SourceNames returns the configured sources, sorted.
 func (c *Config) SourceNames() []string {
 	out := make([]string, 0, len(c.Sources))
 	for k := range c.Sources {

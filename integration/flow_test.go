@@ -24,6 +24,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/cli"
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
@@ -673,11 +674,20 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("output does not name the mismatch:\n%s", out.String())
 			}
 		}},
+		{"every role reaches the routes it may and no other", func(t *testing.T) {
+			apiRoles(t, ctx)
+		}},
 		{"the HTTP API serves releases, verification, deliveries and dataset state", func(t *testing.T) {
 			h := api.Handler(shared.p, nil)
+			_, auditor, err := shared.p.Tokens.Create(ctx, identity.Auditor, "integration")
+			if err != nil {
+				t.Fatal(err)
+			}
 			get := func(path string, v any) int {
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+				req := httptest.NewRequest(http.MethodGet, "http://127.0.0.1"+path, nil)
+				req.Header.Set("Authorization", "Bearer "+auditor)
+				h.ServeHTTP(rec, req)
 				if v != nil && rec.Code == http.StatusOK {
 					if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
 						t.Fatalf("%s: %v", path, err)

@@ -8,6 +8,7 @@
 //	state/<source>/<dataset>.json                    the last accepted snapshot and change signal
 //	releases/<version>/…                             published releases (see package release)
 //	deliveries/<version>/<observatory>.json          the delivery ledger
+//	identities/tokens/<id>.json                      API tokens: role, name, sha256 of the secret (package identity)
 package lake
 
 import (
@@ -46,6 +47,12 @@ func SnapshotKey(source, dataset, table, rawSHA256 string) string {
 func ReportKey(snapshotKey string) string {
 	return strings.TrimSuffix(snapshotKey, ".parquet") + ".report.json"
 }
+
+// TokensPrefix is where API tokens are kept.
+const TokensPrefix = "identities/tokens/"
+
+// TokenKey is the key of the API token with the given public id.
+func TokenKey(id string) string { return TokensPrefix + id + ".json" }
 
 // StateKey is the key of a dataset's state record.
 func StateKey(source, dataset string) string { return fmt.Sprintf("state/%s/%s.json", source, dataset) }

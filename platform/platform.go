@@ -18,6 +18,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/activities"
 	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 	"github.com/osservatorio-lombardia/osservatorio/release"
@@ -35,6 +36,7 @@ type Platform struct {
 	Bucket   *objectstore.Bucket
 	Lake     *lake.Lake
 	Releases *release.Store
+	Tokens   *identity.Store
 	Logger   *slog.Logger
 
 	temporal client.Client
@@ -51,7 +53,8 @@ func Open(cfg *config.Config, logger *slog.Logger) (*Platform, error) {
 		logger = slog.Default()
 	}
 	b := store.Bucket(cfg.Storage.Bucket)
-	return &Platform{Config: cfg, Store: store, Bucket: b, Lake: lake.New(b), Releases: release.NewStore(b), Logger: logger}, nil
+	return &Platform{Config: cfg, Store: store, Bucket: b, Lake: lake.New(b), Releases: release.NewStore(b),
+		Tokens: identity.NewStore(b), Logger: logger}, nil
 }
 
 // Temporal returns the Temporal client, dialling it the first time.
