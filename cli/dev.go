@@ -14,8 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/osservatorio-lombardia/osservatorio/api"
-	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/devstack"
+	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 )
