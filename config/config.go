@@ -446,13 +446,34 @@ func (c *Config) validate() []Problem {
 		}
 		if o.Province != "" && !regexp.MustCompile(`^\d{3}$`).MatchString(o.Province) {
 			add(p+".province", "observatory %q: province %q must be a 3-digit Istat code", o.ID, o.Province)
+		} else if o.Province != "" && !lombardProvince(o.Province) {
+			add(p+".province", "observatory %q: province %q is not a province of Lombardy (012 Varese … 108 Monza e della Brianza)", o.ID, o.Province)
 		}
 		if !bucketRE.MatchString(o.Bucket) {
 			add(p, "observatory %q: bucket %q is not a valid bucket name", o.ID, o.Bucket)
 		}
+		if o.Bucket == c.Storage.Bucket {
+			add(p, "observatory %q: bucket %q is the platform's own bucket; give each observatory a bucket of its own", o.ID, o.Bucket)
+		}
+		if o.Prefix != "" && !prefixRE.MatchString(o.Prefix) {
+			add(p+".prefix", "observatory %q: prefix %q must be a relative folder like releases-2026/ (letters, digits, - _ . /, no .. and no leading /)", o.ID, o.Prefix)
+		}
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 	return probs
+}
+
+// prefixRE is a relative object-key folder: segments of safe characters, none of them . or .., ending in /.
+var prefixRE = regexp.MustCompile(`^([A-Za-z0-9_-][A-Za-z0-9._-]*/)+$`)
+
+// lombardProvince says whether code is the Istat number of a province of Lombardy.
+func lombardProvince(code string) bool {
+	terr, err := codelist.LoadTerritories()
+	if err != nil {
+		return false
+	}
+	t, ok := terr.Lookup(code)
+	return ok && t.Level == "province" && t.Istat == code
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -464,7 +485,6 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// SourceNames returns the configured source names in order.
 // HasObservatory says whether an observatory with this id is configured.
 func (c *Config) HasObservatory(id string) bool {
 	for _, o := range c.Observatories {

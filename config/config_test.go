@@ -80,6 +80,46 @@ sources:
       - id: a
         unit: THOUSANDS
 `, 8, "unit code list"},
+		{"an observatory writing into the platform's bucket", `storage: {endpoint: x, bucket: osservatorio}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: http://x
+    license: {name: CC-BY-4.0}
+    attribution: Eurostat
+    datasets: [{id: a}]
+observatories:
+  - id: mi
+    name: Milano
+    bucket: osservatorio
+    prefix: "../../state/"
+`, 10, "platform's own bucket"},
+		{"a prefix that climbs out", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: http://x
+    license: {name: CC-BY-4.0}
+    attribution: Eurostat
+    datasets: [{id: a}]
+observatories:
+  - id: mi
+    name: Milano
+    prefix: "../../state/"
+`, 12, "relative folder"},
+		{"a province that does not exist", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: http://x
+    license: {name: CC-BY-4.0}
+    attribution: Eurostat
+    datasets: [{id: a}]
+observatories:
+  - id: mi
+    name: Milano
+    province: "099"
+`, 12, "not a province of Lombardy"},
 		{"no licence", `storage: {endpoint: x}
 temporal: {address: y}
 sources:

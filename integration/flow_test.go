@@ -674,6 +674,9 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("output does not name the mismatch:\n%s", out.String())
 			}
 		}},
+		{"a workflow input cannot choose where a release is written", func(t *testing.T) {
+			deliverIgnoresInputTargets(t, ctx)
+		}},
 		{"every role reaches the routes it may and no other", func(t *testing.T) {
 			apiRoles(t, ctx)
 		}},
