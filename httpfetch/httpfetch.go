@@ -15,12 +15,31 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 )
+
+// Credentials are the request headers that carry a secret: never sent to another host than the one they
+// were meant for (Go drops Authorization and Cookie on its own; a source's token header it does not know).
+var Credentials = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-App-Token", "X-Api-Key", "Api-Key"}
+
+// dropCredentialsAcrossHosts follows up to 10 redirects, without credentials once a redirect leaves the
+// host of the first request.
+func dropCredentialsAcrossHosts(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if !strings.EqualFold(req.URL.Hostname(), via[0].URL.Hostname()) {
+		for _, h := range Credentials {
+			req.Header.Del(h)
+		}
+	}
+	return nil
+}
 
 // UserAgent identifies the platform to sources.
 const UserAgent = "osservatorio/1 (+https://github.com/osservatorio-lombardia/osservatorio)"
@@ -66,6 +85,7 @@ func New(opts Options) *Client {
 	if opts.Transport != nil {
 		c.HTTPClient.Transport = opts.Transport(c.HTTPClient.Transport)
 	}
+	c.HTTPClient.CheckRedirect = dropCredentialsAcrossHosts
 	// After the last retry, hand back the response rather than an opaque "giving up" error, so the caller
 	// can classify the status.
 	c.ErrorHandler = retryablehttp.PassthroughErrorHandler

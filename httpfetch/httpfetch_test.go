@@ -72,3 +72,43 @@ func TestGetRetriesBlipsAndClassifies(t *testing.T) {
 		t.Errorf("conditional: %+v, %v", resp, err)
 	}
 }
+
+// A redirect to another host loses every credential header (Socrata's X-App-Token, Authorization,
+// cookies); a redirect on the same host keeps them.
+func TestCredentialsStayOnTheirHost(t *testing.T) {
+	seen := make(chan http.Header, 4)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Clone()
+		w.Write([]byte("ok"))
+	}))
+	defer other.Close()
+	elsewhere := strings.Replace(other.URL, "127.0.0.1", "localhost", 1) // another host name, still loopback
+	var src *httptest.Server
+	src = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, "/final", http.StatusFound)
+		case "/final":
+			seen <- r.Header.Clone()
+			w.Write([]byte("ok"))
+		default:
+			http.Redirect(w, r, elsewhere+"/page", http.StatusFound)
+		}
+	}))
+	defer src.Close()
+	c := New(Options{})
+	secret := http.Header{"X-App-Token": {"app-secret"}, "Authorization": {"Bearer s3cr3t"}, "Cookie": {"session=1"}}
+	for path, keep := range map[string]bool{"/away": false, "/same": true} {
+		resp, err := c.Get(context.Background(), Request{URL: src.URL + path, Header: secret.Clone()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		got := <-seen
+		for _, h := range []string{"X-App-Token", "Authorization", "Cookie"} {
+			if has := got.Get(h) != ""; has != keep {
+				t.Errorf("%s: %s sent after the redirect: %v, want %v", path, h, has, keep)
+			}
+		}
+	}
+}
