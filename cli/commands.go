@@ -328,7 +328,10 @@ func (a *app) configCmd() *cobra.Command {
 				return &ExitError{Code: 2, Err: err}
 			}
 			if a.asJSON {
-				return a.printJSON(map[string]any{"ok": true, "sources": cfg.SourceNames(), "observatories": len(cfg.Observatories)})
+				return a.printJSON(map[string]any{"ok": true, "sources": cfg.SourceNames(), "observatories": len(cfg.Observatories), "warnings": cfg.Warnings()})
+			}
+			for _, w := range cfg.Warnings() {
+				fmt.Fprintln(a.stderr, "warning:", w)
 			}
 			n := 0
 			for _, s := range cfg.Sources {

@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -207,6 +209,9 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes and validates data; getenv supplies the OSSERVATORIO_* overrides.
 func Parse(name string, data []byte, getenv func(string) string) (*Config, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &Error{File: name, Problems: []Problem{{Line: 1, Message: "the file is empty: storage, temporal and sources are required (see deploy/osservatorio.yaml)"}}}
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
@@ -371,6 +376,16 @@ func (c *Config) validate() []Problem {
 	if c.Temporal.Address == "" {
 		add("temporal", "temporal.address is required")
 	}
+	for path, addr := range map[string]string{"storage.endpoint": c.Storage.Endpoint, "temporal.address": c.Temporal.Address, "api.address": c.API.Address} {
+		if addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil {
+			add(path, "%s %q must be host:port", path, addr)
+		} else if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			add(path, "%s %q: port %s is not between 1 and 65535", path, addr, port)
+		}
+	}
 	if len(c.Sources) == 0 {
 		add("sources", "at least one source is required")
 	}
@@ -482,6 +497,24 @@ func sortedKeys(m map[string]bool) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// DevSecretKey is the storage secret of the embedded development configuration.
+const DevSecretKey = "osservatorio-dev-secret"
+
+// Warnings are what is valid but unsafe beyond one machine: an API listening past loopback (put TLS in
+// front and set api.allowed_hosts) and the embedded development storage secret.
+func (c *Config) Warnings() []string {
+	var out []string
+	if host, _, err := net.SplitHostPort(c.API.Address); err == nil {
+		if ip := net.ParseIP(host); (ip == nil && host != "localhost") || (ip != nil && !ip.IsLoopback()) {
+			out = append(out, fmt.Sprintf("api.address %s listens beyond loopback: every route needs a token, but put a TLS proxy in front (README, Security)", c.API.Address))
+		}
+	}
+	if c.Storage.SecretKey == DevSecretKey {
+		out = append(out, "storage.secret_key is the embedded development secret: set OSSERVATORIO_STORAGE_SECRET_KEY outside a laptop")
+	}
 	return out
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -71,6 +72,8 @@ sources:
     datasets: [{id: a}]
 `, 4, "unknown source"},
 		{"syntax", "storage: [\n", 1, "expected"},
+		{"empty", "\n", 1, "empty"},
+		{"port out of range", "storage: {endpoint: \"127.0.0.1:9000\"}\ntemporal: {address: y}\napi: {address: \"127.0.0.1:80800\"}\n", 3, "port 80800"},
 		{"unit outside the code list", `storage: {endpoint: x}
 temporal: {address: y}
 sources:
@@ -153,5 +156,26 @@ sources:
 				t.Errorf("problems %+v lack line %d with %q", ce.Problems, tt.wantLine, tt.wantMsg)
 			}
 		})
+	}
+}
+
+func TestWarningsAndSecrets(t *testing.T) {
+	env := map[string]string{"OSSERVATORIO_LOMBARDIA_APP_TOKEN": "app-token-secret"}
+	c, err := Parse("default", deploy.DefaultConfig, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "development secret") {
+		t.Errorf("warnings of the default: %v", w)
+	}
+	c.API.Address = "0.0.0.0:8080"
+	if w := c.Warnings(); len(w) != 2 || !strings.Contains(w[0], "beyond loopback") {
+		t.Errorf("warnings: %v", w)
+	}
+	shown, _ := json.Marshal(c)
+	for _, secret := range []string{DevSecretKey, "app-token-secret"} {
+		if strings.Contains(string(shown), secret) {
+			t.Errorf("config show prints the secret %q", secret)
+		}
 	}
 }
