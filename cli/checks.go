@@ -24,6 +24,9 @@ blocked. Exits 4 when a check of severity error failed.`,
 			version := ""
 			if len(args) == 1 {
 				version = args[0]
+				if _, err := a.manifest(cmd.Context(), p, version); err != nil {
+					return err
+				}
 			}
 			rep, err := p.Releases.Checks(cmd.Context(), version)
 			if err != nil {

@@ -12,11 +12,13 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/Masterminds/semver/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/deploy"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
+	"github.com/osservatorio-lombardia/osservatorio/release"
 )
 
 // ExitError carries an exit code other than 1.
@@ -107,6 +109,19 @@ func (a *app) open() (*platform.Platform, error) {
 		return nil, err
 	}
 	return platform.Open(cfg, a.logger())
+}
+
+// manifest returns a published release's manifest; a version that is not one, or that no release has,
+// is exit 2 with a plain message.
+func (a *app) manifest(ctx context.Context, p *platform.Platform, version string) (*release.Manifest, error) {
+	if _, err := semver.StrictNewVersion(version); err != nil {
+		return nil, &ExitError{Code: 2, Err: fmt.Errorf("%q is not a release version (like 1.4.0)", version)}
+	}
+	m, err := p.Releases.Get(ctx, version)
+	if errors.Is(err, release.ErrNoRelease) {
+		return nil, &ExitError{Code: 2, Err: fmt.Errorf("no release %s (osservatorio release list shows the published ones)", version)}
+	}
+	return m, err
 }
 
 // printJSON writes v as indented JSON.

@@ -165,7 +165,7 @@ func (a *app) releaseCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := p.Releases.Get(cmd.Context(), args[0])
+			m, err := a.manifest(cmd.Context(), p, args[0])
 			if err != nil {
 				return err
 			}
@@ -218,7 +218,7 @@ func (a *app) verifyCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m, err := p.Releases.Get(cmd.Context(), args[0])
+			m, err := a.manifest(cmd.Context(), p, args[0])
 			if err != nil {
 				return err
 			}
@@ -267,6 +267,9 @@ func (a *app) deliveriesCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.open()
 			if err != nil {
+				return err
+			}
+			if _, err := a.manifest(cmd.Context(), p, args[0]); err != nil {
 				return err
 			}
 			ds, err := p.Releases.Deliveries(cmd.Context(), args[0])

@@ -1,0 +1,52 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// What a user types wrong is refused with exit 2 and a plain reason, before any server is asked.
+func TestInputCheckedAtTheEdge(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"release", "show", "../../state/x"}, "not a release version"},
+		{[]string{"deliveries", "1.0"}, "not a release version"},
+		{[]string{"verify", "latest"}, "not a release version"},
+		{[]string{"checks", "1.0.0-"}, "not a release version"},
+		{[]string{"token", "create", "--role", "root"}, "want engineer, auditor, admin or observatory:<id>"},
+		{[]string{"token", "create", "--role", "observatory:atlantide"}, "no observatory \"atlantide\" is configured"},
+	} {
+		code, _, stderr := run(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", c.args, code, stderr, c.want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	os.WriteFile(empty, nil, 0o644)
+	if code, _, stderr := run(t, "--config", empty, "config", "validate"); code != 2 || !strings.Contains(stderr, "empty") {
+		t.Errorf("empty file: exit %d, %s", code, stderr)
+	}
+	code, stdout, stderr := run(t, "config", "validate")
+	if code != 0 || !strings.Contains(stdout, "configuration is valid") || !strings.Contains(stderr, "warning: storage.secret_key is the embedded development secret") {
+		t.Errorf("default: exit %d, %s %s", code, stdout, stderr)
+	}
+	if _, stdout, _ := run(t, "config", "show"); strings.Contains(stdout, "osservatorio-dev-secret") {
+		t.Error("config show prints the storage secret")
+	}
+}
