@@ -51,6 +51,7 @@ type HarmonizeResult struct {
 // Harmonize turns one raw object into a deterministic Parquet snapshot of the common model. A snapshot of
 // the same raw object by the same harmonizer version already in place is reused.
 func (a *Activities) Harmonize(ctx context.Context, in HarmonizeInput) (HarmonizeResult, error) {
+	defer keepAlive(ctx, nil)()
 	res, err := a.harmonize(ctx, in)
 	return res, classify(fault.In(err, in.Source, in.Dataset))
 }

@@ -40,12 +40,15 @@ type BuildResult struct {
 // BuildRelease assembles the release tables from the accepted snapshots under the staging prefix. It fails
 // when the accepted snapshots moved since the plan (the workflow then plans again).
 func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResult, error) {
+	defer keepAlive(ctx, nil)()
 	states, err := a.Lake.States(ctx)
 	if err != nil {
 		return BuildResult{}, err
 	}
 	if d := release.InputsDigest(states); d != in.Plan.InputsDigest {
-		return BuildResult{}, fmt.Errorf("accepted snapshots changed since the plan (%s, now %s)", in.Plan.InputsDigest[:12], d[:12])
+		// A concurrent refresh accepted a dataset meanwhile: the plan is stale, and the workflow plans again.
+		return BuildResult{}, classify(fault.Errorf(fault.Conflict, "accepted snapshots changed since the plan (%s, now %s)",
+			short(in.Plan.InputsDigest), short(d)))
 	}
 	db, err := warehouse.Open(ctx, a.DuckDB)
 	if err != nil {
@@ -79,6 +82,7 @@ type PublishInput struct {
 // PublishRelease claims the version and makes the staged release visible in one step. A Conflict error
 // means another release took the version first.
 func (a *Activities) PublishRelease(ctx context.Context, in PublishInput) error {
+	defer keepAlive(ctx, nil)()
 	if err := a.Releases.Publish(ctx, in.ReleaseID, in.Version); err != nil {
 		return classify(err)
 	}
@@ -102,6 +106,7 @@ type DeliverInput struct {
 // Deliver copies a published release into the observatory's configured bucket and prefix and records it
 // in the delivery ledger with the attempt that succeeded.
 func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (release.Delivery, error) {
+	defer keepAlive(ctx, nil)()
 	o, err := a.observatory(in.Observatory.ID)
 	if err != nil {
 		return release.Delivery{}, err
@@ -147,3 +152,5 @@ func (a *Activities) observatory(id string) (Observatory, error) {
 func target(o Observatory, version string) string {
 	return o.Bucket + "/" + o.Prefix + "releases/" + version + "/"
 }
+
+func short(digest string) string { return digest[:min(12, len(digest))] }

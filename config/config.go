@@ -77,10 +77,12 @@ type Release struct {
 
 // Source is one data source.
 type Source struct {
-	BaseURL  string   `yaml:"base_url" json:"base_url"`
-	Schedule string   `yaml:"schedule" json:"schedule"`
-	MaxBytes int64    `yaml:"max_bytes" json:"max_bytes"`
-	Timeout  Duration `yaml:"timeout" json:"timeout"`
+	BaseURL  string `yaml:"base_url" json:"base_url"`
+	Schedule string `yaml:"schedule" json:"schedule"`
+	MaxBytes int64  `yaml:"max_bytes" json:"max_bytes"`
+	// Timeout bounds one request to the source, its body included (default 15m); a wait of 45 s for the
+	// headers or for the next byte of a body fails sooner.
+	Timeout Duration `yaml:"timeout" json:"timeout"`
 	// AppToken is sent as X-App-Token where the source takes one (Socrata); set it with
 	// OSSERVATORIO_<SOURCE>_APP_TOKEN rather than in the file.
 	AppToken string `yaml:"app_token" json:"-"`
@@ -335,7 +337,7 @@ func (c *Config) applyDefaults() {
 			s.MaxBytes = 64 << 20
 		}
 		if s.Timeout == 0 {
-			s.Timeout = Duration(2 * time.Minute)
+			s.Timeout = Duration(15 * time.Minute)
 		}
 		if s.SchemaDrift == "" {
 			s.SchemaDrift = "fail"

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -46,7 +47,9 @@ const UserAgent = "osservatorio/1 (+https://github.com/osservatorio-lombardia/os
 
 // Client fetches from sources.
 type Client struct {
-	http *retryablehttp.Client
+	http    *retryablehttp.Client
+	timeout time.Duration
+	idle    time.Duration
 }
 
 // Options configure a Client.
@@ -58,7 +61,16 @@ type Options struct {
 	Logger  *slog.Logger
 	// Transport wraps the HTTP transport, e.g. with a rate limiter that every attempt passes through.
 	Transport func(http.RoundTripper) http.RoundTripper
+	// Timeout bounds one request, its body included (0: none; a source's `timeout`).
+	Timeout time.Duration
+	// Idle bounds the wait for the response headers and then for each next byte of the body (default
+	// DefaultIdle): a source that accepts the connection and never answers, or stops mid-body, is a
+	// SourceUnavailable fault naming the URL well before the activity's heartbeat timeout.
+	Idle time.Duration
 }
+
+// DefaultIdle is how long a request waits for headers or for the next byte of its body.
+const DefaultIdle = 45 * time.Second
 
 // New returns a Client.
 func New(opts Options) *Client {
@@ -82,6 +94,13 @@ func New(opts Options) *Client {
 	}
 	// DefaultBackoff honours Retry-After on 429 and 503.
 	c.Backoff = retryablehttp.DefaultBackoff
+	idle := opts.Idle
+	if idle <= 0 {
+		idle = DefaultIdle
+	}
+	if tr, ok := c.HTTPClient.Transport.(*http.Transport); ok {
+		tr.ResponseHeaderTimeout = idle
+	}
 	if opts.Transport != nil {
 		c.HTTPClient.Transport = opts.Transport(c.HTTPClient.Transport)
 	}
@@ -95,7 +114,7 @@ func New(opts Options) *Client {
 		}
 		return retryablehttp.DefaultRetryPolicy(ctx, resp, err)
 	}
-	return &Client{http: c}
+	return &Client{http: c, timeout: opts.Timeout, idle: idle}
 }
 
 // Request is one request: a GET, or a POST when Body is set.
@@ -122,7 +141,35 @@ type Response struct {
 
 // Get sends req. A network failure or a 5xx/429 after the in-attempt retries is a SourceUnavailable fault; a
 // 4xx is returned as a response for the caller to classify.
-func (c *Client) Get(ctx context.Context, req Request) (*Response, error) {
+func (c *Client) Get(ctx context.Context, req Request) (_ *Response, err error) {
+	parent := ctx
+	var cancel context.CancelFunc
+	if c.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+	} else {
+		ctx, cancel = context.WithCancel(ctx)
+	}
+	defer func() {
+		if err != nil {
+			cancel()
+		}
+	}()
+	resp, err := c.get(ctx, req)
+	if err != nil {
+		if parent.Err() == nil && ctx.Err() != nil {
+			return nil, fault.Errorf(fault.SourceUnavailable, "%s: no answer within the source's timeout of %s", req.URL, c.timeout)
+		}
+		return nil, err
+	}
+	if resp.Body != nil {
+		resp.Body = newWatchedBody(resp.Body, req.URL, c.idle, c.timeout, parent, ctx, cancel)
+	} else {
+		cancel()
+	}
+	return resp, nil
+}
+
+func (c *Client) get(ctx context.Context, req Request) (*Response, error) {
 	method, body := http.MethodGet, interface{}(nil)
 	if req.Body != nil {
 		method, body = http.MethodPost, req.Body
@@ -292,3 +339,49 @@ func (d debugLogger) Error(msg string, kv ...interface{}) { d.l.Debug(msg, kv...
 func (d debugLogger) Info(msg string, kv ...interface{})  { d.l.Debug(msg, kv...) }
 func (d debugLogger) Debug(msg string, kv ...interface{}) { d.l.Debug(msg, kv...) }
 func (d debugLogger) Warn(msg string, kv ...interface{})  { d.l.Debug(msg, kv...) }
+
+// watchedBody is a response body that fails, naming its URL, when no byte arrives for idle or the request
+// outlives its timeout, and that releases the request's connection when closed.
+type watchedBody struct {
+	rc      io.ReadCloser
+	url     string
+	idle    time.Duration
+	timeout time.Duration
+	parent  context.Context
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	stalled chan struct{}
+	once    sync.Once
+}
+
+func newWatchedBody(rc io.ReadCloser, url string, idle, timeout time.Duration, parent, ctx context.Context, cancel context.CancelFunc) *watchedBody {
+	b := &watchedBody{rc: rc, url: url, idle: idle, timeout: timeout, parent: parent, ctx: ctx, cancel: cancel, stalled: make(chan struct{})}
+	b.timer = time.AfterFunc(idle, func() { b.once.Do(func() { close(b.stalled) }); cancel() })
+	return b
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.idle)
+	}
+	if err != nil && err != io.EOF {
+		select {
+		case <-b.stalled:
+			return n, fault.Errorf(fault.SourceUnavailable, "%s: no byte for %s in the middle of the body", b.url, b.idle)
+		default:
+		}
+		if b.parent.Err() == nil && b.ctx.Err() != nil {
+			return n, fault.Errorf(fault.SourceUnavailable, "%s: the body did not arrive within the source's timeout of %s", b.url, b.timeout)
+		}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.timer.Stop()
+	err := b.rc.Close()
+	b.cancel()
+	return err
+}

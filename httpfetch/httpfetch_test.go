@@ -3,12 +3,14 @@ package httpfetch
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 )
@@ -110,5 +112,54 @@ func TestCredentialsStayOnTheirHost(t *testing.T) {
 				t.Errorf("%s: %s sent after the redirect: %v, want %v", path, h, has, keep)
 			}
 		}
+	}
+}
+
+// A source that accepts the connection and never answers, or stops in the middle of a body, fails within
+// the idle time with the URL in the error, as SourceUnavailable; so does one slower than its timeout.
+func TestStalledSourcesFailNamingTheURL(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/silent":
+			<-release
+		case "/midway":
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte("first bytes"))
+			w.(http.Flusher).Flush()
+			<-release
+		case "/slow":
+			for i := 0; i < 50; i++ {
+				w.Write([]byte("x"))
+				w.(http.Flusher).Flush()
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}))
+	defer srv.Close()
+	defer close(release) // before Close, which waits for the handlers
+	c := New(Options{Idle: 300 * time.Millisecond, Retries: 1, WaitMin: time.Millisecond, WaitMax: time.Millisecond})
+	start := time.Now()
+	_, err := c.Get(context.Background(), Request{URL: srv.URL + "/silent"})
+	if !fault.Is(err, fault.SourceUnavailable) || !strings.Contains(err.Error(), srv.URL+"/silent") || time.Since(start) > 5*time.Second {
+		t.Errorf("silent: %v after %s", err, time.Since(start))
+	}
+	resp, err := c.Get(context.Background(), Request{URL: srv.URL + "/midway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !fault.Is(err, fault.SourceUnavailable) || !strings.Contains(err.Error(), "/midway") {
+		t.Errorf("midway: %v", err)
+	}
+	slow := New(Options{Timeout: 300 * time.Millisecond})
+	resp, err = slow.Get(context.Background(), Request{URL: srv.URL + "/slow"})
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if !fault.Is(err, fault.SourceUnavailable) || !strings.Contains(err.Error(), "timeout of 300ms") {
+		t.Errorf("slow: %v", err)
 	}
 }

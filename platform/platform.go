@@ -159,6 +159,9 @@ func (p *Platform) NewWorker(ctx context.Context, workDir string) (sdkworker.Wor
 	if workDir != "" {
 		acts.WorkDir, acts.DuckDB.TempDir = workDir, workDir
 	}
+	if n := activities.CleanWorkDir(acts.WorkDir); n > 0 {
+		p.Logger.Info("removed work files an earlier worker left", "dir", acts.WorkDir, "files", n)
+	}
 	return worker.New(c, p.Config.Temporal.TaskQueue, acts, worker.Options{}), nil
 }
 

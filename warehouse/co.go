@@ -8,6 +8,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -362,7 +363,8 @@ type COOutput struct {
 
 // HarmonizeCOStream harmonizes the chunks of one export as they arrive, so that a download can run ahead
 // of DuckDB: row i of part k is data row (rows of the parts before k) + i of the export.
-func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error) {
+func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (_ COOutput, err error) {
+	defer func() { err = readError(ctx, "CO export does not parse", err) }()
 	var out COOutput
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
@@ -404,7 +406,7 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (COOutput, error
 			// Values inlined as the bare script has them: constants the planner sees (not parameters).
 			n, err := copyToParquet(ctx, conn, inlineEvents.Replace(labourEventsSQL), part)
 			if err != nil {
-				return out, fault.Wrap(fault.BadInput, "CO export does not parse", err)
+				return out, inputError("CO export does not parse", err)
 			}
 			step("events")
 			found, err := renormalise(ctx, conn, quoteLiteral(part), extra)
@@ -640,4 +642,39 @@ var FlowKeys = map[string][]string{
 	"labour_flows_quarterly": {"territory", "period", "contract_class", "sector_section", "sex", "age_class", "citizenship_group"},
 	"labour_flows_yearly":    {"territory", "period", "contract_class", "sector_section", "sex", "age_class", "citizenship_group"},
 	"labour_balances":        {"territory", "contract_class", "period"},
+}
+
+var csvLineRE = regexp.MustCompile(`(?i)\bline:? ?(\d+)`)
+
+// inputError is a BadInput fault for bytes DuckDB could not read (text that is not UTF-8, a line over its
+// maximum size, a field that does not convert): its first line and reason, naming the export's line, not
+// DuckDB's whole report (kilobytes, with the original line and the reader's options).
+func inputError(what string, err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	msg := lines[0]
+	for _, l := range lines[1:min(len(lines), 6)] {
+		if l != "" && !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "Original Line") && !strings.HasPrefix(l, "Possible Solution") {
+			msg += ": " + l
+			break
+		}
+	}
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	if m := csvLineRE.FindStringSubmatch(err.Error()); m != nil && !strings.Contains(msg, m[0]) {
+		msg += " (line " + m[1] + ")"
+	}
+	return fault.Errorf(fault.BadInput, "%s: %s", what, msg)
+}
+
+// readError classifies an error of reading a raw export: DuckDB's input and conversion errors are the
+// bytes' fault (BadInput, short); anything else is returned as it is.
+func readError(ctx context.Context, what string, err error) error {
+	if err == nil || fault.KindOf(err) != "" || ctx.Err() != nil {
+		return err
+	}
+	if m := err.Error(); strings.HasPrefix(m, "Invalid Input Error") || strings.HasPrefix(m, "Conversion Error") {
+		return inputError(what, err)
+	}
+	return err
 }

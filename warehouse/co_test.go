@@ -303,3 +303,20 @@ func TestCOScriptIsTheSameTransformation(t *testing.T) {
 		t.Errorf("flows parts differ:\n%s", diff)
 	}
 }
+
+// Bytes DuckDB cannot read are BadInput with one short line naming where, not a retried plain error of
+// kilobytes.
+func TestCOBadBytesAreBadInputInShort(t *testing.T) {
+	db := openDB(t)
+	dir := t.TempDir()
+	head, _ := os.ReadFile("testdata/co_attivati_small.csv")
+	lines := strings.SplitN(string(head), "\n", 3)
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(bad, []byte(lines[0]+"\n"+lines[1]+"\n"+strings.Replace(lines[1], "M", "\xff\xfe", 1)+"\n"), 0o644)
+	_, err := db.HarmonizeCO(context.Background(), CORequest{CSVPath: bad, EventType: "attivazione", RawSHA256: strings.Repeat("a", 64),
+		RefDate: fetched, EventsOut: filepath.Join(dir, "e.parquet"), FlowsOut: filepath.Join(dir, "f.parquet")})
+	t.Logf("%v", err)
+	if !fault.Is(err, fault.BadInput) || len(err.Error()) > 400 || strings.Count(err.Error(), "\n") > 0 {
+		t.Errorf("err = %v (%d bytes)", err, len(err.Error()))
+	}
+}

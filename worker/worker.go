@@ -154,15 +154,14 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 	}
 	for _, name := range cfg.SourceNames() {
 		src := cfg.Sources[name]
-		sc := client
-		var own *httpfetch.Client
+		// Each source has its client: its own timeout and, where it has one, the limiter every request to it
+		// passes, from any worker.
+		opts := httpfetch.Options{Logger: logger, Timeout: src.Timeout.D()}
 		if rl := src.RateLimit; rl != nil {
-			// Every request to this source, from any worker, passes one shared limiter.
-			lim := ratelimit.New(bucket, "ratelimit/"+name+".json", rl.Requests, rl.Per.D())
-			own = httpfetch.New(httpfetch.Options{Logger: logger, Transport: lim.Transport})
-			sc = own
+			opts.Transport = ratelimit.New(bucket, "ratelimit/"+name+".json", rl.Requests, rl.Per.D()).Transport
 		}
-		conn, err := Connector(name, src, sc)
+		own := httpfetch.New(opts)
+		conn, err := Connector(name, src, own)
 		if err != nil {
 			return nil, err
 		}

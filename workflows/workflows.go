@@ -38,11 +38,13 @@ var (
 	}
 	harmonizeOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    time.Minute, // the activity heartbeats every 10 s: a dead worker shows within a minute
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 5 * time.Minute, MaximumAttempts: 3, NonRetryableErrorTypes: fault.NonRetryable},
 	}
 	releaseOptions = workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 5 * time.Minute, MaximumAttempts: 5,
 			NonRetryableErrorTypes: append([]string{string(fault.Conflict)}, fault.NonRetryable...)},
@@ -250,10 +252,15 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 		}
 		releaseID := fmt.Sprintf("%s-%d", workflow.GetInfo(ctx).WorkflowExecution.RunID, try)
 		var built activities.BuildResult
-		if err := workflow.ExecuteActivity(rctx, a.BuildRelease, activities.BuildInput{ReleaseID: releaseID, Plan: plan}).Get(ctx, &built); err != nil {
+		err := workflow.ExecuteActivity(rctx, a.BuildRelease, activities.BuildInput{ReleaseID: releaseID, Plan: plan}).Get(ctx, &built)
+		if errorKind(err) == string(fault.Conflict) {
+			log.Warn("accepted snapshots changed while building; planning again", "version", plan.Version)
+			continue
+		}
+		if err != nil {
 			return res, err
 		}
-		err := workflow.ExecuteActivity(rctx, a.PublishRelease, activities.PublishInput{ReleaseID: releaseID, Version: plan.Version}).Get(ctx, nil)
+		err = workflow.ExecuteActivity(rctx, a.PublishRelease, activities.PublishInput{ReleaseID: releaseID, Version: plan.Version}).Get(ctx, nil)
 		if errorKind(err) == string(fault.Conflict) {
 			log.Warn("version taken by a concurrent release; planning again", "version", plan.Version)
 			_ = workflow.ExecuteActivity(rctx, a.DiscardRelease, releaseID).Get(ctx, nil)
@@ -306,6 +313,7 @@ func Deliver(ctx workflow.Context, in DeliverInput) (release.Delivery, error) {
 	}
 	dctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
 			MaximumInterval: time.Minute, MaximumAttempts: attempts},
 	})

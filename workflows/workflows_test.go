@@ -174,3 +174,26 @@ func TestReleaseSkipsWhenNothingChanged(t *testing.T) {
 		t.Errorf("result = %+v, want skipped", res)
 	}
 }
+
+// A concurrent refresh accepting a dataset while this release builds makes the build's plan stale
+// (Conflict): the release plans again and publishes, rather than failing after its retries.
+func TestReleaseReplansWhenTheInputsChangedWhileBuilding(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Version: "1.1.0", InputsDigest: "a"}, nil).Once()
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Version: "1.1.0", InputsDigest: "b"}, nil).Once()
+	env.OnActivity(a.BuildRelease, mock.Anything, mock.MatchedBy(func(in activities.BuildInput) bool { return in.Plan.InputsDigest == "a" })).
+		Return(activities.BuildResult{}, temporal.NewNonRetryableApplicationError("accepted snapshots changed since the plan", string(fault.Conflict), nil)).Once()
+	env.OnActivity(a.BuildRelease, mock.Anything, mock.MatchedBy(func(in activities.BuildInput) bool { return in.Plan.InputsDigest == "b" })).
+		Return(activities.BuildResult{Version: "1.1.0"}, nil).Once()
+	env.OnActivity(a.PublishRelease, mock.Anything, mock.Anything).Return(nil).Once()
+	env.OnActivity(a.ListObservatories, mock.Anything).Return(activities.DeliveryTargets{}, nil)
+	env.ExecuteWorkflow(Release, ReleaseInput{})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatalf("the release failed: %v", err)
+	}
+	var res ReleaseResult
+	if err := env.GetWorkflowResult(&res); err != nil || res.Version != "1.1.0" {
+		t.Errorf("result = %+v, %v", res, err)
+	}
+	env.AssertExpectations(t)
+}
