@@ -61,16 +61,21 @@ func (a *Activities) Fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	return res, classify(fault.In(err, in.Source, in.Dataset), res)
 }
 
-// staleSnapshot turns an unchanged dataset whose accepted snapshot was made by an older harmonizer into a
-// change: its accepted raw object is harmonized again (nothing is downloaded), so that an upgrade of the
-// common model reaches the next release without waiting for the source to publish.
+// staleSnapshot turns an unchanged dataset whose accepted snapshot was made by an older harmonizer, or
+// under other settings of the dataset (filters, columns …), into a change: its accepted raw object is
+// harmonized again (nothing is downloaded), so that an upgrade or a configuration change reaches the next
+// release without waiting for the source to publish.
 func (a *Activities) staleSnapshot(ctx context.Context, in FetchInput, res FetchResult) (FetchResult, error) {
+	_, ds, err := a.dataset(in.Source, in.Dataset)
+	if err != nil {
+		return res, err
+	}
 	prev, ok, err := a.Lake.State(ctx, in.Source, in.Dataset)
-	if err != nil || !ok || prev.RawSHA256 == "" || prev.SnapshotKey == lake.SnapshotKey(in.Source, in.Dataset, prev.Table, prev.RawSHA256) {
+	if err != nil || !ok || prev.RawSHA256 == "" || prev.SnapshotKey == lake.SnapshotKey(in.Source, in.Dataset, prev.Table, prev.RawSHA256, ds.Settings()) {
 		return res, err
 	}
 	res.Changed = true
-	res.Reason = fmt.Sprintf("unchanged at the source; snapshot %s was made by an older harmonizer: harmonized again", prev.SnapshotKey)
+	res.Reason = fmt.Sprintf("unchanged at the source; snapshot %s was made by an older harmonizer or other dataset settings: harmonized again", prev.SnapshotKey)
 	res.URL, res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.URL, prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
 	res.Signal, res.ETag, res.LastModified, res.Cursor = prev.Signal, prev.ETag, prev.LastModified, prev.Cursor
 	if res.Structure == nil {

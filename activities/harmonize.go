@@ -72,7 +72,7 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 		return a.harmonizeEvents(ctx, in, ev, ds, src)
 	}
 	const table = "observations"
-	res := HarmonizeResult{Table: table, SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, table, in.SHA256)}
+	res := HarmonizeResult{Table: table, SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, table, in.SHA256, ds.Settings())}
 	res.ReportKey = lake.ReportKey(res.SnapshotKey)
 	if st, err := a.Lake.B.Stat(ctx, res.SnapshotKey); err == nil {
 		res.Rows, _ = strconv.ParseInt(st.Metadata[metaRows], 10, 64)
@@ -114,8 +114,8 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 // report of unmapped labels and flagged rows.
 func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev connectors.EventSource, ds connectors.Dataset, src Source) (_ HarmonizeResult, err error) {
 	res := HarmonizeResult{
-		Table: "labour_events", SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, "labour_events", in.SHA256),
-		Parts: map[string]string{"labour_flows_part": lake.SnapshotKey(in.Source, in.Dataset, "labour_flows_part", in.SHA256)},
+		Table: "labour_events", SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, "labour_events", in.SHA256, ds.Settings()),
+		Parts: map[string]string{"labour_flows_part": lake.SnapshotKey(in.Source, in.Dataset, "labour_flows_part", in.SHA256, ds.Settings())},
 	}
 	res.ReportKey = lake.ReportKey(res.SnapshotKey)
 	var rep EventsReport

@@ -341,6 +341,10 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request, tok identity.To
 		return
 	}
 	run, err := s.p.StartRefresh(r.Context(), src, platform.RefreshOptions{Force: r.URL.Query().Get("force") == "true"})
+	if errors.Is(err, platform.ErrRefreshRunning) {
+		s.fail(w, http.StatusConflict, "%v", err)
+		return
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -122,6 +122,9 @@ type License struct {
 type RateLimit struct {
 	Requests int      `yaml:"requests" json:"requests"`
 	Per      Duration `yaml:"per" json:"per"`
+	// Margin is how long after a window a place stays taken (default 3s): the source counts a request
+	// when it reaches it, which a busy machine or a slow connection delays.
+	Margin *Duration `yaml:"margin" json:"margin,omitempty"`
 }
 
 // Dataset is one dataset of a source, with the filters that select the Lombardy slice of it.

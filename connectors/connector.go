@@ -6,6 +6,9 @@ package connectors
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net/http"
 
@@ -41,6 +44,20 @@ type Dataset struct {
 type Structure struct {
 	Dimensions []string `json:"dimensions,omitempty"`
 	Territory  string   `json:"territory,omitempty"`
+}
+
+// Settings is a short digest of everything the configuration says of the dataset that shapes its
+// harmonized rows (code, filters, since, format, file, query, columns, unit): part of a snapshot's key, so
+// that a configuration change harmonizes the same raw bytes again.
+func (d Dataset) Settings() string {
+	b, _ := json.Marshal(struct {
+		Code, Since, Format, Resource, Unit string
+		Filters, Query                      map[string][]string
+		Columns                             map[string]string
+		UnitMult                            *int
+	}{d.Code, d.Since, d.Format, d.Resource, d.Unit, d.Filters, d.Query, d.Columns, d.UnitMult})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:4])
 }
 
 // SourceCode returns the source's own code for the dataset.

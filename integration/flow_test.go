@@ -806,6 +806,29 @@ func TestEndToEnd(t *testing.T) {
 			if n := len(desc.Info.NextActionTimes); n == 0 {
 				t.Error("the schedule has no next action")
 			}
+			// A source removed from the configuration loses its schedule.
+			trimmed := *shared.cfg
+			trimmed.Sources = map[string]config.Source{}
+			for name, src := range shared.cfg.Sources {
+				if name != "mur" {
+					trimmed.Sources[name] = src
+				}
+			}
+			p2 := *shared.p
+			p2.Config = &trimmed
+			s, err := p2.RegisterSchedules(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last := s[len(s)-1]; last.Action != "deleted" || last.Source != "mur" {
+				t.Errorf("schedules = %+v, want mur deleted", s)
+			}
+			if _, err := c.ScheduleClient().GetHandle(ctx, platform.ScheduleID("mur")).Describe(ctx); !platform.IsNotFound(err) {
+				t.Errorf("mur's schedule is still there: %v", err)
+			}
+			if s, err := shared.p.RegisterSchedules(ctx); err != nil || len(s) != len(shared.cfg.Sources) {
+				t.Errorf("re-registered: %+v, %v", s, err)
+			}
 		}},
 		{"a snapshot made by an older harmonizer is harmonized again from its raw object, with no download", func(t *testing.T) {
 			const ds = "lfst_r_lfu3rt"
@@ -831,7 +854,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := report(t, res, ds)
-			if !r.Changed || !strings.Contains(r.Reason, "older harmonizer") || r.SnapshotKey != current {
+			if !r.Changed || !strings.Contains(r.Reason, "older harmonizer or other dataset settings") || r.SnapshotKey != current {
 				t.Errorf("report = %+v", r)
 			}
 			if got := shared.sources.requests.Load() - before; got != 4 || countKeys(t, "raw/") != raw {

@@ -3,8 +3,9 @@
 //
 //	raw/<source>/<dataset>/<sha256>.<ext>            the bytes as fetched, content-addressed, never rewritten
 //	raw/<source>/<dataset>/<sha256>.<ext>.meta.json  sidecar: URL, request, status, headers, time, bytes, sha256
-//	harmonized/<source>/<dataset>/<table>-<sha256[:16]>-h<N>.parquet   deterministic snapshot of one raw object
-//	harmonized/<source>/<dataset>/<table>-<sha256[:16]>-h<N>.report.json  what its harmonization found
+//	harmonized/<source>/<dataset>/<table>-<sha256[:16]>-<settings>-h<N>.parquet  deterministic snapshot of one
+//	                                                 raw object under the dataset's settings, by harmonizer N
+//	harmonized/<source>/<dataset>/<table>-…-h<N>.report.json  what its harmonization found
 //	state/<source>/<dataset>.json                    the last accepted snapshot and change signal
 //	releases/<version>/…                             published releases (see package release)
 //	deliveries/<version>/<observatory>.json          the delivery ledger
@@ -38,9 +39,10 @@ func RawKey(source, dataset, sha256, ext string) string {
 // SidecarKey is the key of a raw object's sidecar.
 func SidecarKey(rawKey string) string { return rawKey + ".meta.json" }
 
-// SnapshotKey is the key of the harmonized snapshot of table built from one raw object.
-func SnapshotKey(source, dataset, table, rawSHA256 string) string {
-	return fmt.Sprintf("harmonized/%s/%s/%s-%s-h%d.parquet", source, dataset, table, rawSHA256[:16], HarmonizerVersion)
+// SnapshotKey is the key of the harmonized snapshot of table built from one raw object with the dataset's
+// settings (connectors.Dataset.Settings): a new harmonizer or a configuration change makes a new key.
+func SnapshotKey(source, dataset, table, rawSHA256, settings string) string {
+	return fmt.Sprintf("harmonized/%s/%s/%s-%s-%s-h%d.parquet", source, dataset, table, rawSHA256[:16], settings, HarmonizerVersion)
 }
 
 // ReportKey is the key of the harmonization report beside a snapshot.

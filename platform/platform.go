@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -102,7 +104,7 @@ type Schedule struct {
 	ID     string `json:"id"`
 	Source string `json:"source"`
 	Cron   string `json:"cron"`
-	Action string `json:"action"` // created or updated
+	Action string `json:"action"` // created, updated or deleted
 }
 
 // RegisterSchedules creates or updates one Temporal Schedule per source with a schedule, in Europe/Rome.
@@ -143,6 +145,35 @@ func (p *Platform) RegisterSchedules(ctx context.Context) ([]Schedule, error) {
 		}
 		out = append(out, s)
 	}
+	deleted, err := p.deleteStaleSchedules(ctx, c)
+	return append(out, deleted...), err
+}
+
+// deleteStaleSchedules deletes the refresh schedules of sources no longer configured, or configured
+// without a schedule: a source removed from the file stops being fetched.
+func (p *Platform) deleteStaleSchedules(ctx context.Context, c client.Client) ([]Schedule, error) {
+	it, err := c.ScheduleClient().List(ctx, client.ScheduleListOptions{PageSize: 100})
+	if err != nil {
+		return nil, fmt.Errorf("list schedules: %w", err)
+	}
+	var out []Schedule
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return out, fmt.Errorf("list schedules: %w", err)
+		}
+		source, ours := strings.CutPrefix(e.ID, ScheduleID(""))
+		if !ours || e.WorkflowType.Name != "RefreshSource" {
+			continue
+		}
+		if src, ok := p.Config.Sources[source]; ok && src.Schedule != "" {
+			continue
+		}
+		if err := c.ScheduleClient().GetHandle(ctx, e.ID).Delete(ctx); err != nil && !IsNotFound(err) {
+			return out, fmt.Errorf("delete schedule %s: %w", e.ID, err)
+		}
+		out = append(out, Schedule{ID: e.ID, Source: source, Action: "deleted"})
+	}
 	return out, nil
 }
 
@@ -174,20 +205,39 @@ type RefreshOptions struct {
 // StartRefresh starts a RefreshSource workflow; a refresh of the same source already running is joined
 // rather than doubled.
 func (p *Platform) StartRefresh(ctx context.Context, source string, opts RefreshOptions) (client.WorkflowRun, error) {
-	if _, ok := p.Config.Sources[source]; !ok {
+	src, ok := p.Config.Sources[source]
+	if !ok {
 		return nil, fmt.Errorf("source %q is not configured (configured: %v)", source, p.Config.SourceNames())
+	}
+	for _, d := range opts.Datasets {
+		if !slices.ContainsFunc(src.Datasets, func(x config.Dataset) bool { return x.ID == d }) {
+			return nil, fmt.Errorf("source %s has no dataset %q", source, d)
+		}
 	}
 	c, err := p.Temporal(ctx)
 	if err != nil {
 		return nil, err
 	}
+	id := "refresh-" + source + "-manual"
+	// A plain refresh while one runs joins it: the same work. One that asks for something else (some
+	// datasets, a forced fetch) would silently get the running one's instead: say so.
+	if len(opts.Datasets) > 0 || opts.Force {
+		d, err := c.DescribeWorkflowExecution(ctx, id, "")
+		if err == nil && d.WorkflowExecutionInfo.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return nil, fmt.Errorf("%w: a refresh of %s is running (workflow %s, started %s); wait for it to end, then ask again",
+				ErrRefreshRunning, source, id, d.WorkflowExecutionInfo.GetStartTime().AsTime().Format(time.RFC3339))
+		}
+	}
 	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       "refresh-" + source + "-manual",
+		ID:                       id,
 		TaskQueue:                p.Config.Temporal.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 	}, "RefreshSource", workflows.RefreshInput{Source: source, Datasets: opts.Datasets, Force: opts.Force})
 }
+
+// ErrRefreshRunning says a refresh with other options could not start while one of the source runs.
+var ErrRefreshRunning = errors.New("refresh already running")
 
 // WaitRefresh waits for a refresh and returns its result; a refresh in which datasets failed returns its
 // result together with the error.

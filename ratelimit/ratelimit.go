@@ -1,88 +1,133 @@
 // Package ratelimit caps the requests the whole platform makes to one source, whatever the number of
 // workers and processes: a sliding log of the last requests lives in the object store and is updated with
 // compare-and-swap writes, so two workers can never both take the last free place in the window.
+//
+// A place is taken before a request is sent and stamped again when its answer arrives: a source counts a
+// request when it reaches it, which may be later than it left (connection setup, a busy machine), and
+// never later than its answer. A place is free again a window plus a margin after that stamp.
 package ratelimit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
-// Limiter allows at most N requests in any window of Per.
+// DefaultMargin is how long after a window a place stays taken, by default.
+const DefaultMargin = 3 * time.Second
+
+// Store is what the limiter needs of the object store: a small object read with its ETag, and written
+// only if unchanged (or only if absent).
+type Store interface {
+	GetWithETag(ctx context.Context, key string) ([]byte, string, error)
+	PutIfMatch(ctx context.Context, key string, data []byte, etag string) error
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts objectstore.PutOptions) error
+}
+
+// Limiter allows at most N requests in any window of Per (plus Margin).
 type Limiter struct {
-	bucket *objectstore.Bucket
+	store  Store
 	key    string
 	n      int
 	per    time.Duration
+	margin time.Duration
 	now    func() time.Time
 }
 
-// New returns a limiter of n requests per window, keeping its log at key in bucket.
-func New(bucket *objectstore.Bucket, key string, n int, per time.Duration) *Limiter {
-	return &Limiter{bucket: bucket, key: key, n: n, per: per, now: time.Now}
+// New returns a limiter of n requests per window, keeping its log at key in store; a place stays taken a
+// window plus margin after its request was answered.
+func New(store Store, key string, n int, per, margin time.Duration) *Limiter {
+	return &Limiter{store: store, key: key, n: n, per: per, margin: margin, now: time.Now}
 }
 
 type log struct {
-	Requests []int64 `json:"requests"` // unix nanoseconds of the requests still inside the window
+	Requests []int64 `json:"requests"` // unix nanoseconds: when each request still inside the window was sent or answered
 }
 
-// Wait blocks until a request may go out and records it.
-func (l *Limiter) Wait(ctx context.Context) error {
+// update applies change to the log under compare-and-swap, reading again when another writer came first.
+// change returns whether to write, and how long to wait before trying again when it does not.
+func (l *Limiter) update(ctx context.Context, change func(lg *log, now time.Time) (write bool, wait time.Duration)) error {
 	for {
-		data, etag, err := l.bucket.GetWithETag(ctx, l.key)
+		data, etag, err := l.store.GetWithETag(ctx, l.key)
 		exists := err == nil
 		if err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 			return fmt.Errorf("rate limit %s: %w", l.key, err)
 		}
 		var lg log
-		if exists {
-			if err := json.Unmarshal(data, &lg); err != nil {
-				lg = log{} // a damaged log only forgets the past window
-			}
+		if exists && json.Unmarshal(data, &lg) != nil {
+			lg = log{} // a damaged log only forgets the past window
 		}
-		now := l.now()
-		cut := now.Add(-l.per).UnixNano()
-		keep := lg.Requests[:0]
-		for _, t := range lg.Requests {
-			if t > cut {
-				keep = append(keep, t)
-			}
-		}
-		if len(keep) < l.n {
-			out, _ := json.Marshal(log{Requests: append(keep, now.UnixNano())})
-			if exists {
-				err = l.bucket.PutIfMatch(ctx, l.key, out, etag)
-			} else {
-				err = l.bucket.Put(ctx, l.key, bytesReader(out), int64(len(out)), objectstore.PutOptions{IfAbsent: true, ContentType: "application/json"})
-			}
-			switch {
-			case err == nil:
+		write, wait := change(&lg, l.now())
+		if !write {
+			if wait <= 0 {
 				return nil
-			case errors.Is(err, objectstore.ErrChanged), errors.Is(err, objectstore.ErrExists):
-				continue // another worker took a place first: read again
-			default:
-				return fmt.Errorf("rate limit %s: %w", l.key, err)
 			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(wait):
+			}
+			continue
 		}
-		// Full: wait until the oldest request leaves the window (with a little jitter so that waiting
-		// workers do not all wake at once).
-		wait := time.Duration(keep[0]-cut) + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
+		out, _ := json.Marshal(lg)
+		if exists {
+			err = l.store.PutIfMatch(ctx, l.key, out, etag)
+		} else {
+			err = l.store.Put(ctx, l.key, bytes.NewReader(out), int64(len(out)), objectstore.PutOptions{IfAbsent: true, ContentType: "application/json"})
+		}
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, objectstore.ErrChanged), errors.Is(err, objectstore.ErrExists):
+			continue // another worker wrote first: read again
+		default:
+			return fmt.Errorf("rate limit %s: %w", l.key, err)
 		}
 	}
 }
 
-// Transport wraps an http.RoundTripper so that every request it sends, retries included, waits its turn.
+// Wait blocks until a request may go out, takes its place and returns the place's stamp.
+func (l *Limiter) Wait(ctx context.Context) (int64, error) {
+	var stamp int64
+	err := l.update(ctx, func(lg *log, now time.Time) (bool, time.Duration) {
+		cut := now.Add(-l.per - l.margin).UnixNano()
+		lg.Requests = slices.DeleteFunc(lg.Requests, func(t int64) bool { return t <= cut })
+		if len(lg.Requests) < l.n {
+			stamp = now.UnixNano()
+			lg.Requests = append(lg.Requests, stamp)
+			return true, 0
+		}
+		// Full: wait until the oldest place is free (with a little jitter so that waiting workers do not
+		// all wake at once).
+		oldest := slices.Min(lg.Requests)
+		return false, time.Duration(oldest-cut) + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
+	})
+	return stamp, err
+}
+
+// Answered stamps the place taken at stamp with the time the request's answer arrived.
+func (l *Limiter) Answered(ctx context.Context, stamp int64) error {
+	return l.update(ctx, func(lg *log, now time.Time) (bool, time.Duration) {
+		i := slices.Index(lg.Requests, stamp)
+		if i < 0 {
+			return false, 0 // already out of the window
+		}
+		lg.Requests[i] = max(now.UnixNano(), stamp)
+		return true, 0
+	})
+}
+
+// Transport wraps an http.RoundTripper so that every request it sends, retries included, waits its turn,
+// and its place is stamped again when its answer arrives.
 func (l *Limiter) Transport(base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
@@ -96,8 +141,14 @@ type roundTripper struct {
 }
 
 func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
-	if err := rt.l.Wait(r.Context()); err != nil {
+	stamp, err := rt.l.Wait(r.Context())
+	if err != nil {
 		return nil, err
 	}
-	return rt.base.RoundTrip(r)
+	resp, err := rt.base.RoundTrip(r)
+	// Best effort: without the second stamp the first one (earlier) still holds the place.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	_ = rt.l.Answered(actx, stamp)
+	return resp, err
 }

@@ -158,7 +158,11 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		// passes, from any worker.
 		opts := httpfetch.Options{Logger: logger, Timeout: src.Timeout.D()}
 		if rl := src.RateLimit; rl != nil {
-			opts.Transport = ratelimit.New(bucket, "ratelimit/"+name+".json", rl.Requests, rl.Per.D()).Transport
+			margin := ratelimit.DefaultMargin
+			if rl.Margin != nil {
+				margin = rl.Margin.D()
+			}
+			opts.Transport = ratelimit.New(bucket, "ratelimit/"+name+".json", rl.Requests, rl.Per.D(), margin).Transport
 		}
 		own := httpfetch.New(opts)
 		conn, err := Connector(name, src, own)
