@@ -159,7 +159,7 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if rejected == nil {
 		rejected = src.Conn.Inspect(ds, resp.Status, resp.Header, spooled.Head)
 	}
-	side := lake.Sidecar{URL: req.URL, Method: http.MethodGet, RequestHeaders: req.Header, RequestBody: string(req.Body),
+	side := lake.Sidecar{URL: req.URL, Method: http.MethodGet, RequestHeaders: httpfetch.Redacted(req.Header), RequestBody: string(req.Body),
 		Status: resp.Status, ResponseHeaders: resp.Header}
 	if req.Body != nil {
 		side.Method = http.MethodPost

@@ -28,6 +28,21 @@ import (
 // were meant for (Go drops Authorization and Cookie on its own; a source's token header it does not know).
 var Credentials = []string{"Authorization", "Proxy-Authorization", "Cookie", "X-App-Token", "X-Api-Key", "Api-Key"}
 
+// Redacted returns a copy of h with the value of every credential header replaced, for records (sidecars,
+// logs) that must say a header was sent without saying what it held.
+func Redacted(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := h.Clone()
+	for _, name := range Credentials {
+		if out.Get(name) != "" {
+			out.Set(name, "[redacted]")
+		}
+	}
+	return out
+}
+
 // dropCredentialsAcrossHosts follows up to 10 redirects, without credentials once a redirect leaves the
 // host of the first request.
 func dropCredentialsAcrossHosts(req *http.Request, via []*http.Request) error {

@@ -163,3 +163,11 @@ func TestStalledSourcesFailNamingTheURL(t *testing.T) {
 		t.Errorf("slow: %v", err)
 	}
 }
+
+func TestRedacted(t *testing.T) {
+	h := http.Header{"X-App-Token": {"s3cr3t"}, "Accept": {"text/csv"}}
+	r := Redacted(h)
+	if r.Get("X-App-Token") != "[redacted]" || r.Get("Accept") != "text/csv" || h.Get("X-App-Token") != "s3cr3t" {
+		t.Errorf("redacted %v, original %v", r, h)
+	}
+}

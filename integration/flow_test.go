@@ -674,6 +674,9 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("output does not name the mismatch:\n%s", out.String())
 			}
 		}},
+		{"no secret is in a log line or a stored object", func(t *testing.T) {
+			noSecretsStored(t, ctx)
+		}},
 		{"a workflow input cannot choose where a release is written", func(t *testing.T) {
 			deliverIgnoresInputTargets(t, ctx)
 		}},

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -57,5 +58,43 @@ func deliverIgnoresInputTargets(t *testing.T, ctx context.Context) {
 				t.Errorf("the ledger records a delivery to an unconfigured observatory: %+v", x)
 			}
 		}
+	}
+}
+
+// noSecretsStored greps every log line of the run and every object the platform wrote (sidecars, states,
+// reports, manifests, ledgers) for the run's secrets: the Socrata app token and the storage secret.
+func noSecretsStored(t *testing.T, ctx context.Context) {
+	secrets := []string{appToken, shared.cfg.Storage.SecretKey}
+	logs := allLogs.String()
+	if len(logs) == 0 {
+		t.Fatal("no log line was kept")
+	}
+	for _, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("a log line holds the secret %q", s)
+		}
+	}
+	infos, err := shared.p.Bucket.List(ctx, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := 0
+	for _, in := range infos {
+		if !strings.HasSuffix(in.Key, ".json") {
+			continue
+		}
+		var v json.RawMessage
+		if err := shared.p.Bucket.GetJSON(ctx, in.Key, &v); err != nil {
+			continue
+		}
+		read++
+		for _, s := range secrets {
+			if strings.Contains(string(v), s) {
+				t.Errorf("%s holds the secret %q", in.Key, s)
+			}
+		}
+	}
+	if read < 50 {
+		t.Errorf("only %d JSON objects read", read)
 	}
 }

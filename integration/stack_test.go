@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/connectorstest"
 
 	"io/fs"
@@ -55,7 +56,9 @@ func run(m *testing.M) int {
 		return 0
 	}
 	ctx := context.Background()
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Warnings to the console; every line, debug included, kept for the test that greps them for secrets.
+	logger := slog.New(slog.NewMultiHandler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}),
+		slog.NewTextHandler(&allLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	state, err := os.MkdirTemp("", "osservatorio-it-*")
 	if err != nil {
 		fmt.Println(err)
@@ -93,6 +96,7 @@ func run(m *testing.M) int {
 		src.FilesURL = src.BaseURL + "/files"
 		if name == "lombardia" {
 			src.PageSize = 1000 // pages that the tests can count and break
+			src.AppToken = appToken
 		}
 		cfg.Sources[name] = src
 	}
@@ -135,6 +139,29 @@ func run(m *testing.M) int {
 	defer w.Stop()
 	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state}
 	return m.Run()
+}
+
+// appToken is the Socrata app token of the run: no log line, sidecar or state may hold it.
+const appToken = "it-app-token-0f5b9c2e"
+
+// allLogs holds every log line of the run.
+var allLogs lockedBuffer
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func bucketsOf(cfg *config.Config) []string {
