@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"go.temporal.io/sdk/activity"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
 // checkpoint is what a download's heartbeat carries: enough for the next attempt of the same activity to
@@ -26,23 +28,40 @@ type checkpoint struct {
 	Base     string                // accepted raw object the download appends to
 	Drop     *connectors.RowFilter // the rows of Base left out
 	Pages    []string              // work objects holding the pages taken, in order
-	Requests int
+	Requests int                   // requests made by every attempt of this download
+	FirstURL string                // the download's first request, whichever attempt made it
 }
 
 // sink is the connectors.Sink of one Fetch attempt: a local spool file hashed as it grows, each page also
 // kept under work/ in the object store so that another worker can resume, and a heartbeat after every page.
 type sink struct {
-	a        *Activities
-	ctx      context.Context
-	f        *os.File
-	h        hash.Hash
-	n        int64
-	head     []byte
-	max      int64
-	prefix   string
-	cp       checkpoint
-	resumed  bool
-	firstURL string
+	a       *Activities
+	ctx     context.Context
+	f       *os.File
+	h       hash.Hash
+	n       int64
+	head    []byte
+	max     int64
+	prefix  string
+	cp      checkpoint
+	resumed bool
+
+	mu        sync.Mutex
+	committed checkpoint // the checkpoint of the last page stored, which heartbeats carry
+}
+
+// heartbeat is what the download's heartbeats say: the last page stored, never a page under way.
+func (s *sink) heartbeat() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.committed
+}
+
+func (s *sink) commit() {
+	s.mu.Lock()
+	s.committed = s.cp
+	s.committed.Pages = append([]string(nil), s.cp.Pages...)
+	s.mu.Unlock()
 }
 
 // newSink opens the spool and, when an earlier attempt of this activity left a checkpoint, rebuilds the
@@ -60,18 +79,45 @@ func (a *Activities) newSink(ctx context.Context, source, dataset string, maxByt
 		info := activity.GetInfo(ctx)
 		s.prefix += info.WorkflowExecution.RunID + "-" + info.ActivityID + "/"
 		var cp checkpoint
-		if activity.HasHeartbeatDetails(ctx) && activity.GetHeartbeatDetails(ctx, &cp) == nil && cp.Cursor.Window != "" {
+		if activity.HasHeartbeatDetails(ctx) {
+			_ = activity.GetHeartbeatDetails(ctx, &cp)
+		}
+		// Heartbeats are throttled, so the last one may lag the pages stored: the store has the last word.
+		if stored, ok := s.lastStored(ctx); ok && len(stored.Pages) > len(cp.Pages) {
+			cp = stored
+		}
+		if cp.Cursor.Window != "" {
 			if err := s.restore(ctx, cp); err != nil {
 				activity.GetLogger(ctx).Warn("checkpoint unusable; downloading from the start", "error", err)
 				s.reset()
 			} else {
 				s.cp, s.resumed = cp, true
+				s.commit()
 				activity.GetLogger(ctx).Info("resuming download", "source", source, "dataset", dataset,
 					"pages", len(cp.Pages), "offset", cp.Cursor.Offset, "bytes", s.n)
 			}
 		}
 	}
 	return s, nil
+}
+
+// lastStored returns the checkpoint stored with the last page an earlier attempt of this activity kept.
+func (s *sink) lastStored(ctx context.Context) (checkpoint, bool) {
+	infos, err := s.a.Lake.B.List(ctx, s.prefix, true)
+	if err != nil {
+		return checkpoint{}, false
+	}
+	var last string
+	for _, in := range infos {
+		if strings.HasSuffix(in.Key, ".checkpoint.json") && in.Key > last {
+			last = in.Key
+		}
+	}
+	var cp checkpoint
+	if last == "" || s.a.Lake.B.GetJSON(ctx, last, &cp) != nil {
+		return checkpoint{}, false
+	}
+	return cp, true
 }
 
 func (s *sink) restore(ctx context.Context, cp checkpoint) error {
@@ -175,8 +221,14 @@ func (s *sink) Page(ctx context.Context, body io.Reader, next func() connectors.
 	}
 	s.cp.Pages = append(s.cp.Pages, key)
 	s.cp.Cursor = cur
+	// The checkpoint goes beside its page (the next attempt resumes from the store, whatever the
+	// heartbeats said), then into the heartbeat.
+	if err := s.a.Lake.B.PutJSON(ctx, key+".checkpoint.json", s.cp, objectstore.PutOptions{}); err != nil {
+		return err
+	}
+	s.commit()
 	if activity.IsActivity(ctx) {
-		activity.RecordHeartbeat(ctx, s.cp)
+		activity.RecordHeartbeat(ctx, s.heartbeat())
 	}
 	return nil
 }
@@ -184,16 +236,18 @@ func (s *sink) Page(ctx context.Context, body io.Reader, next func() connectors.
 // Sent implements connectors.Sink.
 func (s *sink) Sent(url string) {
 	s.cp.Requests++
-	if s.firstURL == "" {
-		s.firstURL = url
+	if s.cp.FirstURL == "" {
+		s.cp.FirstURL = url
 	}
 }
 
 // done closes the spool and removes the work objects; the caller removes the spool file.
 func (s *sink) done(ctx context.Context) {
 	s.f.Close()
-	for _, key := range s.cp.Pages {
-		_ = s.a.Lake.B.Remove(ctx, key)
+	if infos, err := s.a.Lake.B.List(ctx, s.prefix, true); err == nil {
+		for _, in := range infos {
+			_ = s.a.Lake.B.Remove(ctx, in.Key)
+		}
 	}
 }
 
@@ -215,9 +269,13 @@ func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds
 		return res, err
 	}
 	defer os.Remove(s.f.Name())
+	// Heartbeats go on while a page streams or a base object is copied (minutes for gigabytes), carrying
+	// the last page stored.
+	stop := keepAlive(ctx, s.heartbeat)
 	cur, err := dl.Download(ctx, ds, from, s)
+	stop()
 	res.Requests += s.cp.Requests
-	res.URL = s.firstURL
+	res.URL = s.cp.FirstURL
 	if err != nil && !errors.As(err, new(*fault.Error)) {
 		return res, err // cancelled or a local failure: the checkpoint stays for the next attempt
 	}

@@ -1,0 +1,62 @@
+package api
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/deploy"
+	"github.com/osservatorio-lombardia/osservatorio/platform"
+)
+
+// The checks made before any storage is asked: hosts, origins, missing tokens, the open routes. (Every
+// role against the real token store: the integration suite.)
+func TestGuardAndAuthentication(t *testing.T) {
+	cfg, err := config.Parse("default", deploy.DefaultConfig, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.API.AllowedHosts = []string{"osservatorio.example.it"}
+	cfg.Storage.Endpoint = "127.0.0.1:1" // nothing listens: these requests must not need it
+	p, err := platform.Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Handler(p, nil)
+	for _, c := range []struct {
+		name, method, target string
+		header               map[string]string
+		want                 int
+		body                 string
+	}{
+		{"health", "GET", "http://127.0.0.1:8080/healthz", nil, 200, "ok"},
+		{"index", "GET", "http://localhost:8080/", nil, 200, "Bearer"},
+		{"proxy name", "GET", "https://osservatorio.example.it/healthz", nil, 200, "ok"},
+		{"no token", "GET", "http://127.0.0.1:8080/api/releases", nil, 401, "authentication required"},
+		{"not a bearer", "GET", "http://127.0.0.1:8080/api/releases", map[string]string{"Authorization": "Basic YTpi"}, 401, "Bearer"},
+		{"malformed token", "POST", "http://127.0.0.1:8080/api/sources/eurostat/refresh", map[string]string{"Authorization": "Bearer nope"}, 401, "not valid"},
+		{"rebinding host", "GET", "http://attacker.example:8080/api/releases", nil, 403, "does not serve host"},
+		{"cross-site origin", "POST", "http://127.0.0.1:8080/api/sources/eurostat/refresh", map[string]string{"Origin": "https://attacker.example"}, 403, "origin"},
+		{"same-site origin", "GET", "http://127.0.0.1:8080/healthz", map[string]string{"Origin": "http://127.0.0.1:8080"}, 200, "ok"},
+		{"unknown path", "GET", "http://127.0.0.1:8080/nope", nil, 404, "no such endpoint"},
+	} {
+		req := httptest.NewRequest(c.method, c.target, nil)
+		for k, v := range c.header {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want || !strings.Contains(rec.Body.String(), c.body) {
+			t.Errorf("%s: %d %s, want %d with %q", c.name, rec.Code, rec.Body.String(), c.want, c.body)
+		}
+	}
+}
+
+func TestServerTimeouts(t *testing.T) {
+	s := Server(http.NotFoundHandler())
+	if s.ReadHeaderTimeout == 0 || s.ReadTimeout == 0 || s.WriteTimeout == 0 || s.IdleTimeout == 0 {
+		t.Errorf("server without a timeout: %+v", s)
+	}
+}
