@@ -60,3 +60,43 @@ func TestServerTimeouts(t *testing.T) {
 		t.Errorf("server without a timeout: %+v", s)
 	}
 }
+
+// Whatever the path, query and headers, the API answers without panicking, with a status a client can act
+// on, and never with the body of an internal error.
+func FuzzAPIPaths(f *testing.F) {
+	cfg, err := config.Parse("default", deploy.DefaultConfig, func(string) string { return "" })
+	if err != nil {
+		f.Fatal(err)
+	}
+	cfg.Storage.Endpoint = "127.0.0.1:1"
+	p, err := platform.Open(cfg, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := Handler(p, nil)
+	for _, seed := range []string{"/api/releases/1.0.0/verify", "/api/releases/..%2F..%2Fstate", "/api/sources/eurostat/refresh?force=true",
+		"/api/tokens/../../x", "/%00", "/api/releases/1.0.0/deliveries?x=%ff", "//api//releases"} {
+		f.Add("GET", seed, "127.0.0.1:8080", "Bearer osv_000000000000_"+strings.Repeat("a", 43))
+	}
+	f.Fuzz(func(t *testing.T, method, path, host, auth string) {
+		req, err := http.NewRequest(method, "http://127.0.0.1:8080/", nil)
+		if err != nil {
+			return
+		}
+		req.URL.Opaque, req.Host = "", host
+		if u, err := req.URL.Parse(path); err == nil {
+			req.URL = u
+		}
+		req.Header.Set("Authorization", auth)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		switch rec.Code {
+		case 200, 301, 307, 308, 400, 401, 403, 404, 405, 502:
+		default:
+			t.Errorf("%s %q (host %q): status %d", method, path, host, rec.Code)
+		}
+		if strings.Contains(rec.Body.String(), "127.0.0.1:1") {
+			t.Errorf("%s %q: the answer names an internal address: %s", method, path, rec.Body.String())
+		}
+	})
+}
