@@ -38,6 +38,20 @@ func TestEnvOverridesBaseURL(t *testing.T) {
 	}
 }
 
+// oneObservatory is a valid file with one source and one observatory, whose last lines a test adds to.
+const oneObservatory = `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: http://x
+    license: {name: CC-BY-4.0}
+    attribution: Eurostat
+    datasets: [{id: a}]
+observatories:
+  - id: mi
+    name: Milano
+`
+
 func TestErrorsCarryLines(t *testing.T) {
 	tests := []struct {
 		name, yaml string
@@ -97,31 +111,9 @@ observatories:
     bucket: osservatorio
     prefix: "../../state/"
 `, 10, "platform's own bucket"},
-		{"a prefix that climbs out", `storage: {endpoint: x}
-temporal: {address: y}
-sources:
-  eurostat:
-    base_url: http://x
-    license: {name: CC-BY-4.0}
-    attribution: Eurostat
-    datasets: [{id: a}]
-observatories:
-  - id: mi
-    name: Milano
-    prefix: "../../state/"
+		{"a prefix that climbs out", oneObservatory + `    prefix: "../../state/"
 `, 12, "relative folder"},
-		{"a province that does not exist", `storage: {endpoint: x}
-temporal: {address: y}
-sources:
-  eurostat:
-    base_url: http://x
-    license: {name: CC-BY-4.0}
-    attribution: Eurostat
-    datasets: [{id: a}]
-observatories:
-  - id: mi
-    name: Milano
-    province: "099"
+		{"a province that does not exist", oneObservatory + `    province: "099"
 `, 12, "not a province of Lombardy"},
 		{"no licence", `storage: {endpoint: x}
 temporal: {address: y}

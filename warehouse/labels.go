@@ -2,7 +2,6 @@ package warehouse
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sort"
 
@@ -88,12 +87,17 @@ func (d *DB) WriteLabels(ctx context.Context, tables map[string]string, out stri
 			rows = append(rows, row{dim, code, l.IT, l.EN})
 		}
 	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
 	for table, col := range ageColumns {
 		path, ok := tables[table]
 		if !ok {
 			continue
 		}
-		ages, err := d.distinct(ctx, path, col)
+		ages, err := queryStrings(ctx, conn, fmt.Sprintf(`SELECT DISTINCT "%s" FROM read_parquet(%s) WHERE "%s" <> '' ORDER BY 1`, col, quoteLiteral(path), col))
 		if err != nil {
 			return 0, err
 		}
@@ -106,11 +110,6 @@ func (d *DB) WriteLabels(ctx context.Context, tables map[string]string, out stri
 			}
 		}
 	}
-	conn, err := d.db.Conn(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE labels (dimension VARCHAR, code VARCHAR, label_it VARCHAR, label_en VARCHAR)`); err != nil {
 		return 0, err
 	}
@@ -121,22 +120,4 @@ func (d *DB) WriteLabels(ctx context.Context, tables map[string]string, out stri
 		}
 	}
 	return copyToParquet(ctx, conn, "SELECT DISTINCT * FROM labels ORDER BY dimension, code", out)
-}
-
-// distinct returns the distinct non-empty values of a column of a Parquet file.
-func (d *DB) distinct(ctx context.Context, path, column string) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT "%s" FROM read_parquet(%s) WHERE "%s" <> '' ORDER BY 1`, column, quoteLiteral(path), column))
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s sql.NullString
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s.String)
-	}
-	return out, rows.Err()
 }
