@@ -222,10 +222,11 @@ func (p *Platform) StartRefresh(ctx context.Context, source string, opts Refresh
 	// A plain refresh while one runs joins it: the same work. One that asks for something else (some
 	// datasets, a forced fetch) would silently get the running one's instead: say so.
 	if len(opts.Datasets) > 0 || opts.Force {
-		d, err := c.DescribeWorkflowExecution(ctx, id, "")
-		if err == nil && d.WorkflowExecutionInfo.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		d, err := c.DescribeWorkflow(ctx, id, "")
+		if err == nil && d.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			info := d.RawResponse.GetWorkflowExecutionInfo()
 			return nil, fmt.Errorf("%w: a refresh of %s is running (workflow %s, started %s); wait for it to end, then ask again",
-				ErrRefreshRunning, source, id, d.WorkflowExecutionInfo.GetStartTime().AsTime().Format(time.RFC3339))
+				ErrRefreshRunning, source, id, info.GetStartTime().AsTime().Format(time.RFC3339))
 		}
 	}
 	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
