@@ -95,7 +95,11 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 		return FetchResult{}, err
 	}
 	var res FetchResult
+	// A rate-limited source may hold a request for a whole window: heartbeats go on meanwhile. (A paged
+	// download's checkpoint does not ride on these: it is read back from the store.)
+	stop := keepAlive(ctx, nil)
 	sig, err := src.Conn.Check(ctx, ds)
+	stop()
 	if sig.URL != "" {
 		res.Requests += max(sig.Requests, 1) // a connector without a cheap signal asks nothing here
 	}
@@ -122,6 +126,7 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if dl, ok := src.Conn.(connectors.Downloader); ok && dl.Downloads(ds) {
 		return a.download(ctx, in, src, ds, dl, prev, hasPrev, res)
 	}
+	defer keepAlive(ctx, nil)()
 	req, err := src.Conn.DataRequest(ds)
 	if err != nil {
 		return res, err

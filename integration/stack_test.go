@@ -27,6 +27,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/devstack"
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
+	sdkworker "go.temporal.io/sdk/worker"
 )
 
 // env is the running stack shared by the tests of this package.
@@ -36,6 +37,7 @@ type env struct {
 	sources *faultyMirror
 	logger  *slog.Logger
 	state   string
+	worker  sdkworker.Worker // the in-process worker (a test may stop it and start another)
 }
 
 var shared *env
@@ -136,8 +138,8 @@ func run(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
-	defer w.Stop()
-	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state}
+	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w}
+	defer func() { shared.worker.Stop() }()
 	return m.Run()
 }
 

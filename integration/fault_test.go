@@ -1,0 +1,134 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/osservatorio-lombardia/osservatorio/mirror"
+	"github.com/osservatorio-lombardia/osservatorio/platform"
+)
+
+// killWorkerMidDownload runs a paged download on a worker process of its own, kills it with SIGKILL once
+// two pages are stored, and lets the in-process worker take over: the fetch resumes after the stored pages
+// (asked for none of them again), and the raw bytes equal the accepted ones, so nothing was lost and
+// nothing taken twice.
+func killWorkerMidDownload(t *testing.T, ctx context.Context) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "osservatorio")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/osservatorio")
+	build.Dir = repoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data, err := yaml.Marshal(shared.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgFile, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Pages after the first come slowly, so that the kill lands mid-download.
+	var mu sync.Mutex
+	var offsets []string
+	page := mirror.New(mirror.Recorded())
+	shared.sources.override(t, "/lombardia/resource/nwz3-p6vm.csv", func(w http.ResponseWriter, r *http.Request) {
+		off := r.URL.Query().Get("$offset")
+		mu.Lock()
+		offsets = append(offsets, off)
+		mu.Unlock()
+		if off != "" && off != "0" {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		page.ServeHTTP(w, r)
+	})
+	shared.worker.Stop() // only the process below polls now
+	proc := exec.Command(bin, "--config", cfgFile, "worker", "--work-dir", dir)
+	proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer proc.Process.Kill()
+	restarted := false
+	restart := func() {
+		if restarted {
+			return
+		}
+		restarted = true
+		w, err := shared.p.NewWorker(ctx, shared.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Start(); err != nil {
+			t.Fatal(err)
+		}
+		shared.worker = w
+	}
+	defer restart()
+
+	rctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	run, err := shared.p.StartRefresh(rctx, "lombardia", platform.RefreshOptions{Datasets: []string{"cessati"}, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two pages (rows 0-1999) stored with their checkpoints: kill the worker.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		infos, err := shared.p.Bucket.List(ctx, "work/fetch/lombardia/cessati/", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored := 0
+		for _, in := range infos {
+			if strings.HasSuffix(in.Key, ".checkpoint.json") {
+				stored++
+			}
+		}
+		if stored >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the worker process stored %d pages in 90 s", stored)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := syscall.Kill(-proc.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	proc.Wait()
+	mu.Lock()
+	before := len(offsets)
+	mu.Unlock()
+	restart()
+	res, err := platform.WaitRefresh(rctx, run)
+	if err != nil {
+		t.Fatalf("refresh after the kill: %v", err)
+	}
+	r := report(t, res, "cessati")
+	if !strings.Contains(r.Reason, "same bytes") {
+		t.Errorf("report = %+v, want the same bytes as the accepted export (nothing lost, nothing twice)", r)
+	}
+	mu.Lock()
+	after := append([]string(nil), offsets[before:]...)
+	mu.Unlock()
+	for _, off := range after {
+		if off == "0" || off == "1000" {
+			t.Errorf("after the kill the pages asked were %v: stored pages asked again", after)
+			break
+		}
+	}
+	if len(after) == 0 {
+		t.Error("no page was asked after the kill")
+	}
+}
