@@ -55,6 +55,9 @@ type Stack struct {
 
 type proc struct {
 	name string
+	bin  string
+	args []string
+	env  []string
 	cmd  *exec.Cmd
 	tail *tailBuffer
 	done chan struct{}
@@ -198,11 +201,17 @@ func (s *Stack) spawn(name, bin string, args, env []string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, tail: tail, done: make(chan struct{})}
+	p := &proc{name: name, bin: bin, args: args, env: env, cmd: cmd, tail: tail, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
 	}()
+	for i, old := range s.procs {
+		if old.name == name {
+			s.procs[i] = p
+			return nil
+		}
+	}
 	s.procs = append(s.procs, p)
 	s.opts.Logger.Info("started", "server", name, "pid", cmd.Process.Pid)
 	return nil
@@ -296,6 +305,24 @@ func (s *Stack) Close() error {
 		s.opts.Logger.Info("stopped", "server", p.name)
 	}
 	return errors.Join(errs...)
+}
+
+// Restart kills a server (SIGKILL: nothing flushed) and starts it again on its state, then waits until it
+// answers: what a crash and a restart by a supervisor do. For the fault tests.
+func (s *Stack) Restart(ctx context.Context, name string) error {
+	p := s.proc(name)
+	if p == nil {
+		return fmt.Errorf("no server %s", name)
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
+	if err := s.spawn(name, p.bin, p.args, p.env); err != nil {
+		return err
+	}
+	if name == "minio" {
+		return s.waitMinio(ctx)
+	}
+	return s.waitTemporal(ctx)
 }
 
 // Exited returns a channel closed when any server exits, and which one.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
+	"github.com/osservatorio-lombardia/osservatorio/release"
 )
 
 // killWorkerMidDownload runs a paged download on a worker process of its own, kills it with SIGKILL once
@@ -130,5 +131,53 @@ func killWorkerMidDownload(t *testing.T, ctx context.Context) {
 	}
 	if len(after) == 0 {
 		t.Error("no page was asked after the kill")
+	}
+}
+
+// serversRestartedMidRun kills MinIO, then the Temporal dev server, while a refresh runs, and starts each
+// again on its state: the refresh ends without error, finds the bytes it had, and the latest release still
+// verifies.
+func serversRestartedMidRun(t *testing.T, ctx context.Context) {
+	// One dataset answers slowly, so that the restart lands while the refresh runs.
+	shared.sources.slowDown(t, "/eurostat/statistics/1.0/data/lfst_r_lfu3rt", 3*time.Second)
+	for _, server := range []string{"minio", "temporal"} {
+		rctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+		run, err := shared.p.StartRefresh(rctx, "eurostat", platform.RefreshOptions{Force: true})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		if err := shared.stack.Restart(ctx, server); err != nil {
+			cancel()
+			t.Fatalf("restart %s: %v", server, err)
+		}
+		res, err := platform.WaitRefresh(rctx, run)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s restarted: refresh %v", server, err)
+		}
+		for _, d := range res.Datasets {
+			if d.Changed || d.Error != "" {
+				t.Errorf("%s restarted: %+v, want the same bytes as before", server, d)
+			}
+		}
+		vs, err := shared.p.Releases.Versions(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m *release.Manifest
+		for _, v := range vs { // the newest 1.x (the 99.x ones are the verify test's broken ones)
+			if strings.HasPrefix(v, "1.") {
+				if m, err = shared.p.Releases.Get(ctx, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for _, c := range release.Verify(ctx, shared.p.Bucket, release.Prefix(m.Version), m) {
+			if !c.OK {
+				t.Errorf("%s restarted: release %s, %s does not verify: %+v", server, m.Version, c.Path, c)
+			}
+		}
 	}
 }

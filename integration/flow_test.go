@@ -836,6 +836,9 @@ func TestEndToEnd(t *testing.T) {
 		{"a worker killed mid-download: another resumes after the stored pages, nothing lost or taken twice", func(t *testing.T) {
 			killWorkerMidDownload(t, ctx)
 		}},
+		{"MinIO, then Temporal, killed and restarted mid-run: the refresh ends, the release verifies", func(t *testing.T) {
+			serversRestartedMidRun(t, ctx)
+		}},
 		{"a snapshot made by an older harmonizer is harmonized again from its raw object, with no download", func(t *testing.T) {
 			const ds = "lfst_r_lfu3rt"
 			st, ok, err := shared.p.Lake.State(ctx, "eurostat", ds)

@@ -38,6 +38,7 @@ type env struct {
 	logger  *slog.Logger
 	state   string
 	worker  sdkworker.Worker // the in-process worker (a test may stop it and start another)
+	stack   *devstack.Stack  // the Temporal and MinIO servers (a test may restart them)
 }
 
 var shared *env
@@ -138,7 +139,7 @@ func run(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
-	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w}
+	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w, stack: stack}
 	defer func() { shared.worker.Stop() }()
 	return m.Run()
 }
@@ -209,6 +210,31 @@ func (f *faultyMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.base.ServeHTTP(w, r)
+}
+
+// slowDown delays the answers for path by d until the test ends, whatever answers them.
+func (f *faultyMirror) slowDown(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	f.mu.Lock()
+	prev := f.overrides[path]
+	f.overrides[path] = func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(d)
+		if prev != nil {
+			prev(w, r)
+			return
+		}
+		f.base.ServeHTTP(w, r)
+	}
+	f.mu.Unlock()
+	t.Cleanup(func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if prev != nil {
+			f.overrides[path] = prev
+		} else {
+			delete(f.overrides, path)
+		}
+	})
 }
 
 // override replaces the answer for path until the test ends.
