@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -179,5 +180,43 @@ func serversRestartedMidRun(t *testing.T, ctx context.Context) {
 				t.Errorf("%s restarted: release %s, %s does not verify: %+v", server, m.Version, c.Path, c)
 			}
 		}
+	}
+}
+
+// busyAndRunning: a source answering 429 with Retry-After is waited for, not failed; and a refresh asking
+// for one dataset while the source's refresh runs is told so, not silently joined to it.
+func busyAndRunning(t *testing.T, ctx context.Context) {
+	var mu sync.Mutex
+	throttled := 0
+	base := mirror.New(mirror.Recorded())
+	shared.sources.override(t, "/eurostat/statistics/1.0/data/lfst_r_lfe2emprt", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := throttled == 0
+		throttled++
+		mu.Unlock()
+		if first {
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":[{"status":429,"label":"Too many requests"}]}`, http.StatusTooManyRequests)
+			return
+		}
+		time.Sleep(2 * time.Second) // long enough for the second start below to find this refresh running
+		base.ServeHTTP(w, r)
+	})
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	run, err := shared.p.StartRefresh(rctx, "eurostat", platform.RefreshOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := shared.p.StartRefresh(rctx, "eurostat", platform.RefreshOptions{Datasets: []string{"lfst_r_lfu3rt"}}); !errors.Is(err, platform.ErrRefreshRunning) {
+		t.Errorf("a dataset refresh while the source's runs: %v, want ErrRefreshRunning", err)
+	}
+	res, err := platform.WaitRefresh(rctx, run)
+	if err != nil {
+		t.Fatalf("refresh through a 429: %v", err)
+	}
+	if r := report(t, res, "lfst_r_lfe2emprt"); r.Error != "" || throttled < 2 {
+		t.Errorf("after a 429: %+v (%d requests to the dataset)", r, throttled)
 	}
 }

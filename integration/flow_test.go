@@ -836,6 +836,9 @@ func TestEndToEnd(t *testing.T) {
 		{"a worker killed mid-download: another resumes after the stored pages, nothing lost or taken twice", func(t *testing.T) {
 			killWorkerMidDownload(t, ctx)
 		}},
+		{"a 429 with Retry-After is waited for; a dataset refresh while the source's runs is told so", func(t *testing.T) {
+			busyAndRunning(t, ctx)
+		}},
 		{"MinIO, then Temporal, killed and restarted mid-run: the refresh ends, the release verifies", func(t *testing.T) {
 			serversRestartedMidRun(t, ctx)
 		}},
