@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/osservatorio-lombardia/osservatorio/activities"
@@ -96,5 +98,37 @@ func noSecretsStored(t *testing.T, ctx context.Context) {
 	}
 	if read < 50 {
 		t.Errorf("only %d JSON objects read", read)
+	}
+	// And every workflow history of the run: inputs, results and heartbeat details are Temporal payloads.
+	c, err := shared.p.Temporal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Namespace: shared.cfg.Temporal.Namespace, PageSize: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, control := 0, 0
+	for _, e := range list.Executions {
+		it := c.GetWorkflowHistory(ctx, e.Execution.WorkflowId, e.Execution.RunId, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			events++
+			text := ev.String() // payload bytes printed as they are
+			if strings.Contains(text, "lfst_r_lfu3rt") {
+				control++ // a dataset id the payloads do carry: the grep sees inside them
+			}
+			for _, s := range secrets {
+				if strings.Contains(text, s) {
+					t.Errorf("workflow %s holds the secret %q in event %d (%s)", e.Execution.WorkflowId, s, ev.EventId, ev.EventType)
+				}
+			}
+		}
+	}
+	if events < 100 || control == 0 {
+		t.Errorf("%d history events read, %d with a dataset id in their payloads: the grep sees nothing", events, control)
 	}
 }
