@@ -18,6 +18,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/workflows"
 )
 
 // killWorkerMidDownload runs a paged download on a worker process of its own, kills it with SIGKILL once
@@ -218,5 +219,62 @@ func busyAndRunning(t *testing.T, ctx context.Context) {
 	}
 	if r := report(t, res, "lfst_r_lfe2emprt"); r.Error != "" || throttled < 2 {
 		t.Errorf("after a 429: %+v (%d requests to the dataset)", r, throttled)
+	}
+}
+
+// concurrentReleases refreshes two sources at once, each with a dataset to publish again: their releases
+// race for versions and inputs, and both refreshes end without error, the newest release holding both.
+func concurrentReleases(t *testing.T, ctx context.Context) {
+	for _, sd := range [][2]string{{"eurostat", "lfst_r_lfe2emprt"}, {"mur", "iscritti_residenza"}} {
+		st, ok, err := shared.p.Lake.State(ctx, sd[0], sd[1])
+		if err != nil || !ok {
+			t.Fatalf("%s/%s: %v", sd[0], sd[1], err)
+		}
+		st.SnapshotKey = strings.Replace(st.SnapshotKey, "-h", "-old-h", 1) // as if made by another harmonizer
+		if err := shared.p.Lake.SetState(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	results := make([]workflows.RefreshResult, 2)
+	for i, source := range []string{"eurostat", "mur"} {
+		run, err := shared.p.StartRefresh(rctx, source, platform.RefreshOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = platform.WaitRefresh(rctx, run)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("refresh %d: %v", i, err)
+		}
+	}
+	states, err := shared.p.Lake.States(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The newest release the platform made (the hand-made ones of the verify test have no inputs digest).
+	vs, _ := shared.p.Releases.Versions(ctx)
+	var newest *release.Manifest
+	for _, v := range vs {
+		if m, err := shared.p.Releases.Get(ctx, v); err == nil && m.Osservatorio.InputsDigest != "" {
+			newest = m
+		}
+	}
+	if newest == nil || newest.Osservatorio.InputsDigest != release.InputsDigest(states) {
+		t.Errorf("the newest release does not hold every accepted snapshot")
+	}
+	for i, r := range results {
+		if r.Release == nil {
+			t.Errorf("refresh %d made no release: %+v", i, r)
+		}
 	}
 }

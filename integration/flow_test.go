@@ -839,6 +839,9 @@ func TestEndToEnd(t *testing.T) {
 		{"a 429 with Retry-After is waited for; a dataset refresh while the source's runs is told so", func(t *testing.T) {
 			busyAndRunning(t, ctx)
 		}},
+		{"two sources refreshed at once: their releases race, both end well, the newest holds both", func(t *testing.T) {
+			concurrentReleases(t, ctx)
+		}},
 		{"MinIO, then Temporal, killed and restarted mid-run: the refresh ends, the release verifies", func(t *testing.T) {
 			serversRestartedMidRun(t, ctx)
 		}},
