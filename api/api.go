@@ -361,9 +361,6 @@ func (s *server) tokens(w http.ResponseWriter, r *http.Request, _ identity.Token
 		s.internal(w, r, err)
 		return
 	}
-	for i := range list {
-		list[i].SecretSHA256 = ""
-	}
 	s.json(w, list)
 }
 
@@ -403,6 +400,5 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, by identity
 		return
 	}
 	s.log.Info("token revoked", "id", tok.ID, "by", by.ID)
-	tok.SecretSHA256 = ""
 	s.json(w, tok)
 }

@@ -28,6 +28,7 @@ func TestInputCheckedAtTheEdge(t *testing.T) {
 		{[]string{"checks", "1.0.0-"}, "not a release version"},
 		{[]string{"token", "create", "--role", "root"}, "want engineer, auditor, admin or observatory:<id>"},
 		{[]string{"token", "create", "--role", "observatory:atlantide"}, "no observatory \"atlantide\" is configured"},
+		{[]string{"token", "revoke", "../../state/x"}, "is not a token id"},
 	} {
 		code, _, stderr := run(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

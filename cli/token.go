@@ -56,9 +56,6 @@ func (a *app) tokenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for i := range toks {
-				toks[i].SecretSHA256 = ""
-			}
 			if a.asJSON {
 				return a.printJSON(toks)
 			}
@@ -87,7 +84,6 @@ func (a *app) tokenCmd() *cobra.Command {
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
-			t.SecretSHA256 = ""
 			if a.asJSON {
 				return a.printJSON(t)
 			}

@@ -39,7 +39,7 @@ func TestEnvOverridesBaseURL(t *testing.T) {
 }
 
 // oneObservatory is a valid file with one source and one observatory, whose last lines a test adds to.
-const oneObservatory = `storage: {endpoint: x}
+const oneObservatory = `storage: {endpoint: x, bucket: osservatorio}
 temporal: {address: y}
 sources:
   eurostat:
@@ -97,18 +97,7 @@ sources:
       - id: a
         unit: THOUSANDS
 `, 8, "unit code list"},
-		{"an observatory writing into the platform's bucket", `storage: {endpoint: x, bucket: osservatorio}
-temporal: {address: y}
-sources:
-  eurostat:
-    base_url: http://x
-    license: {name: CC-BY-4.0}
-    attribution: Eurostat
-    datasets: [{id: a}]
-observatories:
-  - id: mi
-    name: Milano
-    bucket: osservatorio
+		{"an observatory writing into the platform's bucket", oneObservatory + `    bucket: osservatorio
     prefix: "../../state/"
 `, 10, "platform's own bucket"},
 		{"a prefix that climbs out", oneObservatory + `    prefix: "../../state/"

@@ -80,8 +80,15 @@ type Token struct {
 	Name    string     `json:"name,omitempty"`
 	Created time.Time  `json:"created"`
 	Revoked *time.Time `json:"revoked,omitempty"`
-	// SecretSHA256 is the hex sha256 of the secret part.
-	SecretSHA256 string `json:"secretSha256"`
+	// SecretSHA256 is the hex sha256 of the secret part: stored, and read only by Authenticate (List and
+	// Revoke leave it out).
+	SecretSHA256 string `json:"secretSha256,omitempty"`
+}
+
+// public is the token as shown to people: without the digest of its secret.
+func (t Token) public() Token {
+	t.SecretSHA256 = ""
+	return t
 }
 
 // Active says whether the token may still be used.
@@ -113,7 +120,10 @@ var (
 
 const prefix = "osv_"
 
-var tokenRE = regexp.MustCompile(`^osv_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$`)
+var (
+	tokenRE   = regexp.MustCompile(`^osv_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$`)
+	tokenIDRE = regexp.MustCompile(`^[0-9a-f]{12}$`)
+)
 
 // Create makes a token for role and returns it with its secret (the whole token string, shown once).
 func (s *Store) Create(ctx context.Context, role Role, name string) (Token, string, error) {
@@ -132,7 +142,7 @@ func (s *Store) Create(ctx context.Context, role Role, name string) (Token, stri
 	return t, prefix + t.ID + "_" + secret, nil
 }
 
-// List returns every token, newest first.
+// List returns every token, newest first, without the digests of their secrets.
 func (s *Store) List(ctx context.Context) ([]Token, error) {
 	infos, err := s.B.List(ctx, lake.TokensPrefix, true)
 	if err != nil {
@@ -144,7 +154,7 @@ func (s *Store) List(ctx context.Context) ([]Token, error) {
 		if err := s.B.GetJSON(ctx, in.Key, &t); err != nil {
 			return nil, err
 		}
-		out = append(out, t)
+		out = append(out, t.public())
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Created.Equal(out[j].Created) {
@@ -155,9 +165,9 @@ func (s *Store) List(ctx context.Context) ([]Token, error) {
 	return out, nil
 }
 
-// Revoke marks a token revoked; revoking it again is a no-op.
+// Revoke marks a token revoked and returns it (without its digest); revoking it again is a no-op.
 func (s *Store) Revoke(ctx context.Context, id string) (Token, error) {
-	if !regexp.MustCompile(`^[0-9a-f]{12}$`).MatchString(id) {
+	if !tokenIDRE.MatchString(id) {
 		return Token{}, fmt.Errorf("%w: %q is not a token id (12 hex digits, as `token list` shows)", ErrUnknown, id)
 	}
 	var t Token
@@ -168,11 +178,11 @@ func (s *Store) Revoke(ctx context.Context, id string) (Token, error) {
 		return Token{}, err
 	}
 	if t.Revoked != nil {
-		return t, nil
+		return t.public(), nil
 	}
 	now := s.Now().UTC().Truncate(time.Second)
 	t.Revoked = &now
-	return t, s.B.PutJSON(ctx, lake.TokenKey(id), t, objectstore.PutOptions{})
+	return t.public(), s.B.PutJSON(ctx, lake.TokenKey(id), t, objectstore.PutOptions{})
 }
 
 // Authenticate returns the active token a bearer string proves, ErrNoToken when it proves none, or

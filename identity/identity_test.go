@@ -89,8 +89,8 @@ func TestCreateAuthenticateRevoke(t *testing.T) {
 		t.Error("a path as token id was accepted")
 	}
 	list, err := s.List(ctx)
-	if err != nil || len(list) != 1 || list[0].Active() {
-		t.Errorf("list: %+v %v", list, err)
+	if err != nil || len(list) != 1 || list[0].Active() || list[0].SecretSHA256 != "" {
+		t.Errorf("list: %+v %v (revoked, without the digest of its secret)", list, err)
 	}
 }
 

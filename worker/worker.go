@@ -152,6 +152,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		DeliveryAttempts: int32(cfg.Release.DeliveryAttempts),
 		DuckDB:           warehouse.Options{TempDir: workDir, MemoryLimit: DuckDBMemoryLimit},
 	}
+	credits := Credits(cfg)
 	for _, name := range cfg.SourceNames() {
 		src := cfg.Sources[name]
 		// Each source has its client: its own timeout and, where it has one, the limiter every request to it
@@ -170,7 +171,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 			return nil, err
 		}
 		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift, HTTP: own,
-			Credit: Credits(cfg)[name]}
+			Credit: credits[name]}
 		for _, d := range src.Datasets {
 			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format, Resource: d.Resource, Unit: d.Unit, UnitMult: d.UnitMult,
 				Query: d.Query, Columns: d.Columns})
