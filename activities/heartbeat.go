@@ -46,8 +46,8 @@ func keepAlive(ctx context.Context, details func() any) (stop func()) {
 // leftovers are the names of the work files and folders activities create in WorkDir.
 var leftovers = []string{"download-*", "page-*", "harmonize-*", "release-*", "spool-*"}
 
-// staleAfter is the age past which a work file can belong to no running activity (the longest runs an hour).
-const staleAfter = 3 * time.Hour
+// StaleAfter is the age past which a work file or an upload can belong to no running activity (the longest runs an hour).
+const StaleAfter = 3 * time.Hour
 
 // CleanWorkDir removes the work files a killed worker left in dir: those older than any activity runs
 // (other workers may share the folder, so a young file is left alone), and raw-cache entries past their
@@ -57,7 +57,7 @@ func CleanWorkDir(dir string) int {
 	for _, pattern := range leftovers {
 		matches, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, m := range matches {
-			if info, err := os.Stat(m); err == nil && time.Since(info.ModTime()) > staleAfter && os.RemoveAll(m) == nil {
+			if info, err := os.Stat(m); err == nil && time.Since(info.ModTime()) > StaleAfter && os.RemoveAll(m) == nil {
 				n++
 			}
 		}

@@ -80,9 +80,11 @@ type Source struct {
 	BaseURL  string `yaml:"base_url" json:"base_url"`
 	Schedule string `yaml:"schedule" json:"schedule"`
 	MaxBytes int64  `yaml:"max_bytes" json:"max_bytes"`
-	// Timeout bounds one request to the source, its body included (default 15m); a wait of 45 s for the
-	// headers or for the next byte of a body fails sooner.
+	// Timeout bounds one request to the source, its body included (default 15m).
 	Timeout Duration `yaml:"timeout" json:"timeout"`
+	// IdleTimeout bounds the wait for the response headers and then for each next byte of a body (default
+	// 45s): a source that accepts the connection and goes silent fails then, naming the URL.
+	IdleTimeout Duration `yaml:"idle_timeout" json:"idle_timeout"`
 	// AppToken is sent as X-App-Token where the source takes one (Socrata); set it with
 	// OSSERVATORIO_<SOURCE>_APP_TOKEN rather than in the file.
 	AppToken string `yaml:"app_token" json:"-"`
@@ -166,7 +168,8 @@ type Duration time.Duration
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use 30s, 2m)", n.Line, n.Value)
+		// A TypeError lets the decoder go on and report the file's other problems with this one.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (use 30s, 2m)", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
@@ -224,22 +227,23 @@ func Parse(name string, data []byte, getenv func(string) string) (*Config, error
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var c Config
+	var probs []Problem
 	if err := dec.Decode(&c); err != nil {
+		// A TypeError leaves the rest of the file decoded: its problems are reported with the others.
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			e := &Error{File: name}
-			for _, msg := range te.Errors {
-				e.Problems = append(e.Problems, lineProblem(msg))
-			}
-			return nil, e
+		if !errors.As(err, &te) {
+			return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
 		}
-		return nil, &Error{File: name, Problems: []Problem{yamlProblem(err)}}
+		for _, msg := range te.Errors {
+			probs = append(probs, lineProblem(msg))
+		}
 	}
 	c.lines = map[string]int{}
 	indexLines(&root, "", c.lines)
 	c.applyEnv(getenv)
 	c.applyDefaults()
-	if probs := c.validate(); len(probs) > 0 {
+	if probs = append(probs, c.validate()...); len(probs) > 0 {
+		sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 		return nil, &Error{File: name, Problems: probs}
 	}
 	return &c, nil
@@ -342,6 +346,9 @@ func (c *Config) applyDefaults() {
 		if s.Timeout == 0 {
 			s.Timeout = Duration(15 * time.Minute)
 		}
+		if s.IdleTimeout == 0 {
+			s.IdleTimeout = Duration(45 * time.Second)
+		}
 		if s.SchemaDrift == "" {
 			s.SchemaDrift = "fail"
 		}
@@ -415,6 +422,9 @@ func (c *Config) validate() []Problem {
 			if _, err := parser.Parse(s.Schedule); err != nil {
 				add(p+".schedule", "sources.%s.schedule %q: %v", name, s.Schedule, err)
 			}
+		}
+		if s.Timeout < 0 || s.IdleTimeout < 0 {
+			add(p, "sources.%s: timeout and idle_timeout must be positive", name)
 		}
 		if rl := s.RateLimit; rl != nil && (rl.Requests <= 0 || rl.Per <= 0) {
 			add(p+".rate_limit", "sources.%s.rate_limit needs requests > 0 and per > 0 (e.g. {requests: 5, per: 1m})", name)

@@ -140,6 +140,33 @@ sources:
 	}
 }
 
+// A type error (a word where a number or a duration goes) does not hide the file's other problems.
+func TestEveryProblemAtOnce(t *testing.T) {
+	_, err := Parse("f.yaml", []byte(`storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: ftp://x
+    max_bytes: lots
+    timeout: soon
+    idle_timeout: 45s
+    datasets: [{id: a}]
+`), noEnv)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	lines := map[int]bool{}
+	for _, p := range ce.Problems {
+		lines[p.Line] = true
+	}
+	for _, want := range []int{5, 6, 7} {
+		if !lines[want] {
+			t.Errorf("problems %+v: none on line %d", ce.Problems, want)
+		}
+	}
+}
+
 func TestWarningsAndSecrets(t *testing.T) {
 	env := map[string]string{"OSSERVATORIO_LOMBARDIA_APP_TOKEN": "app-token-secret"}
 	c, err := Parse("default", deploy.DefaultConfig, func(k string) string { return env[k] })

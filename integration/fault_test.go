@@ -136,6 +136,65 @@ func killWorkerMidDownload(t *testing.T, ctx context.Context) {
 	}
 }
 
+// stalledSource: a source that accepts connections and never answers fails each attempt after its idle
+// timeout (3 s here) with an error naming source, dataset and URL, visible on the running refresh while
+// Temporal waits to retry; the worker closes the connection; nothing is published in its name.
+func stalledSource(t *testing.T, ctx context.Context) {
+	held := shared.sources.stall(t, "/mur/")
+	id := shared.cfg.Sources["mur"].Datasets[0].ID
+	before, err := shared.p.Releases.Versions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	run, err := shared.p.StartRefresh(ctx, "mur", platform.RefreshOptions{Datasets: []string{id}, Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := shared.p.Temporal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.TerminateWorkflow(context.WithoutCancel(ctx), run.GetID(), run.GetRunID(), "stalled-source test done")
+	var failure string
+	for failure == "" {
+		if time.Since(started) > time.Minute {
+			t.Fatal("no failed attempt reported within a minute of a stalled source")
+		}
+		time.Sleep(200 * time.Millisecond)
+		d, err := c.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pa := range d.GetPendingActivities() {
+			if f := pa.GetLastFailure(); f != nil {
+				failure = f.GetMessage()
+			}
+		}
+	}
+	t.Logf("first attempt failed after %s: %s", time.Since(started).Round(100*time.Millisecond), failure)
+	for _, want := range []string{"mur", id, "/mur/"} {
+		if !strings.Contains(failure, want) {
+			t.Errorf("failure %q does not name %q", failure, want)
+		}
+	}
+	select {
+	case d := <-held:
+		if d > 20*time.Second {
+			t.Errorf("the worker held the stalled connection %s, want it closed after the 3 s idle timeout", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the stalled connection was not closed by the worker")
+	}
+	after, err := shared.p.Releases.Versions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Errorf("releases %d → %d while the source stalled", len(before), len(after))
+	}
+}
+
 // serversRestartedMidRun kills MinIO, then the Temporal dev server, while a refresh runs, and starts each
 // again on its state: the refresh ends without error, finds the bytes it had, and the latest release still
 // verifies.

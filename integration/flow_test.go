@@ -842,6 +842,9 @@ func TestEndToEnd(t *testing.T) {
 		{"two sources refreshed at once: their releases race, both end well, the newest holds both", func(t *testing.T) {
 			concurrentReleases(t, ctx)
 		}},
+		{"a source that accepts the connection and never answers fails each attempt in seconds, naming the URL", func(t *testing.T) {
+			stalledSource(t, ctx)
+		}},
 		{"MinIO, then Temporal, killed and restarted mid-run: the refresh ends, the release verifies", func(t *testing.T) {
 			serversRestartedMidRun(t, ctx)
 		}},

@@ -97,6 +97,9 @@ func run(m *testing.M) int {
 	for name, src := range cfg.Sources {
 		src.BaseURL = srv.URL + "/" + name
 		src.FilesURL = src.BaseURL + "/files"
+		if name == "mur" {
+			src.IdleTimeout = config.Duration(3 * time.Second) // the stalled-source test waits this long
+		}
 		if name == "lombardia" {
 			src.PageSize = 1000 // pages that the tests can count and break
 			src.AppToken = appToken
@@ -180,6 +183,8 @@ type faultyMirror struct {
 	base      http.Handler
 	mu        sync.Mutex
 	overrides map[string]http.HandlerFunc
+	stalled   string // a path prefix whose requests are held open with no answer
+	held      chan time.Duration
 	requests  atomic.Int64
 	times     []time.Time // when each request arrived
 }
@@ -204,7 +209,17 @@ func (f *faultyMirror) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	f.mu.Lock()
 	h := f.overrides[r.URL.Path]
+	stalled, held := f.stalled, f.held
 	f.mu.Unlock()
+	if stalled != "" && strings.HasPrefix(r.URL.Path, stalled) {
+		start := time.Now()
+		select { // accept, answer nothing, and tell how long the client kept the connection
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Minute):
+		}
+		held <- time.Since(start)
+		return
+	}
 	if h != nil {
 		h(w, r)
 		return
@@ -235,6 +250,22 @@ func (f *faultyMirror) slowDown(t *testing.T, path string, d time.Duration) {
 			delete(f.overrides, path)
 		}
 	})
+}
+
+// stall holds every request under prefix open with no answer until the test ends; the returned channel
+// receives how long each was held before the client closed it.
+func (f *faultyMirror) stall(t *testing.T, prefix string) <-chan time.Duration {
+	t.Helper()
+	held := make(chan time.Duration, 64)
+	f.mu.Lock()
+	f.stalled, f.held = prefix, held
+	f.mu.Unlock()
+	t.Cleanup(func() {
+		f.mu.Lock()
+		f.stalled = ""
+		f.mu.Unlock()
+	})
+	return held
 }
 
 // override replaces the answer for path until the test ends.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -234,6 +235,28 @@ func (b *Bucket) CopyTo(ctx context.Context, srcKey string, dst *Bucket, dstKey 
 		return fmt.Errorf("copy %s/%s to %s/%s: %w", b.name, srcKey, dst.name, dstKey, dst.classifyBucket(err))
 	}
 	return nil
+}
+
+// AbortStaleUploads aborts the multipart uploads begun before olderThan ago and never completed (a worker
+// killed while writing a large object leaves its parts behind), and returns how many it aborted. Younger
+// uploads may belong to running activities and are left alone. (MinIO rejects the lifecycle rule
+// AbortIncompleteMultipartUpload, and its own expiry of stale uploads waits 24 hours.)
+func (b *Bucket) AbortStaleUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	core := minio.Core{Client: b.client}
+	n := 0
+	for u := range b.client.ListIncompleteUploads(ctx, b.name, "", true) {
+		if u.Err != nil {
+			return n, fmt.Errorf("list incomplete uploads of %s: %w", b.name, b.classifyBucket(u.Err))
+		}
+		if time.Since(u.Initiated) < olderThan {
+			continue
+		}
+		if err := core.AbortMultipartUpload(ctx, b.name, u.Key, u.UploadID); err != nil {
+			return n, fmt.Errorf("abort the upload of %s/%s: %w", b.name, u.Key, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // Remove deletes key; a missing key is not an error.

@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/osservatorio-lombardia/osservatorio/devstack"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -83,5 +87,28 @@ func TestBucketOnMinIO(t *testing.T) {
 	}
 	if ok, _ := b.Exists(ctx, "state/x.json"); ok {
 		t.Error("removed object still exists")
+	}
+
+	// A worker killed mid-upload leaves its parts: young ones are left alone, stale ones aborted.
+	mc, err := minio.New(addr, &minio.Options{Creds: credentials.NewStaticV4("objectstore-test", "objectstore-test-secret", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	core := minio.Core{Client: mc}
+	id, err := core.NewMultipartUpload(ctx, "objectstore-test", "raw/big.csv", minio.PutObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.PutObjectPart(ctx, "objectstore-test", "raw/big.csv", id, 1, bytes.NewReader(make([]byte, 5<<20)), 5<<20, minio.PutObjectPartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.AbortStaleUploads(ctx, time.Hour); err != nil || n != 0 {
+		t.Errorf("an upload begun now, stale after an hour: %d aborted, %v; want 0", n, err)
+	}
+	if n, err := b.AbortStaleUploads(ctx, 0); err != nil || n != 1 {
+		t.Errorf("stale upload: %d aborted, %v; want 1", n, err)
+	}
+	if n, err := b.AbortStaleUploads(ctx, 0); err != nil || n != 0 {
+		t.Errorf("after the abort: %d still listed, %v", n, err)
 	}
 }

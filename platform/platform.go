@@ -193,6 +193,11 @@ func (p *Platform) NewWorker(ctx context.Context, workDir string) (sdkworker.Wor
 	if n := activities.CleanWorkDir(acts.WorkDir); n > 0 {
 		p.Logger.Info("removed work files an earlier worker left", "dir", acts.WorkDir, "files", n)
 	}
+	if n, err := p.Bucket.AbortStaleUploads(ctx, activities.StaleAfter); err != nil {
+		p.Logger.Warn("could not abort stale uploads", "bucket", p.Bucket.Name(), "error", err)
+	} else if n > 0 {
+		p.Logger.Info("aborted uploads a killed worker left", "bucket", p.Bucket.Name(), "uploads", n)
+	}
 	return worker.New(c, p.Config.Temporal.TaskQueue, acts, worker.Options{}), nil
 }
 

@@ -5,13 +5,13 @@
 package workflows
 
 import (
-	enumspb "go.temporal.io/api/enums/v1"
-
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -169,21 +169,8 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 		return rep
 	}
 	rep.Changed = true
-	var h activities.HarmonizeResult
 	hin := activities.HarmonizeInput{Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt, Structure: f.Structure}
-	hctx := workflow.WithActivityOptions(ctx, harmonizeOptions)
-	err = errNotPinned
-	// The worker that fetched an export keeps it in its raw cache: harmonize there. If that worker does
-	// not take the task in time (it stopped), any worker does, reading the raw object from the store.
-	if f.WorkerQueue != "" && workflow.GetVersion(ctx, "harmonize-on-fetching-worker", workflow.DefaultVersion, 1) == 1 {
-		opts := harmonizeOptions
-		opts.TaskQueue, opts.ScheduleToStartTimeout = f.WorkerQueue, pinnedScheduleToStart
-		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.Harmonize, hin).Get(ctx, &h)
-	}
-	var te *temporal.TimeoutError
-	if errors.Is(err, errNotPinned) || (errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START) {
-		err = workflow.ExecuteActivity(hctx, a.Harmonize, hin).Get(ctx, &h)
-	}
+	h, err := harmonize(ctx, f.WorkerQueue, hin)
 	if err != nil {
 		return fail(err)
 	}
@@ -194,6 +181,56 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 		return fail(err)
 	}
 	return rep
+}
+
+// harmonize runs the harmonization on the worker that fetched the export, which keeps it in its raw cache.
+// If that worker does not take the task in time (it stopped), or dies or fails while harmonizing, any
+// worker does it again, reading the raw object from the store; bad input is not tried again.
+func harmonize(ctx workflow.Context, pinnedQueue string, hin activities.HarmonizeInput) (activities.HarmonizeResult, error) {
+	var h activities.HarmonizeResult
+	err := errNotPinned
+	if pinnedQueue != "" && workflow.GetVersion(ctx, "harmonize-on-fetching-worker", workflow.DefaultVersion, 1) == 1 {
+		opts := harmonizeOptions
+		opts.TaskQueue, opts.ScheduleToStartTimeout = pinnedQueue, pinnedScheduleToStart
+		// One attempt there: a retry would wait on the queue of a worker that may be dead.
+		fallback := workflow.GetVersion(ctx, "harmonize-fallback-on-any-failure", workflow.DefaultVersion, 1) == 1
+		if fallback {
+			rp := *opts.RetryPolicy
+			rp.MaximumAttempts = 1
+			opts.RetryPolicy = &rp
+		}
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, opts), a.Harmonize, hin).Get(ctx, &h)
+		if err != nil && !fallback && !isScheduleToStart(err) {
+			return h, err
+		}
+	}
+	if err == nil || !worthAnotherWorker(err) {
+		return h, err
+	}
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, harmonizeOptions), a.Harmonize, hin).Get(ctx, &h)
+	return h, err
+}
+
+func isScheduleToStart(err error) bool {
+	var te *temporal.TimeoutError
+	return errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START
+}
+
+// worthAnotherWorker says whether a failed pinned harmonization should run again on any worker: it was
+// not pinned, timed out (its worker stopped or died), or failed for a reason that is not the input's.
+func worthAnotherWorker(err error) bool {
+	if errors.Is(err, errNotPinned) {
+		return true
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return true
+	}
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return !ae.NonRetryable() && !slices.Contains(fault.NonRetryable, ae.Type())
+	}
+	return false
 }
 
 // errorMessage returns the innermost application error's message: the classified reason, without the

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -196,4 +197,46 @@ func TestReleaseReplansWhenTheInputsChangedWhileBuilding(t *testing.T) {
 		t.Errorf("result = %+v, %v", res, err)
 	}
 	env.AssertExpectations(t)
+}
+
+// harmonizeQueues runs a one-dataset refresh whose export was fetched by worker-a, with the pinned
+// harmonization failing as first, and returns the task queues of the harmonizations and the refresh error.
+func harmonizeQueues(t *testing.T, first error) ([]string, error) {
+	t.Helper()
+	env := newEnv(t)
+	env.OnActivity(a.SourceDatasets, mock.Anything, "lombardia").Return([]string{"avviamenti"}, nil)
+	env.OnActivity(a.Fetch, mock.Anything, mock.Anything).Return(activities.FetchResult{
+		Changed: true, RawKey: "raw/lombardia/avviamenti/abc.csv", SHA256: "abc", WorkerQueue: "worker-a"}, nil)
+	var queues []string
+	env.OnActivity(a.Harmonize, mock.Anything, mock.Anything).Return(func(ctx context.Context, _ activities.HarmonizeInput) (activities.HarmonizeResult, error) {
+		queues = append(queues, activity.GetInfo(ctx).TaskQueue)
+		if len(queues) == 1 {
+			return activities.HarmonizeResult{}, first
+		}
+		return activities.HarmonizeResult{Table: "labour_events", SnapshotKey: "harmonized/x.parquet", Rows: 3}, nil
+	})
+	env.OnActivity(a.Accept, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Skip: true}, nil)
+	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "lombardia"})
+	return queues, env.GetWorkflowError()
+}
+
+func TestHarmonizationMovesToAnyWorkerWhenTheFetchingOneDies(t *testing.T) {
+	queues, err := harmonizeQueues(t, temporal.NewHeartbeatTimeoutError())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(queues) != 2 || queues[0] != "worker-a" || queues[1] == "worker-a" {
+		t.Errorf("harmonized on %v, want worker-a once (it died: one attempt there), then the shared queue", queues)
+	}
+}
+
+func TestHarmonizationOfBadInputIsNotTriedElsewhere(t *testing.T) {
+	queues, err := harmonizeQueues(t, temporal.NewNonRetryableApplicationError("line 7 is not UTF-8", string(fault.BadInput), nil))
+	if err == nil {
+		t.Fatal("refresh succeeded; want the bad input reported")
+	}
+	if len(queues) != 1 {
+		t.Errorf("harmonized on %v, want one attempt: bad bytes stay bad on any worker", queues)
+	}
 }

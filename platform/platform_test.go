@@ -1,0 +1,130 @@
+package platform_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/osservatorio-lombardia/osservatorio/config"
+	"github.com/osservatorio-lombardia/osservatorio/deploy"
+	"github.com/osservatorio-lombardia/osservatorio/devstack"
+	"github.com/osservatorio-lombardia/osservatorio/platform"
+)
+
+// open starts a Temporal dev server and MinIO from bin/ (make tools) and opens the default configuration
+// on them; no worker runs, so a started workflow stays running.
+func open(t *testing.T) *platform.Platform {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Temporal and MinIO: skipped in -short mode")
+	}
+	_, file, _, _ := runtime.Caller(0)
+	bin := filepath.Join(filepath.Dir(filepath.Dir(file)), "bin")
+	if _, err := os.Stat(filepath.Join(bin, "temporal")); err != nil {
+		t.Skip("bin/temporal is not built (make tools)")
+	}
+	tAddr, _ := devstack.FreeAddr()
+	mAddr, _ := devstack.FreeAddr()
+	stack, err := devstack.Start(context.Background(), devstack.Options{BinDir: bin, StateDir: t.TempDir(), Headless: true,
+		TemporalAddress: tAddr, MinioAddress: mAddr, AccessKey: "platform-test", SecretKey: "platform-test-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stack.Close() })
+	cfg, err := config.Parse("default", deploy.DefaultConfig, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Temporal.Address, cfg.Storage.Endpoint = tAddr, mAddr
+	cfg.Storage.AccessKey, cfg.Storage.SecretKey = "platform-test", "platform-test-secret"
+	p, err := platform.Open(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func TestPlatformOnRealServers(t *testing.T) {
+	p := open(t)
+	ctx := context.Background()
+	t.Run("schedules are created, then updated, and those of removed sources deleted", func(t *testing.T) {
+		first, err := p.RegisterSchedules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(first) != len(p.Config.Sources) {
+			t.Fatalf("registered %+v, want one per source (%d)", first, len(p.Config.Sources))
+		}
+		for _, s := range first {
+			if s.Action != "created" || s.ID != platform.ScheduleID(s.Source) {
+				t.Errorf("first sync: %+v", s)
+			}
+		}
+		c, _ := p.Temporal(ctx)
+		d, err := c.ScheduleClient().GetHandle(ctx, platform.ScheduleID("eurostat")).Describe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// "30 11,23 * * *", which the server keeps as a calendar.
+		spec := d.Schedule.Spec
+		if spec.TimeZoneName != platform.TimeZone || len(spec.Calendars) != 1 || len(spec.Calendars[0].Hour) != 2 ||
+			spec.Calendars[0].Hour[0].Start != 11 || spec.Calendars[0].Hour[1].Start != 23 || spec.Calendars[0].Minute[0].Start != 30 {
+			t.Errorf("eurostat schedule spec = %+v, want 11:30 and 23:30 in %s", spec, platform.TimeZone)
+		}
+		delete(p.Config.Sources, "mur")
+		// The schedule list is eventually consistent: sync until it sees mur's schedule and deletes it.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			again, err := p.RegisterSchedules(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i := slices.IndexFunc(again, func(s platform.Schedule) bool { return s.Source == "mur" }); i >= 0 {
+				if again[i].Action != "deleted" {
+					t.Errorf("mur: %+v, want deleted", again[i])
+				}
+				if again[0].Action != "updated" {
+					t.Errorf("second sync: %+v, want updated", again[0])
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the schedule of a removed source was not deleted within 20 s")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		if _, err := c.ScheduleClient().GetHandle(ctx, platform.ScheduleID("mur")).Describe(ctx); !platform.IsNotFound(err) {
+			t.Errorf("mur's schedule after the sync: %v, want not found", err)
+		}
+	})
+	t.Run("a refresh names only configured sources and datasets", func(t *testing.T) {
+		if _, err := p.StartRefresh(ctx, "nowhere", platform.RefreshOptions{}); err == nil {
+			t.Error("unknown source accepted")
+		}
+		if _, err := p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{Datasets: []string{"nope"}}); err == nil {
+			t.Error("unknown dataset accepted")
+		}
+	})
+	t.Run("a plain refresh joins the running one; one with other options is told it runs", func(t *testing.T) {
+		run, err := p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := p.Temporal(ctx)
+		defer c.TerminateWorkflow(ctx, run.GetID(), run.GetRunID(), "test done")
+		joined, err := p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{})
+		if err != nil || joined.GetRunID() != run.GetRunID() {
+			t.Errorf("second plain refresh: run %v, %v; want the running %s", joined, err, run.GetRunID())
+		}
+		_, err = p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{Datasets: []string{"lfst_r_lfu3rt"}})
+		if !errors.Is(err, platform.ErrRefreshRunning) {
+			t.Errorf("refresh of one dataset while one runs: %v, want ErrRefreshRunning", err)
+		}
+	})
+}
