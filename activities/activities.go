@@ -49,6 +49,8 @@ type Activities struct {
 	Sources       map[string]Source
 	Observatories []Observatory
 	ReleaseName   string
+	// SigningKey is the file of the key that signs releases; empty leaves them unsigned.
+	SigningKey string
 	// DeliveryAttempts bounds the tries of one observatory's delivery.
 	DeliveryAttempts int32
 	WorkDir          string // spool and scratch space; only the raw cache is kept there between activities

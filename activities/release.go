@@ -10,6 +10,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/signing"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
@@ -59,8 +60,12 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 	for name, s := range a.Sources {
 		credits[name] = s.Credit
 	}
+	signer, err := a.signer(ctx)
+	if err != nil {
+		return BuildResult{}, err
+	}
 	m, err := a.Releases.Build(ctx, states, release.BuildOptions{
-		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db, Credits: credits,
+		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db, Credits: credits, Signer: signer,
 	})
 	if err != nil {
 		_ = a.Releases.Discard(ctx, in.ReleaseID)
@@ -71,6 +76,25 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 		out.Resources[r.Name] = r.Rows
 	}
 	return out, nil
+}
+
+// signer reads the signing key from its file at every build (a rotation reaches every worker sharing the
+// file at once), making it at the first run, and publishes its public key under keys/ if it is new.
+func (a *Activities) signer(ctx context.Context) (*signing.Key, error) {
+	if a.SigningKey == "" {
+		return nil, nil
+	}
+	key, created, err := signing.LoadOrCreate(a.SigningKey)
+	if err != nil {
+		return nil, fmt.Errorf("release signing key: %w", err)
+	}
+	if created {
+		activity.GetLogger(ctx).Info("made the release signing key", "key", key.ID, "file", a.SigningKey)
+	}
+	if err := a.Releases.PublishKey(ctx, key.Public(time.Now())); err != nil {
+		return nil, fmt.Errorf("publish the public key %s: %w", key.ID, err)
+	}
+	return key, nil
 }
 
 // PublishInput is a staged release to publish.

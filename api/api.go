@@ -48,7 +48,7 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	s := &server{p: p, log: logger, verified: map[string]verifyResult{}}
+	s := &server{p: p, log: logger, verified: map[string]*release.Verification{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { s.json(w, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /", s.index)
@@ -78,7 +78,7 @@ type server struct {
 	log *slog.Logger
 
 	mu       sync.Mutex
-	verified map[string]verifyResult // by version: a published release never changes
+	verified map[string]*release.Verification // by version: a published release never changes
 }
 
 // Endpoints lists the API's routes, for the index.
@@ -265,12 +265,6 @@ func (s *server) release(w http.ResponseWriter, r *http.Request, _ identity.Toke
 	}
 }
 
-type verifyResult struct {
-	Version string              `json:"version"`
-	OK      bool                `json:"ok"`
-	Files   []release.FileCheck `json:"files"`
-}
-
 // verify re-hashes a release once per version and API process: a published release is never rewritten,
 // and re-hashing gigabytes per call would let any reader load the server at will. A failed verification
 // is not cached (it may have been a passing storage fault).
@@ -283,13 +277,22 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request, _ identity.Token
 	res, cached := s.verified[m.Version]
 	s.mu.Unlock()
 	if !cached {
-		res = verifyResult{Version: m.Version, OK: true, Files: release.Verify(r.Context(), s.p.Bucket, release.Prefix(m.Version), m)}
-		for i, c := range res.Files {
-			res.OK = res.OK && c.OK
+		keys, err := s.p.Releases.Keys(r.Context())
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		v, _, err := release.Check(r.Context(), release.BucketOpener(s.p.Bucket, release.Prefix(m.Version)), keys)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		for i, c := range v.Files {
 			if c.Error != "" {
-				res.Files[i].Error = "could not be read"
+				v.Files[i].Error = "could not be read"
 			}
 		}
+		res = v
 		if res.OK {
 			s.mu.Lock()
 			s.verified[m.Version] = res

@@ -208,56 +208,6 @@ func orDash(s string) string {
 	return s
 }
 
-func (a *app) verifyCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify VERSION",
-		Short: "Re-hash every file of a release against its manifest; exit 3 on any mismatch",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.open()
-			if err != nil {
-				return err
-			}
-			m, err := a.manifest(cmd.Context(), p, args[0])
-			if err != nil {
-				return err
-			}
-			checks := release.Verify(cmd.Context(), p.Bucket, release.Prefix(args[0]), m)
-			bad := 0
-			for _, c := range checks {
-				if !c.OK {
-					bad++
-				}
-			}
-			if a.asJSON {
-				if err := a.printJSON(map[string]any{"version": args[0], "ok": bad == 0, "files": checks}); err != nil {
-					return err
-				}
-			} else {
-				tw := a.table()
-				fmt.Fprintln(tw, "FILE\tRESULT\tBYTES\tHASH")
-				for _, c := range checks {
-					res := "ok"
-					if !c.OK {
-						res = "MISMATCH"
-						if c.Error != "" {
-							res = "ERROR " + c.Error
-						}
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\n", c.Path, res, c.GotBytes, c.WantBytes, c.GotHash)
-				}
-				tw.Flush()
-			}
-			if bad > 0 {
-				return &ExitError{Code: 3, Err: fmt.Errorf("release %s: %d of %d files do not match the manifest", args[0], bad, len(checks))}
-			}
-			if !a.asJSON {
-				fmt.Fprintf(a.stdout, "release %s verified: %d files match datapackage.json\n", args[0], len(checks))
-			}
-			return nil
-		},
-	}
-}
 
 func (a *app) deliveriesCmd() *cobra.Command {
 	return &cobra.Command{

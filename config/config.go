@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -73,6 +74,10 @@ type Release struct {
 	Name string `yaml:"name" json:"name"`
 	// DeliveryAttempts bounds how often one observatory's delivery is tried before it is recorded as failed.
 	DeliveryAttempts int `yaml:"delivery_attempts" json:"delivery_attempts"`
+	// SigningKey is the ed25519 private key (PKCS#8 PEM) that signs every release's datapackage.json
+	// (default <dev.state_dir>/keys/release-signing.pem, made at the first run). In production point it
+	// at a secret file mounted on every worker.
+	SigningKey string `yaml:"signing_key" json:"signing_key"`
 }
 
 // Source is one data source.
@@ -336,6 +341,7 @@ func (c *Config) applyDefaults() {
 	def(&c.Dev.StateDir, ".osservatorio")
 	def(&c.Dev.BinDir, "bin")
 	def(&c.Release.Name, "osservatorio-lombardia")
+	def(&c.Release.SigningKey, filepath.Join(c.Dev.StateDir, "keys", "release-signing.pem"))
 	if c.Release.DeliveryAttempts == 0 {
 		c.Release.DeliveryAttempts = 5
 	}

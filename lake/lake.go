@@ -10,6 +10,9 @@
 //	releases/<version>/…                             published releases (see package release)
 //	deliveries/<version>/<observatory>.json          the delivery ledger
 //	identities/tokens/<id>.json                      API tokens: role, name, sha256 of the secret (package identity)
+//	identities/observatories/<id>.json               an observatory's storage identity: access key, times (no secret)
+//	keys/<key id>.json                               public keys that verify release signatures, with validity
+//	acks/<observatory>/<version>.json                an observatory's acknowledgement of a release it pulled
 package lake
 
 import (
@@ -55,6 +58,21 @@ const TokensPrefix = "identities/tokens/"
 
 // TokenKey is the key of the API token with the given public id.
 func TokenKey(id string) string { return TokensPrefix + id + ".json" }
+
+// KeysPrefix holds the public keys of release signatures.
+const KeysPrefix = "keys/"
+
+// PublicKeyKey is the key of a published public key.
+func PublicKeyKey(id string) string { return KeysPrefix + id + ".json" }
+
+// ObservatoryIdentityKey is the key of an observatory's storage identity record.
+func ObservatoryIdentityKey(id string) string { return "identities/observatories/" + id + ".json" }
+
+// AcksPrefix holds the acknowledgements an observatory writes with its own key.
+func AcksPrefix(observatory string) string { return "acks/" + observatory + "/" }
+
+// AckKey is the key of an observatory's acknowledgement of a release.
+func AckKey(observatory, version string) string { return AcksPrefix(observatory) + version + ".json" }
 
 // StateKey is the key of a dataset's state record.
 func StateKey(source, dataset string) string { return fmt.Sprintf("state/%s/%s.json", source, dataset) }

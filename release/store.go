@@ -19,6 +19,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/signing"
 	"github.com/osservatorio-lombardia/osservatorio/quality"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
@@ -135,6 +136,8 @@ type BuildOptions struct {
 	DB        *warehouse.DB
 	// Credits are the sources' licences and attributions, by source name.
 	Credits map[string]Credit
+	// Signer signs the manifest (datapackage.json.sig); nil leaves the release unsigned.
+	Signer *signing.Key
 }
 
 // Build assembles the release tables from the accepted snapshots, writes them and the manifest under the
@@ -306,6 +309,11 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	data, err := Encode(m)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Signer != nil {
+		if err := s.sign(ctx, opts.Signer, stage, data); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.B.Put(ctx, stage+ManifestName, bytes.NewReader(data), int64(len(data)), objectstore.PutOptions{ContentType: "application/json"}); err != nil {
 		return nil, err
@@ -514,39 +522,3 @@ func hashFile(path string) (int64, string, error) {
 	return n, hex.EncodeToString(h.Sum(nil)), err
 }
 
-// FileCheck is the result of re-hashing one file of a release.
-type FileCheck struct {
-	Path      string `json:"path"`
-	WantBytes int64  `json:"wantBytes"`
-	GotBytes  int64  `json:"gotBytes"`
-	WantHash  string `json:"wantHash"`
-	GotHash   string `json:"gotHash"`
-	OK        bool   `json:"ok"`
-	Error     string `json:"error,omitempty"`
-}
-
-// Verify re-hashes every file of the release under prefix in bucket b against manifest m.
-func Verify(ctx context.Context, b *objectstore.Bucket, prefix string, m *Manifest) []FileCheck {
-	var out []FileCheck
-	for _, r := range m.Resources {
-		for _, f := range r.Files() {
-			c := FileCheck{Path: f.Path, WantBytes: f.Bytes, WantHash: f.Hash}
-			rc, err := b.Get(ctx, prefix+f.Path)
-			if err != nil {
-				c.Error = err.Error()
-				out = append(out, c)
-				continue
-			}
-			h := sha256.New()
-			n, err := io.Copy(h, rc)
-			rc.Close()
-			c.GotBytes, c.GotHash = n, "sha256:"+hex.EncodeToString(h.Sum(nil))
-			if err != nil {
-				c.Error = err.Error()
-			}
-			c.OK = err == nil && c.GotBytes == c.WantBytes && c.GotHash == c.WantHash
-			out = append(out, c)
-		}
-	}
-	return out
-}

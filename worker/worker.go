@@ -148,7 +148,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 	workDir := os.TempDir()
 	acts := &activities.Activities{
 		Store: store, HTTP: client, Lake: lake.New(bucket), Releases: release.NewStore(bucket),
-		Sources: map[string]activities.Source{}, ReleaseName: cfg.Release.Name, WorkDir: workDir,
+		Sources: map[string]activities.Source{}, ReleaseName: cfg.Release.Name, SigningKey: cfg.Release.SigningKey, WorkDir: workDir,
 		DeliveryAttempts: int32(cfg.Release.DeliveryAttempts),
 		DuckDB:           warehouse.Options{TempDir: workDir, MemoryLimit: DuckDBMemoryLimit},
 	}
