@@ -136,7 +136,9 @@ func TestObservatoryKeysOnMinIO(t *testing.T) {
 	if err := m.Revoke(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	allowed("a revoked key", eventually(func() error { return notRefused(get(client(t, addr, rotated), "osservatorio", "releases/1.0.0/datapackage.json")) }), true)
+	allowed("a revoked key", eventually(func() error {
+		return notRefused(get(client(t, addr, rotated), "osservatorio", "releases/1.0.0/datapackage.json"))
+	}), true)
 	if id, ok, err := m.Get(ctx, "a"); err != nil || !ok || id.Revoked == nil {
 		t.Errorf("record after revoke: %+v %v %v", id, ok, err)
 	}

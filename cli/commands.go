@@ -208,7 +208,6 @@ func orDash(s string) string {
 	return s
 }
 
-
 func (a *app) deliveriesCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "deliveries VERSION",

@@ -54,8 +54,8 @@ type PublicKey struct {
 
 // Signature is a detached signature of one file.
 type Signature struct {
-	Signed    string `json:"signed"`
-	Algorithm string `json:"algorithm"`
+	Signed    string    `json:"signed"`
+	Algorithm string    `json:"algorithm"`
 	KeyID     string    `json:"keyId"`
 	SignedAt  time.Time `json:"signedAt"`
 	Signature string    `json:"signature"`
