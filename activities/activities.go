@@ -38,6 +38,24 @@ type Observatory struct {
 	Name   string `json:"name"`
 	Bucket string `json:"bucket"`
 	Prefix string `json:"prefix"`
+	// Subscriber is how it receives releases; it holds secrets and never leaves the worker.
+	Subscriber *Subscriber `json:"-"`
+}
+
+// Subscriber is what an observatory receives and how.
+type Subscriber struct {
+	Push      bool               // copy each bundle into Bucket/Prefix (else it pulls)
+	Store     *objectstore.Store // its own S3 service for push, or nil for the platform's
+	Selection release.Selection  // what of each release
+	Webhook   *Webhook           // notified of each release, when set
+}
+
+// Webhook is an endpoint notified of releases, per Standard Webhooks.
+type Webhook struct {
+	URL        string
+	Secret     string
+	Retry      []time.Duration
+	DisableFor time.Duration
 }
 
 // Activities holds the dependencies of every activity.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
 	"go.temporal.io/sdk/activity"
 
 	"github.com/osservatorio-lombardia/osservatorio/fault"
@@ -116,65 +115,6 @@ func (a *Activities) PublishRelease(ctx context.Context, in PublishInput) error 
 // DiscardRelease removes a staged build that will not be published.
 func (a *Activities) DiscardRelease(ctx context.Context, releaseID string) error {
 	return a.Releases.Discard(ctx, releaseID)
-}
-
-// DeliverInput is one release for one observatory. Only the observatory's ID is read: where it receives
-// releases comes from the configuration, never from a workflow's input (anyone who can start a workflow
-// could otherwise make the platform write anywhere with its own key). The other fields are kept for the
-// histories of earlier versions.
-type DeliverInput struct {
-	Version     string
-	Observatory Observatory
-}
-
-// Deliver copies a published release into the observatory's configured bucket and prefix and records it
-// in the delivery ledger with the attempt that succeeded.
-func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (release.Delivery, error) {
-	defer keepAlive(ctx, nil)()
-	o, err := a.observatory(in.Observatory.ID)
-	if err != nil {
-		return release.Delivery{}, err
-	}
-	if _, err := semver.StrictNewVersion(in.Version); err != nil {
-		return release.Delivery{}, classify(fault.Errorf(fault.BadInput, "deliver: %q is not a release version", in.Version))
-	}
-	n, err := a.Releases.Deliver(ctx, in.Version, a.Store.Bucket(o.Bucket), o.Prefix)
-	if err != nil {
-		return release.Delivery{}, fmt.Errorf("deliver %s to %s: %w", in.Version, o.ID, err)
-	}
-	d := release.Delivery{
-		Release: in.Version, Observatory: o.ID, Status: release.Delivered,
-		Attempts: activity.GetInfo(ctx).Attempt, Time: time.Now().UTC(), Files: n, Target: target(o, in.Version),
-	}
-	return d, a.Releases.RecordDelivery(ctx, d)
-}
-
-// RecordDelivery writes a ledger entry; the workflow uses it for deliveries that failed for good. The
-// observatory must be configured, and the target is its configured one.
-func (a *Activities) RecordDelivery(ctx context.Context, d release.Delivery) error {
-	o, err := a.observatory(d.Observatory)
-	if err != nil {
-		return err
-	}
-	if _, err := semver.StrictNewVersion(d.Release); err != nil {
-		return classify(fault.Errorf(fault.BadInput, "delivery ledger: %q is not a release version", d.Release))
-	}
-	d.Target = target(o, d.Release)
-	return a.Releases.RecordDelivery(ctx, d)
-}
-
-// observatory returns the configured observatory id, or a BadInput fault.
-func (a *Activities) observatory(id string) (Observatory, error) {
-	for _, o := range a.Observatories {
-		if o.ID == id {
-			return o, nil
-		}
-	}
-	return Observatory{}, classify(fault.Errorf(fault.BadInput, "observatory %q is not configured", id))
-}
-
-func target(o Observatory, version string) string {
-	return o.Bucket + "/" + o.Prefix + "releases/" + version + "/"
 }
 
 func short(digest string) string { return digest[:min(12, len(digest))] }

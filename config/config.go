@@ -157,14 +157,6 @@ type Dataset struct {
 	UnitMult *int   `yaml:"unit_mult" json:"unit_mult,omitempty"`
 }
 
-// Observatory is one subscriber of releases: a provincial observatory or the region.
-type Observatory struct {
-	ID       string `yaml:"id" json:"id"`
-	Name     string `yaml:"name" json:"name"`
-	Province string `yaml:"province" json:"province"` // Istat province code, "" for the region
-	Bucket   string `yaml:"bucket" json:"bucket"`
-	Prefix   string `yaml:"prefix" json:"prefix"`
-}
 
 // Duration is a time.Duration written as "30s" in YAML.
 type Duration time.Duration
@@ -303,6 +295,9 @@ func (c *Config) Line(path string) int { return c.lines[path] }
 
 // applyEnv applies OSSERVATORIO_<SOURCE>_BASE_URL and the storage credentials from the environment.
 func (c *Config) applyEnv(getenv func(string) string) {
+	for i := range c.Observatories {
+		c.Observatories[i].applyEnv(getenv)
+	}
 	for name, s := range c.Sources {
 		if v := getenv("OSSERVATORIO_" + strings.ToUpper(name) + "_BASE_URL"); v != "" {
 			s.BaseURL = v
@@ -361,8 +356,7 @@ func (c *Config) applyDefaults() {
 		c.Sources[name] = s
 	}
 	for i := range c.Observatories {
-		o := &c.Observatories[i]
-		def(&o.Bucket, "obs-"+o.ID)
+		c.Observatories[i].applyDefaults()
 	}
 }
 
@@ -470,30 +464,11 @@ func (c *Config) validate() []Problem {
 	seen := map[string]bool{}
 	for i, o := range c.Observatories {
 		p := fmt.Sprintf("observatories.%d", i)
-		if !idRE.MatchString(o.ID) {
-			add(p, "observatory id %q must be lower case letters, digits, - and _", o.ID)
-		}
 		if seen[o.ID] {
 			add(p, "observatory %q is listed twice", o.ID)
 		}
 		seen[o.ID] = true
-		if o.Name == "" {
-			add(p, "observatory %q has no name", o.ID)
-		}
-		if o.Province != "" && !regexp.MustCompile(`^\d{3}$`).MatchString(o.Province) {
-			add(p+".province", "observatory %q: province %q must be a 3-digit Istat code", o.ID, o.Province)
-		} else if o.Province != "" && !lombardProvince(o.Province) {
-			add(p+".province", "observatory %q: province %q is not a province of Lombardy (012 Varese … 108 Monza e della Brianza)", o.ID, o.Province)
-		}
-		if !bucketRE.MatchString(o.Bucket) {
-			add(p, "observatory %q: bucket %q is not a valid bucket name", o.ID, o.Bucket)
-		}
-		if o.Bucket == c.Storage.Bucket {
-			add(p, "observatory %q: bucket %q is the platform's own bucket; give each observatory a bucket of its own", o.ID, o.Bucket)
-		}
-		if o.Prefix != "" && !prefixRE.MatchString(o.Prefix) {
-			add(p+".prefix", "observatory %q: prefix %q must be a relative folder like releases-2026/ (letters, digits, - _ . /, no .. and no leading /)", o.ID, o.Prefix)
-		}
+		c.validateObservatory(p, o, add)
 	}
 	sort.SliceStable(probs, func(i, j int) bool { return probs[i].Line < probs[j].Line })
 	return probs

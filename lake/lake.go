@@ -12,6 +12,7 @@
 //	identities/tokens/<id>.json                      API tokens: role, name, sha256 of the secret (package identity)
 //	identities/observatories/<id>.json               an observatory's storage identity: access key, times (no secret)
 //	keys/<key id>.json                               public keys that verify release signatures, with validity
+//	slices/<observatory>/<version>/…                 an observatory's signed slice of a release (package release)
 //	acks/<observatory>/<version>.json                an observatory's acknowledgement of a release it pulled
 package lake
 
@@ -73,6 +74,12 @@ func AcksPrefix(observatory string) string { return "acks/" + observatory + "/" 
 
 // AckKey is the key of an observatory's acknowledgement of a release.
 func AckKey(observatory, version string) string { return AcksPrefix(observatory) + version + ".json" }
+
+// SlicePrefix holds an observatory's slice of a release (the tables, sources or province it subscribes to).
+func SlicePrefix(observatory, version string) string { return "slices/" + observatory + "/" + version + "/" }
+
+// EndpointKey is the key of the state of an observatory's webhook endpoint.
+func EndpointKey(observatory string) string { return "state/webhooks/" + observatory + ".json" }
 
 // StateKey is the key of a dataset's state record.
 func StateKey(source, dataset string) string { return fmt.Sprintf("state/%s/%s.json", source, dataset) }

@@ -226,8 +226,12 @@ func (b *Bucket) List(ctx context.Context, prefix string, recursive bool) ([]Inf
 	return out, nil
 }
 
-// CopyTo copies srcKey of this bucket to dstKey of dst on the server side.
+// CopyTo copies srcKey of this bucket to dstKey of dst: on the server side when both are on the same
+// service, else streamed through this process.
 func (b *Bucket) CopyTo(ctx context.Context, srcKey string, dst *Bucket, dstKey string) error {
+	if dst.client != b.client {
+		return b.stream(ctx, srcKey, dst, dstKey)
+	}
 	_, err := b.client.CopyObject(ctx,
 		minio.CopyDestOptions{Bucket: dst.name, Object: dstKey},
 		minio.CopySrcOptions{Bucket: b.name, Object: srcKey})
@@ -257,6 +261,22 @@ func (b *Bucket) AbortStaleUploads(ctx context.Context, olderThan time.Duration)
 		n++
 	}
 	return n, nil
+}
+
+func (b *Bucket) stream(ctx context.Context, srcKey string, dst *Bucket, dstKey string) error {
+	info, err := b.Stat(ctx, srcKey)
+	if err != nil {
+		return err
+	}
+	r, err := b.Get(ctx, srcKey)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	if err := dst.Put(ctx, dstKey, r, info.Size, PutOptions{ContentType: info.ContentType}); err != nil {
+		return fmt.Errorf("copy %s/%s to %s/%s: %w", b.name, srcKey, dst.name, dstKey, err)
+	}
+	return nil
 }
 
 // Remove deletes key; a missing key is not an error.

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	sdkworker "go.temporal.io/sdk/worker"
 
+	"github.com/osservatorio-lombardia/osservatorio/access"
 	"github.com/osservatorio-lombardia/osservatorio/activities"
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
@@ -73,6 +74,12 @@ func (p *Platform) Temporal(ctx context.Context) (client.Client, error) {
 	}
 	p.temporal = c
 	return c, nil
+}
+
+// Access returns the manager of the observatories' own storage identities (MinIO admin API, root key).
+func (p *Platform) Access() (*access.Manager, error) {
+	s := p.Config.Storage
+	return access.New(s.Endpoint, s.AccessKey, s.SecretKey, s.UseSSL, p.Bucket)
 }
 
 // Close closes the connections.

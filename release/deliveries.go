@@ -8,25 +8,38 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
-// Delivery statuses.
+// Delivery statuses: pending (the bundle is ready to pull) → delivered (copied into the observatory's
+// space, push mode) → notified (its webhook accepted the notice) → acknowledged (it pulled and verified
+// the release, with its own key) | failed.
 const (
-	Delivered = "delivered"
-	Failed    = "failed"
+	Pending      = "pending"
+	Delivered    = "delivered"
+	Notified     = "notified"
+	Acknowledged = "acknowledged"
+	Failed       = "failed"
 )
 
-// Delivery is one entry of the delivery ledger: a release copied (or not) to one observatory.
+// Delivery is one entry of the delivery ledger: a release and one observatory.
 type Delivery struct {
 	Release     string    `json:"release"`
 	Observatory string    `json:"observatory"`
 	Status      string    `json:"status"`
+	Mode        string    `json:"mode,omitempty"`   // push or pull
+	Bundle      string    `json:"bundle,omitempty"` // what it receives: releases/<v>/ or its slice
 	Attempts    int32     `json:"attempts"`
 	Time        time.Time `json:"time"`
-	Target      string    `json:"target"` // bucket/prefix
+	Target      string    `json:"target"` // bucket/prefix (push)
 	Files       int       `json:"files,omitempty"`
 	Error       string    `json:"error,omitempty"`
+	// NotifyAttempts and Notified say how its webhook was told.
+	NotifyAttempts int        `json:"notify_attempts,omitempty"`
+	Notified       *time.Time `json:"notified,omitempty"`
+	// Acknowledged is when the observatory acknowledged the release (read from acks/).
+	Acknowledged *time.Time `json:"acknowledged,omitempty"`
 }
 
 func deliveryKey(version, observatory string) string {
@@ -56,16 +69,57 @@ func (s *Store) Deliveries(ctx context.Context, version string) ([]Delivery, err
 			}
 			return nil, err
 		}
+		if err := s.readAck(ctx, &d); err != nil {
+			return nil, err
+		}
 		out = append(out, d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Observatory < out[j].Observatory })
 	return out, nil
 }
 
-// Deliver copies every file of a published release to dst under prefix and checks each copy's size. It
-// returns the number of files copied.
-func (s *Store) Deliver(ctx context.Context, version string, dst *objectstore.Bucket, prefix string) (int, error) {
-	src := Prefix(version)
+// readAck marks d acknowledged when its observatory acknowledged the release.
+func (s *Store) readAck(ctx context.Context, d *Delivery) error {
+	var ack struct {
+		Time time.Time `json:"time"`
+	}
+	err := s.B.GetJSON(ctx, lake.AckKey(d.Observatory, d.Release), &ack)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	d.Status, d.Acknowledged = Acknowledged, &ack.Time
+	return nil
+}
+
+// Endpoint is the state of an observatory's webhook: disabled after a notice failed every attempt.
+type Endpoint struct {
+	Observatory   string    `json:"observatory"`
+	DisabledUntil time.Time `json:"disabled_until"`
+	Reason        string    `json:"reason"`
+}
+
+// EndpointState returns the observatory's webhook state (zero when it never failed).
+func (s *Store) EndpointState(ctx context.Context, observatory string) (Endpoint, error) {
+	var e Endpoint
+	err := s.B.GetJSON(ctx, lake.EndpointKey(observatory), &e)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return Endpoint{Observatory: observatory}, nil
+	}
+	return e, err
+}
+
+// SetEndpointState records the observatory's webhook state; a zero DisabledUntil enables it.
+func (s *Store) SetEndpointState(ctx context.Context, e Endpoint) error {
+	return s.B.PutJSON(ctx, lake.EndpointKey(e.Observatory), e, objectstore.PutOptions{})
+}
+
+// Deliver copies every file of a published bundle (a release, or an observatory's slice of it, under src)
+// to dst under prefix as releases/<version>/, and checks each copy's size. It returns the number of files
+// copied. dst may be on another S3 service: the bytes then stream through the worker.
+func (s *Store) Deliver(ctx context.Context, version, src string, dst *objectstore.Bucket, prefix string) (int, error) {
 	files, err := s.B.List(ctx, src, true)
 	if err != nil {
 		return 0, err

@@ -158,6 +158,8 @@ type Extra struct {
 	Bump         string  `json:"bump"`
 	InputsDigest string  `json:"inputsDigest"`
 	Changes      Changes `json:"changes"`
+	// SliceOf is set in an observatory's slice: the release and selection it was derived from.
+	SliceOf *SliceOf `json:"sliceOf,omitempty"`
 }
 
 // Changes is the machine-readable diff against the previous release.
@@ -271,6 +273,27 @@ func Diff(prev, next []Source) (Changes, string) {
 	default:
 		return c, "patch"
 	}
+}
+
+// BumpReason says in words why a release got its bump.
+func BumpReason(bump string, c Changes) string {
+	var parts []string
+	if len(c.RemovedDatasets) > 0 {
+		parts = append(parts, "datasets removed: "+strings.Join(c.RemovedDatasets, ", "))
+	}
+	if len(c.AddedDatasets) > 0 {
+		parts = append(parts, "datasets added: "+strings.Join(c.AddedDatasets, ", "))
+	}
+	if len(c.NewPeriods) > 0 {
+		parts = append(parts, "new periods: "+strings.Join(c.NewPeriods, ", "))
+	}
+	if len(c.UpdatedDatasets) > 0 {
+		parts = append(parts, "datasets updated: "+strings.Join(c.UpdatedDatasets, ", "))
+	}
+	if len(parts) == 0 {
+		return bump + ": the first release"
+	}
+	return bump + ": " + strings.Join(parts, "; ")
 }
 
 // NextVersion returns the version after prev for a bump; the first release is 1.0.0.

@@ -133,6 +133,15 @@ func (k *Key) Public(validFrom time.Time) PublicKey {
 		PEM: string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})), ValidFrom: validFrom.UTC().Truncate(time.Second)}
 }
 
+// Raw returns the 32 bytes of the public key.
+func (pk PublicKey) Raw() (ed25519.PublicKey, error) {
+	raw, err := base64.StdEncoding.DecodeString(pk.PublicKey)
+	if err != nil || len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("key %s: not a base64 ed25519 public key", pk.KeyID)
+	}
+	return raw, nil
+}
+
 // Sign signs data, the bytes of the file called name, at the given time.
 func (k *Key) Sign(name string, data []byte, at time.Time) Signature {
 	return Signature{Signed: name, Algorithm: Algorithm, KeyID: k.ID, SignedAt: at.UTC().Truncate(time.Second),
@@ -156,8 +165,8 @@ func Verify(data []byte, sig Signature, keys map[string]PublicKey) error {
 	if !ok {
 		return fmt.Errorf("key %s: %w", sig.KeyID, ErrUnknownKey)
 	}
-	raw, err := base64.StdEncoding.DecodeString(pk.PublicKey)
-	if err != nil || len(raw) != ed25519.PublicKeySize || KeyID(raw) != pk.KeyID {
+	raw, err := pk.Raw()
+	if err != nil || KeyID(raw) != pk.KeyID {
 		return fmt.Errorf("key %s: the published key is malformed or not the one its id names", sig.KeyID)
 	}
 	s, err := base64.StdEncoding.DecodeString(sig.Signature)

@@ -328,3 +328,47 @@ func (d *DB) CountRows(ctx context.Context, path string) (int64, error) {
 	err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM read_parquet("+quoteLiteral(path)+")").Scan(&n)
 	return n, err
 }
+
+// SliceSpec keeps the rows of one release file that belong to some sources and, or, one territory.
+type SliceSpec struct {
+	Input     string
+	Sources   []string // keep rows whose source is one of these (the table must have a source column)
+	Territory string   // keep rows of this territory (the table must have a territory column)
+	// PartRow adds part_row: the row's 0-based position in the input, so a sliced part of labour_events
+	// still points at its row of the release (and through it at its raw row).
+	PartRow bool
+	Out     string
+}
+
+// SliceParquet writes the rows of spec.Input that spec keeps, in their order, and returns their number.
+func (d *DB) SliceParquet(ctx context.Context, spec SliceSpec) (int64, error) {
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	var where []string
+	if len(spec.Sources) > 0 {
+		quoted := make([]string, len(spec.Sources))
+		for i, s := range spec.Sources {
+			quoted[i] = quoteLiteral(s)
+		}
+		where = append(where, "source IN ("+strings.Join(quoted, ", ")+")")
+	}
+	if spec.Territory != "" {
+		where = append(where, "territory = "+quoteLiteral(spec.Territory))
+	}
+	cols, from := "*", "read_parquet("+quoteLiteral(spec.Input)+")"
+	if spec.PartRow {
+		cols = "* EXCLUDE (file_row_number), file_row_number AS part_row"
+		from = "read_parquet(" + quoteLiteral(spec.Input) + ", file_row_number = true)"
+	}
+	q := "SELECT " + cols + " FROM " + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if spec.PartRow {
+		q += " ORDER BY part_row"
+	}
+	return copyToParquet(ctx, conn, q, spec.Out)
+}

@@ -47,6 +47,7 @@ func Register(r Registrar, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.RefreshSource, workflow.RegisterOptions{Name: "RefreshSource"})
 	r.RegisterWorkflowWithOptions(workflows.Release, workflow.RegisterOptions{Name: "Release"})
 	r.RegisterWorkflowWithOptions(workflows.Deliver, workflow.RegisterOptions{Name: "Deliver"})
+	r.RegisterWorkflowWithOptions(workflows.Notify, workflow.RegisterOptions{Name: "Notify"})
 	r.RegisterActivity(acts)
 }
 
@@ -179,7 +180,34 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		acts.Sources[name] = s
 	}
 	for _, o := range cfg.Observatories {
-		acts.Observatories = append(acts.Observatories, activities.Observatory{ID: o.ID, Name: o.Name, Bucket: o.Bucket, Prefix: o.Prefix})
+		sub, err := subscriber(o)
+		if err != nil {
+			return nil, err
+		}
+		acts.Observatories = append(acts.Observatories, activities.Observatory{ID: o.ID, Name: o.Name, Bucket: o.Bucket, Prefix: o.Prefix, Subscriber: sub})
 	}
 	return acts, nil
+}
+
+// subscriber is what an observatory receives of each release and how, from its configuration.
+func subscriber(o config.Observatory) (*activities.Subscriber, error) {
+	s := o.Subscription
+	sub := &activities.Subscriber{Push: o.Delivery == "push", Selection: release.Selection{Tables: s.Tables, Sources: s.Sources}}
+	if s.ProvinceOnly {
+		sub.Selection.Province = o.Province
+	}
+	if o.Endpoint != "" {
+		st, err := objectstore.New(objectstore.Config{Endpoint: o.Endpoint, AccessKey: o.AccessKey, SecretKey: o.SecretKey, UseSSL: o.UseSSL})
+		if err != nil {
+			return nil, fmt.Errorf("observatory %s: %w", o.ID, err)
+		}
+		sub.Store = st
+	}
+	if w := s.Webhook; w != nil {
+		sub.Webhook = &activities.Webhook{URL: w.URL, Secret: w.Secret, DisableFor: w.DisableFor.D()}
+		for _, d := range w.Retry {
+			sub.Webhook.Retry = append(sub.Webhook.Retry, d.D())
+		}
+	}
+	return sub, nil
 }

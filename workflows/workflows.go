@@ -341,9 +341,111 @@ type DeliverInput struct {
 	MaxAttempts int32
 }
 
-// Deliver copies a release to one observatory, retrying on its own schedule; a delivery that fails for good
+// Deliver brings a release to one observatory as it subscribes: its bundle (the release, or its signed
+// slice) made ready to pull, copied into its space in push mode (retried on its own schedule), and its
+// webhook notified by a Notify workflow of its own, which outlives this one. A delivery that fails for good
 // is recorded as failed in the ledger and does not fail the release.
 func Deliver(ctx workflow.Context, in DeliverInput) (release.Delivery, error) {
+	if workflow.GetVersion(ctx, "deliver-subscriptions", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return deliverCopy(ctx, in)
+	}
+	act := activities.DeliverInput{Version: in.Version, Observatory: activities.Observatory{ID: in.Observatory.ID}}
+	var plan activities.DeliveryPlan
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, releaseOptions), a.PrepareDelivery, act).Get(ctx, &plan); err != nil {
+		return recordFailure(ctx, release.Delivery{Release: in.Version, Observatory: in.Observatory.ID, Attempts: 1}, err)
+	}
+	d := release.Delivery{Release: in.Version, Observatory: in.Observatory.ID, Status: release.Pending, Mode: "pull", Bundle: plan.Bundle}
+	if plan.Push {
+		d.Mode = "push"
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, deliverOptions(in.MaxAttempts)), a.Deliver, act).Get(ctx, &d); err != nil {
+			d.Attempts = deliverOptions(in.MaxAttempts).RetryPolicy.MaximumAttempts
+			return recordFailure(ctx, d, err)
+		}
+	}
+	if plan.Webhook {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:        fmt.Sprintf("notify-%s-%s-%s", in.Version, in.Observatory.ID, workflow.GetInfo(ctx).WorkflowExecution.RunID),
+			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		})
+		child := workflow.ExecuteChildWorkflow(cctx, Notify, NotifyInput{Delivery: d, Retry: plan.Retry, DisableFor: plan.DisableFor})
+		if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			return recordFailure(ctx, d, err)
+		}
+	}
+	return d, nil
+}
+
+func deliverOptions(maxAttempts int32) workflow.ActivityOptions {
+	if maxAttempts <= 0 {
+		maxAttempts = 5
+	}
+	return workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2,
+			MaximumInterval: time.Minute, MaximumAttempts: maxAttempts},
+	}
+}
+
+// recordFailure records d as failed with err in the ledger.
+func recordFailure(ctx workflow.Context, d release.Delivery, err error) (release.Delivery, error) {
+	workflow.GetLogger(ctx).Error("delivery failed", "release", d.Release, "observatory", d.Observatory, "error", err)
+	d.Status, d.Error, d.Time = release.Failed, errorMessage(err), workflow.Now(ctx).UTC()
+	qctx := workflow.WithActivityOptions(ctx, quickOptions)
+	return d, workflow.ExecuteActivity(qctx, a.RecordDelivery, d).Get(ctx, nil)
+}
+
+// NotifyInput is one release notice to one observatory's webhook.
+type NotifyInput struct {
+	Delivery   release.Delivery // the ledger entry the notice completes
+	Retry      []time.Duration  // the wait before each attempt
+	DisableFor time.Duration
+}
+
+// Notify posts a release notice to an observatory's webhook on its retry schedule (Svix's by default:
+// at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), one attempt per activity, and records the outcome in
+// the ledger. When every attempt fails the endpoint is disabled for DisableFor; a disabled endpoint is not
+// called.
+func Notify(ctx workflow.Context, in NotifyInput) (release.Delivery, error) {
+	d := in.Delivery
+	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var err error
+	for i, wait := range in.Retry {
+		if wait > 0 {
+			if err := workflow.Sleep(ctx, wait); err != nil {
+				return d, err
+			}
+		}
+		d.NotifyAttempts = i + 1
+		err = workflow.ExecuteActivity(nctx, a.Notify, activities.NotifyInput{Version: d.Release, Observatory: d.Observatory}).Get(ctx, nil)
+		if err == nil {
+			now := workflow.Now(ctx).UTC()
+			d.Status, d.Notified, d.Error, d.Time = release.Notified, &now, "", now
+			break
+		}
+		if k := errorKind(err); k == activities.ErrEndpointDisabled || k == string(fault.BadInput) {
+			break
+		}
+	}
+	qctx := workflow.WithActivityOptions(ctx, quickOptions)
+	if err != nil {
+		d.Status, d.Error, d.Time = release.Failed, "notify: "+errorMessage(err), workflow.Now(ctx).UTC()
+		if errorKind(err) != activities.ErrEndpointDisabled {
+			reason := fmt.Sprintf("%d attempts failed for release %s: %s", d.NotifyAttempts, d.Release, errorMessage(err))
+			if derr := workflow.ExecuteActivity(qctx, a.DisableEndpoint, d.Observatory, in.DisableFor, reason).Get(ctx, nil); derr != nil {
+				return d, derr
+			}
+		}
+	}
+	return d, workflow.ExecuteActivity(qctx, a.RecordDelivery, d).Get(ctx, nil)
+}
+
+// deliverCopy is Deliver as it was before subscriptions: the whole release copied into the observatory's
+// space. Kept for the histories of deliveries begun then.
+func deliverCopy(ctx workflow.Context, in DeliverInput) (release.Delivery, error) {
 	attempts := in.MaxAttempts
 	if attempts <= 0 {
 		attempts = 5

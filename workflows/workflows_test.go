@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/activity"
@@ -22,6 +23,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: "Release"})
 	env.RegisterWorkflowWithOptions(Deliver, workflow.RegisterOptions{Name: "Deliver"})
+	env.RegisterWorkflowWithOptions(Notify, workflow.RegisterOptions{Name: "Notify"})
 	env.RegisterActivity(&activities.Activities{})
 	return env
 }
@@ -66,6 +68,9 @@ func TestRefreshChangedReleasesAndOneObservatoryFails(t *testing.T) {
 	env.OnActivity(a.PublishRelease, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.ListObservatories, mock.Anything).Return(activities.DeliveryTargets{Attempts: 3,
 		Observatories: []activities.Observatory{{ID: "milano", Bucket: "obs-milano"}, {ID: "lodi", Bucket: "obs-lodi"}, {ID: "pavia", Bucket: "obs-pavia"}}}, nil)
+	env.OnActivity(a.PrepareDelivery, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeliverInput) (activities.DeliveryPlan, error) {
+		return activities.DeliveryPlan{Bundle: "releases/" + in.Version + "/", Push: true}, nil
+	})
 	deliverCalls := map[string]int{}
 	env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeliverInput) (release.Delivery, error) {
 		deliverCalls[in.Observatory.ID]++
@@ -238,5 +243,78 @@ func TestHarmonizationOfBadInputIsNotTriedElsewhere(t *testing.T) {
 	}
 	if len(queues) != 1 {
 		t.Errorf("harmonized on %v, want one attempt: bad bytes stay bad on any worker", queues)
+	}
+}
+
+func notifyEnv(t *testing.T, results ...error) (*testsuite.TestWorkflowEnvironment, *int, *[]release.Delivery, *int) {
+	t.Helper()
+	env := newEnv(t)
+	calls, disabled := 0, 0
+	var recorded []release.Delivery
+	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(context.Context, activities.NotifyInput) error {
+		calls++
+		if calls <= len(results) {
+			return results[calls-1]
+		}
+		return nil
+	})
+	env.OnActivity(a.DisableEndpoint, mock.Anything, "milano", mock.Anything, mock.Anything).Return(func(context.Context, string, time.Duration, string) error {
+		disabled++
+		return nil
+	})
+	env.OnActivity(a.RecordDelivery, mock.Anything, mock.Anything).Return(func(_ context.Context, d release.Delivery) error {
+		recorded = append(recorded, d)
+		return nil
+	})
+	return env, &calls, &recorded, &disabled
+}
+
+var svix = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+func TestNotifyRetriesOnScheduleUntilAccepted(t *testing.T) {
+	down := errors.New("POST http://obs/hook: connection refused")
+	env, calls, recorded, disabled := notifyEnv(t, down, down)
+	start := env.Now()
+	env.ExecuteWorkflow(Notify, NotifyInput{Delivery: release.Delivery{Release: "1.0.0", Observatory: "milano", Status: release.Pending}, Retry: svix, DisableFor: time.Hour})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if *calls != 3 || *disabled != 0 {
+		t.Errorf("%d attempts, disabled %d times; want 3 attempts (at once, 5 s, 5 min), not disabled", *calls, *disabled)
+	}
+	if took := env.Now().Sub(start); took < 5*time.Minute+5*time.Second || took > 6*time.Minute {
+		t.Errorf("the third attempt came after %s, want 5 min 5 s", took)
+	}
+	if len(*recorded) != 1 || (*recorded)[0].Status != release.Notified || (*recorded)[0].NotifyAttempts != 3 || (*recorded)[0].Notified == nil {
+		t.Errorf("ledger = %+v", *recorded)
+	}
+}
+
+func TestNotifyDisablesAnEndpointThatFailsEveryAttempt(t *testing.T) {
+	var errs []error
+	for range svix {
+		errs = append(errs, errors.New("POST http://obs/hook: HTTP 500"))
+	}
+	env, calls, recorded, disabled := notifyEnv(t, errs...)
+	env.ExecuteWorkflow(Notify, NotifyInput{Delivery: release.Delivery{Release: "1.0.0", Observatory: "milano"}, Retry: svix, DisableFor: time.Hour})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if *calls != len(svix) || *disabled != 1 {
+		t.Errorf("%d attempts, disabled %d times; want %d, once", *calls, *disabled, len(svix))
+	}
+	if len(*recorded) != 1 || (*recorded)[0].Status != release.Failed || (*recorded)[0].NotifyAttempts != len(svix) {
+		t.Errorf("ledger = %+v", *recorded)
+	}
+}
+
+func TestNotifyStopsAtADisabledEndpoint(t *testing.T) {
+	env, calls, recorded, disabled := notifyEnv(t, temporal.NewNonRetryableApplicationError("disabled until …", activities.ErrEndpointDisabled, nil))
+	env.ExecuteWorkflow(Notify, NotifyInput{Delivery: release.Delivery{Release: "1.0.0", Observatory: "milano"}, Retry: svix, DisableFor: time.Hour})
+	if err := env.GetWorkflowError(); err != nil {
+		t.Fatal(err)
+	}
+	if *calls != 1 || *disabled != 0 || len(*recorded) != 1 || (*recorded)[0].Status != release.Failed {
+		t.Errorf("%d attempts, disabled %d, ledger %+v; want one attempt and a failed entry", *calls, *disabled, *recorded)
 	}
 }
