@@ -208,61 +208,6 @@ func orDash(s string) string {
 	return s
 }
 
-func (a *app) deliveriesCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "deliveries VERSION",
-		Short: "Show the delivery of a release to every observatory",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.open()
-			if err != nil {
-				return err
-			}
-			if _, err := a.manifest(cmd.Context(), p, args[0]); err != nil {
-				return err
-			}
-			ds, err := p.Releases.Deliveries(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			byID := map[string]release.Delivery{}
-			for _, d := range ds {
-				byID[d.Observatory] = d
-			}
-			type row struct {
-				Observatory string `json:"observatory"`
-				Name        string `json:"name"`
-				release.Delivery
-			}
-			var rows []row
-			for _, o := range p.Config.Observatories {
-				d, ok := byID[o.ID]
-				if !ok {
-					d = release.Delivery{Release: args[0], Status: "pending"}
-				}
-				delete(byID, o.ID)
-				rows = append(rows, row{Observatory: o.ID, Name: o.Name, Delivery: d})
-			}
-			for id, d := range byID { // ledger entries of observatories no longer configured
-				rows = append(rows, row{Observatory: id, Delivery: d})
-			}
-			if a.asJSON {
-				return a.printJSON(rows)
-			}
-			tw := a.table()
-			fmt.Fprintln(tw, "OBSERVATORY\tSTATUS\tATTEMPTS\tTIME\tTARGET\tERROR")
-			for _, r := range rows {
-				t := ""
-				if !r.Time.IsZero() {
-					t = r.Time.Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.Observatory, r.Status, r.Attempts, t, r.Target, r.Error)
-			}
-			return tw.Flush()
-		},
-	}
-}
-
 func (a *app) configCmd() *cobra.Command {
 	c := &cobra.Command{Use: "config", Short: "Check and print the configuration"}
 	c.AddCommand(&cobra.Command{

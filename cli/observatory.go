@@ -10,6 +10,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/access"
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
+	"github.com/osservatorio-lombardia/osservatorio/release"
 )
 
 func (a *app) observatoryCmd() *cobra.Command {
@@ -17,7 +18,7 @@ func (a *app) observatoryCmd() *cobra.Command {
 		Use:   "observatory",
 		Short: "The observatories: their subscriptions, and their own storage credentials (list, credentials, revoke)",
 	}
-	cmd.AddCommand(a.observatoryListCmd(), a.observatoryCredentialsCmd(), a.observatoryRevokeCmd())
+	cmd.AddCommand(a.observatoryListCmd(), a.observatoryCredentialsCmd(), a.observatoryRevokeCmd(), a.observatoryEnableCmd())
 	return cmd
 }
 
@@ -154,6 +155,39 @@ func (a *app) observatoryRevokeCmd() *cobra.Command {
 				return a.printJSON(map[string]any{"observatory": args[0], "revoked": true})
 			}
 			fmt.Fprintf(a.stdout, "revoked the storage key of %s\n", args[0])
+			return nil
+		},
+	}
+}
+
+func (a *app) observatoryEnableCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "enable ID",
+		Short: "Enable an observatory's webhook that was disabled after repeated failures",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			if _, err := observatoryOf(p, args[0]); err != nil {
+				return err
+			}
+			before, err := p.Releases.EndpointState(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if err := p.Releases.SetEndpointState(cmd.Context(), release.Endpoint{Observatory: args[0]}); err != nil {
+				return err
+			}
+			if a.asJSON {
+				return a.printJSON(map[string]any{"observatory": args[0], "was_disabled_until": before.DisabledUntil, "enabled": true})
+			}
+			if before.DisabledUntil.After(time.Now()) {
+				fmt.Fprintf(a.stdout, "webhook of %s enabled (it was disabled until %s: %s)\n", args[0], before.DisabledUntil.Format(time.RFC3339), before.Reason)
+			} else {
+				fmt.Fprintf(a.stdout, "webhook of %s was not disabled\n", args[0])
+			}
 			return nil
 		},
 	}

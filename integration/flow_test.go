@@ -105,19 +105,21 @@ func TestEndToEnd(t *testing.T) {
 			if res.Release == nil || res.Release.Version != "1.0.0" {
 				t.Fatalf("release = %+v, want 1.0.0", res.Release)
 			}
-			delivered, failed := 0, 0
+			delivered, pending, failed := 0, 0, 0
 			for _, d := range res.Release.Deliveries {
 				switch {
-				case d.Status == release.Delivered:
+				case d.Status == release.Delivered && d.Observatory == "milano" && d.Mode == "push":
 					delivered++
+				case d.Status == release.Pending && d.Mode == "pull" && (d.Bundle == "releases/1.0.0/" || d.Bundle == "slices/sondrio/1.0.0/" && d.Observatory == "sondrio"):
+					pending++
 				case d.Observatory == "broken" && d.Status == release.Failed:
 					failed++
 				default:
 					t.Errorf("delivery %+v", d)
 				}
 			}
-			if delivered != 13 || failed != 1 {
-				t.Errorf("delivered %d, failed %d; want 13 and the broken one", delivered, failed)
+			if delivered != 1 || pending != 12 || failed != 1 {
+				t.Errorf("pushed %d, ready to pull %d, failed %d; want Milano pushed, 12 to pull and the broken one failed", delivered, pending, failed)
 			}
 			ledger, err := shared.p.Releases.Deliveries(ctx, "1.0.0")
 			if err != nil {
@@ -147,6 +149,9 @@ func TestEndToEnd(t *testing.T) {
 				if !c.OK {
 					t.Errorf("delivered %+v", c)
 				}
+			}
+			if sig, err := release.VerifySignature(ctx, shared.p.Bucket, release.Prefix("1.0.0")); err != nil || sig.KeyID == "" {
+				t.Errorf("signature of 1.0.0: %+v, %v", sig, err)
 			}
 			if len(m.Sources) != 4 || m.Schema != release.ProfileURL || m.Version != "1.0.0" {
 				t.Errorf("manifest: %d sources, schema %q, version %q", len(m.Sources), m.Schema, m.Version)
@@ -627,6 +632,18 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("manifests differ:\n%s\n---\n%s", a, b)
 			}
 		}},
+		{"an observatory pulls with its own key, verifies, acknowledges; tampering is caught; a revoked key is refused", func(t *testing.T) {
+			observatoryPulls(t, ctx)
+		}},
+		{"Sondrio gets a signed slice of its province, reproducible from the release, and a verified webhook notice", func(t *testing.T) {
+			provinceSlice(t, ctx)
+		}},
+		{"a webhook failing once is retried on schedule; one failing always is disabled, then replayed", func(t *testing.T) {
+			webhookRetries(t, ctx)
+		}},
+		{"after a key rotation new releases carry the new key and old ones still verify", func(t *testing.T) {
+			keyRotation(t, ctx)
+		}},
 		{"two releases never share a version", func(t *testing.T) {
 			st := shared.p.Releases
 			for _, id := range []string{"race-a", "race-b"} {
@@ -709,14 +726,11 @@ func TestEndToEnd(t *testing.T) {
 					order = append(order, r.Version)
 				}
 			}
-			if code != 200 || strings.Join(order, " ") != "1.7.0 1.6.0 1.5.0 1.4.0 1.3.0 1.2.0 1.1.0 1.0.1 1.0.0" {
+			if code != 200 || strings.Join(order, " ") != "1.7.1 1.7.0 1.6.0 1.5.0 1.4.0 1.3.0 1.2.0 1.1.0 1.0.1 1.0.0" {
 				t.Errorf("releases: %d, %v (newest first)", code, order)
 			}
-			var v struct {
-				OK    bool                `json:"ok"`
-				Files []release.FileCheck `json:"files"`
-			}
-			if code := get("/api/releases/1.1.0/verify", &v); code != 200 || !v.OK || len(v.Files) < 6 {
+			var v release.Verification
+			if code := get("/api/releases/1.1.0/verify", &v); code != 200 || !v.OK || len(v.Files) < 6 || v.Signature == nil {
 				t.Errorf("verify: %d %+v", code, v)
 			}
 			var ds []release.Delivery
@@ -850,22 +864,7 @@ func TestEndToEnd(t *testing.T) {
 		}},
 		{"a snapshot made by an older harmonizer is harmonized again from its raw object, with no download", func(t *testing.T) {
 			const ds = "lfst_r_lfu3rt"
-			st, ok, err := shared.p.Lake.State(ctx, "eurostat", ds)
-			if err != nil || !ok {
-				t.Fatalf("state: %v", err)
-			}
-			current := st.SnapshotKey
-			old := strings.Replace(current, fmt.Sprintf("-h%d.parquet", lake.HarmonizerVersion), "-h1.parquet", 1)
-			if err := shared.p.Bucket.CopyTo(ctx, current, shared.p.Bucket, old); err != nil {
-				t.Fatal(err)
-			}
-			if err := shared.p.Bucket.Remove(ctx, current); err != nil {
-				t.Fatal(err)
-			}
-			st.SnapshotKey = old
-			if err := shared.p.Lake.SetState(ctx, st); err != nil {
-				t.Fatal(err)
-			}
+			current := olderHarmonizer(t, ctx, ds)
 			raw, before := countKeys(t, "raw/"), shared.sources.requests.Load()
 			res, err := refresh(t)
 			if err != nil {
@@ -923,6 +922,29 @@ func reviseFirst(t *testing.T, doc string) string {
 	j := i + len(`"value":{"0":`)
 	k := strings.IndexByte(doc[j:], ',')
 	return doc[:j] + "99.9" + doc[j+k:]
+}
+
+// olderHarmonizer makes the accepted snapshot of a Eurostat dataset look made by harmonizer 1, so that the
+// next refresh harmonizes it again (and releases) with no download; it returns the current snapshot key.
+func olderHarmonizer(t *testing.T, ctx context.Context, ds string) string {
+	t.Helper()
+	st, ok, err := shared.p.Lake.State(ctx, "eurostat", ds)
+	if err != nil || !ok {
+		t.Fatalf("state: %v", err)
+	}
+	current := st.SnapshotKey
+	old := strings.Replace(current, fmt.Sprintf("-h%d.parquet", lake.HarmonizerVersion), "-h1.parquet", 1)
+	if err := shared.p.Bucket.CopyTo(ctx, current, shared.p.Bucket, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.p.Bucket.Remove(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	st.SnapshotKey = old
+	if err := shared.p.Lake.SetState(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	return current
 }
 
 func writeConfig(t *testing.T) string {

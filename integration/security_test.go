@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -63,10 +64,21 @@ func deliverIgnoresInputTargets(t *testing.T, ctx context.Context) {
 	}
 }
 
+// signingKeyBody is the base64 body of the release signing key (its PEM without the armour lines).
+func signingKeyBody(t *testing.T) string {
+	data, err := os.ReadFile(shared.cfg.Release.SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	return strings.Join(lines[1:len(lines)-1], "")
+}
+
 // noSecretsStored greps every log line of the run and every object the platform wrote (sidecars, states,
-// reports, manifests, ledgers) for the run's secrets: the Socrata app token and the storage secret.
+// reports, manifests, ledgers) for the run's secrets: the Socrata app token, the storage secret, Sondrio's
+// webhook secret and the release signing key.
 func noSecretsStored(t *testing.T, ctx context.Context) {
-	secrets := []string{appToken, shared.cfg.Storage.SecretKey}
+	secrets := []string{appToken, shared.cfg.Storage.SecretKey, hookSecret, strings.TrimPrefix(hookSecret, "whsec_"), signingKeyBody(t)}
 	logs := allLogs.String()
 	if len(logs) == 0 {
 		t.Fatal("no log line was kept")

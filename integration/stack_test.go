@@ -39,6 +39,7 @@ type env struct {
 	state   string
 	worker  sdkworker.Worker // the in-process worker (a test may stop it and start another)
 	stack   *devstack.Stack  // the Temporal and MinIO servers (a test may restart them)
+	hooks   *hookReceiver    // Sondrio's webhook endpoint
 }
 
 var shared *env
@@ -94,6 +95,21 @@ func run(m *testing.M) int {
 	cfg.Storage.Endpoint, cfg.Storage.AccessKey, cfg.Storage.SecretKey = mAddr, "integration", "integration-secret"
 	cfg.Temporal.Address, cfg.Temporal.TaskQueue = tAddr, "it-"+fmt.Sprint(time.Now().UnixNano())
 	cfg.Release.DeliveryAttempts = 2
+	cfg.Release.SigningKey = filepath.Join(state, "keys", "release-signing.pem")
+	hooks := &hookReceiver{secret: hookSecret}
+	hookSrv := httptest.NewServer(hooks)
+	defer hookSrv.Close()
+	for i := range cfg.Observatories {
+		switch o := &cfg.Observatories[i]; o.ID {
+		case "milano":
+			o.Delivery = "push" // the others pull
+		case "sondrio":
+			// Part of each release, its province only, and a webhook retried at once, after 1 s and 1 s.
+			o.Subscription = config.Subscription{Tables: []string{"labour_flows", "labour_balances", "labour_events", "observations"},
+				ProvinceOnly: true, Webhook: &config.Webhook{URL: hookSrv.URL + "/hooks/osservatorio", Secret: hookSecret,
+					Retry: []config.Duration{0, config.Duration(time.Second), config.Duration(time.Second)}, DisableFor: config.Duration(time.Hour)}}
+		}
+	}
 	for name, src := range cfg.Sources {
 		src.BaseURL = srv.URL + "/" + name
 		src.FilesURL = src.BaseURL + "/files"
@@ -116,7 +132,7 @@ func run(m *testing.M) int {
 	inail.Datasets = append(inail.Datasets, config.Dataset{ID: "infortuni_mensili_api", Code: "Lombardia", Format: "api"})
 	cfg.Sources["inail"] = inail
 	// An observatory whose bucket does not exist: its delivery fails, the others must not wait for it.
-	cfg.Observatories = append(cfg.Observatories, config.Observatory{ID: "broken", Name: "Misconfigured", Bucket: "obs-does-not-exist"})
+	cfg.Observatories = append(cfg.Observatories, config.Observatory{ID: "broken", Name: "Misconfigured", Bucket: "obs-does-not-exist", Delivery: "push"})
 
 	p, err := platform.Open(cfg, logger)
 	if err != nil {
@@ -142,7 +158,7 @@ func run(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
-	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w, stack: stack}
+	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w, stack: stack, hooks: hooks}
 	defer func() { shared.worker.Stop() }()
 	return m.Run()
 }

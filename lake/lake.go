@@ -13,6 +13,7 @@
 //	identities/observatories/<id>.json               an observatory's storage identity: access key, times (no secret)
 //	keys/<key id>.json                               public keys that verify release signatures, with validity
 //	slices/<observatory>/<version>/…                 an observatory's signed slice of a release (package release)
+//	endpoints/<observatory>.json                     its webhook's state (disabled after repeated failure)
 //	acks/<observatory>/<version>.json                an observatory's acknowledgement of a release it pulled
 package lake
 
@@ -79,7 +80,7 @@ func AckKey(observatory, version string) string { return AcksPrefix(observatory)
 func SlicePrefix(observatory, version string) string { return "slices/" + observatory + "/" + version + "/" }
 
 // EndpointKey is the key of the state of an observatory's webhook endpoint.
-func EndpointKey(observatory string) string { return "state/webhooks/" + observatory + ".json" }
+func EndpointKey(observatory string) string { return "endpoints/" + observatory + ".json" }
 
 // StateKey is the key of a dataset's state record.
 func StateKey(source, dataset string) string { return fmt.Sprintf("state/%s/%s.json", source, dataset) }

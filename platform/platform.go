@@ -249,6 +249,27 @@ func (p *Platform) StartRefresh(ctx context.Context, source string, opts Refresh
 	}, "RefreshSource", workflows.RefreshInput{Source: source, Datasets: opts.Datasets, Force: opts.Force})
 }
 
+// ReplayDelivery runs the delivery of a release to one observatory again, as a new Deliver workflow, after
+// enabling its webhook; it returns the delivery and the workflow id.
+func (p *Platform) ReplayDelivery(ctx context.Context, version, observatory string) (release.Delivery, string, error) {
+	if err := p.Releases.SetEndpointState(ctx, release.Endpoint{Observatory: observatory}); err != nil {
+		return release.Delivery{}, "", err
+	}
+	c, err := p.Temporal(ctx)
+	if err != nil {
+		return release.Delivery{}, "", err
+	}
+	id := fmt.Sprintf("deliver-%s-%s-replay-%d", version, observatory, time.Now().UnixNano())
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: p.Config.Temporal.TaskQueue}, "Deliver",
+		workflows.DeliverInput{Version: version, Observatory: activities.Observatory{ID: observatory}, MaxAttempts: int32(p.Config.Release.DeliveryAttempts)})
+	if err != nil {
+		return release.Delivery{}, "", err
+	}
+	var d release.Delivery
+	err = run.Get(ctx, &d)
+	return d, id, err
+}
+
 // ErrRefreshRunning says a refresh with other options could not start while one of the source runs.
 var ErrRefreshRunning = errors.New("refresh already running")
 

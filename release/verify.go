@@ -116,17 +116,22 @@ func Check(ctx context.Context, open Opener, keys map[string]signing.PublicKey) 
 	if err != nil {
 		return nil, nil, fmt.Errorf("read %s: %w", ManifestName, err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", ManifestName, err)
-	}
-	v := &Verification{Version: m.Version}
+	// The signature is checked on the bytes, before they are parsed.
 	sig, err := read(SignatureName, 64<<10)
 	if err != nil && !errors.Is(err, objectstore.ErrNotFound) && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("read %s: %w", SignatureName, err)
 	}
-	if sg, err := CheckSignature(data, sig, keys); err != nil {
-		v.SignatureError = err.Error()
+	sg, sigErr := CheckSignature(data, sig, keys)
+	var m Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		if sigErr != nil {
+			return nil, nil, fmt.Errorf("%s is not valid JSON, and its signature: %w", ManifestName, sigErr)
+		}
+		return nil, nil, fmt.Errorf("%s: %w", ManifestName, err)
+	}
+	v := &Verification{Version: m.Version}
+	if sigErr != nil {
+		v.SignatureError = sigErr.Error()
 	} else {
 		v.Signature = &sg
 	}

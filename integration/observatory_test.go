@@ -1,0 +1,343 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/osservatorio-lombardia/osservatorio/access"
+	"github.com/osservatorio-lombardia/osservatorio/cli"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/pull"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+)
+
+// osv runs the osservatorio command on the run's configuration and returns its exit code and output.
+func osv(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(ctx, append([]string{"--config", writeConfig(t)}, args...), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// credentials makes an observatory's own storage key with the CLI.
+func credentials(t *testing.T, ctx context.Context, id string, extra ...string) access.Credentials {
+	t.Helper()
+	code, out, errs := osv(t, ctx, append([]string{"observatory", "credentials", id, "--json"}, extra...)...)
+	if code != 0 {
+		t.Fatalf("observatory credentials %s: exit %d: %s%s", id, code, out, errs)
+	}
+	var c access.Credentials
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Endpoint == "" || c.Bucket == "" || c.AccessKey != "obs-"+id || len(c.SecretKey) < 20 {
+		t.Fatalf("credentials = %+v", c)
+	}
+	return c
+}
+
+func pullArgs(c access.Credentials, dir string, extra ...string) []string {
+	return append([]string{"pull", "--dir", dir, "--endpoint", c.Endpoint, "--bucket", c.Bucket,
+		"--access-key", c.AccessKey, "--secret-key", c.SecretKey}, extra...)
+}
+
+// observatoryPulls: Lodi gets its own key, pulls the latest release with it (no platform key, no
+// Temporal), verifies it, acknowledges it; a changed byte is caught; an interrupted pull resumes; a
+// revoked key is refused.
+func observatoryPulls(t *testing.T, ctx context.Context) {
+	c := credentials(t, ctx, "lodi")
+	if code, _, errs := osv(t, ctx, "observatory", "credentials", "lodi"); code != 2 || !strings.Contains(errs, "--rotate") {
+		t.Errorf("credentials again without --rotate: exit %d, %s", code, errs)
+	}
+	latest := versions(t)[len(versions(t))-1]
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := cli.Main(ctx, pullArgs(c, dir), &out, &errb); code != 0 || !strings.Contains(out.String(), "release "+latest+" verified") {
+		t.Fatalf("pull: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	if target, err := os.Readlink(filepath.Join(dir, "latest")); err != nil || target != latest {
+		t.Errorf("latest -> %q (%v), want %s", target, err, latest)
+	}
+	ds, err := shared.p.Releases.Deliveries(ctx, latest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(ds, func(d release.Delivery) bool { return d.Observatory == "lodi" }); i < 0 || ds[i].Status != release.Acknowledged {
+		t.Errorf("ledger of lodi for %s: %+v, want acknowledged", latest, ds)
+	}
+	bundle := filepath.Join(dir, latest)
+	if code, out, errs := osv(t, ctx, "verify", "--dir", bundle); code != 0 {
+		t.Errorf("verify --dir: exit %d\n%s%s", code, out, errs)
+	}
+	tamperedAreCaught(t, ctx, bundle)
+	interruptedPullResumes(t, ctx, c, latest)
+
+	if code, _, errs := osv(t, ctx, "observatory", "revoke", "lodi"); code != 0 {
+		t.Fatalf("revoke: %s", errs)
+	}
+	if code, _, _ := osv(t, ctx, pullArgs(c, t.TempDir())...); code == 0 {
+		t.Error("a revoked key still pulls")
+	}
+}
+
+// tamperedAreCaught changes one byte of a data file, then of the manifest, of a copy of the bundle: verify
+// --dir exits 3 and names what differs.
+func tamperedAreCaught(t *testing.T, ctx context.Context, bundle string) {
+	for _, file := range []string{"data/labels.parquet", release.ManifestName} {
+		dir := filepath.Join(t.TempDir(), filepath.Base(bundle))
+		if err := os.CopyFS(dir, os.DirFS(bundle)); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, file)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 1
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errs := osv(t, ctx, "verify", "--dir", dir, "--keys", filepath.Join(filepath.Dir(bundle), "keys"))
+		want := file
+		if file == release.ManifestName {
+			want = "signature"
+		}
+		if code != 3 || !strings.Contains(errs, want) {
+			t.Errorf("one byte of %s changed: exit %d, %s%s; want 3 naming %s", file, code, out, errs, want)
+		}
+	}
+}
+
+// interruptedPullResumes stops a pull after its first file and pulls again: nothing stored is fetched
+// twice, and the release ends verified.
+func interruptedPullResumes(t *testing.T, ctx context.Context, c access.Credentials, version string) {
+	st, err := objectstore.New(objectstore.Config{Endpoint: c.Endpoint, AccessKey: c.AccessKey, SecretKey: c.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	pctx, stop := context.WithCancel(ctx)
+	opts := pull.Options{Bucket: st.Bucket(c.Bucket), Observatory: "lodi", Dir: dir, Version: version,
+		OnFile: func(string, string, bool) { stop() }}
+	if _, err := pull.Pull(pctx, opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted pull: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, version)); err == nil {
+		t.Fatal("an interrupted release appeared")
+	}
+	opts.OnFile = nil
+	res, err := pull.Pull(ctx, opts)
+	if err != nil || len(res) != 1 {
+		t.Fatalf("resumed pull: %+v, %v", res, err)
+	}
+	if res[0].Reused != 1 || res[0].Downloaded != res[0].Files-1 {
+		t.Errorf("resumed pull: %+v; want the one file already stored kept", res[0])
+	}
+	// An older release next to it takes, by hash, the files the two share.
+	vs := versions(t)
+	older := vs[len(vs)-2]
+	opts.Version = older
+	res, err = pull.Pull(ctx, opts)
+	if err != nil || len(res) != 1 || res[0].Reused == 0 {
+		t.Errorf("pull of %s beside %s: %+v, %v; want the shared files linked, not downloaded", older, version, res, err)
+	}
+}
+
+// provinceSlice: Sondrio subscribes to four tables of its province only: its bundle is a signed slice with
+// those tables and its rows, reproducible from the release; it pulls that slice; its webhook got a verified
+// notice of the release.
+func provinceSlice(t *testing.T, ctx context.Context) {
+	vs := versions(t)
+	latest := vs[len(vs)-1]
+	prefix := lake.SlicePrefix("sondrio", latest)
+	if _, err := release.VerifySignature(ctx, shared.p.Bucket, prefix); err != nil {
+		t.Fatalf("slice signature: %v", err)
+	}
+	var m release.Manifest
+	if err := shared.p.Bucket.GetJSON(ctx, prefix+release.ManifestName, &m); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range m.Resources {
+		names = append(names, r.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"labour_balances", "labour_events", "labour_flows", "observations"}) || m.Osservatorio.SliceOf == nil {
+		t.Errorf("slice tables %v, slice of %+v", names, m.Osservatorio.SliceOf)
+	}
+	onlySondrio(t, ctx, prefix, m)
+	// The same release and selection give the same bytes.
+	db, err := warehouse.Open(ctx, warehouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	again, err := shared.p.Releases.Slice(ctx, release.SliceOptions{Version: latest, Observatory: "sondrio-again", DB: db, WorkDir: t.TempDir(),
+		Selection: release.Selection{Tables: []string{"labour_flows", "labour_balances", "labour_events", "observations"}, Province: "014"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range again.Resources {
+		if r.Hash != m.Resources[i].Hash || r.Bytes != m.Resources[i].Bytes {
+			t.Errorf("slice made again: %s %s, first %s", r.Name, r.Hash, m.Resources[i].Hash)
+		}
+	}
+	notices := waitNotified(t, ctx, latest, time.Time{}, 1)
+	if n := notices[len(notices)-1]; n.Verified != nil || n.Type != "release.published" || n.Data["manifest"] != prefix+release.ManifestName || n.Data["signature"] == nil {
+		t.Errorf("notice %+v", n)
+	}
+	c := credentials(t, ctx, "sondrio")
+	dir := t.TempDir()
+	if code, out, errs := osv(t, ctx, pullArgs(c, dir, "--json")...); code != 0 || !strings.Contains(out, prefix) {
+		t.Errorf("sondrio pull: exit %d, %s%s; want its slice %s", code, out, errs, prefix)
+	}
+}
+
+// onlySondrio checks with DuckDB that every territorial row of the slice is Sondrio's.
+func onlySondrio(t *testing.T, ctx context.Context, prefix string, m release.Manifest) {
+	db, err := warehouse.Open(ctx, warehouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, r := range m.Resources {
+		if r.Name == "observations" {
+			continue
+		}
+		for _, f := range r.Files() {
+			local := filepath.Join(t.TempDir(), "f.parquet")
+			if err := shared.p.Bucket.GetFile(ctx, prefix+f.Path, local); err != nil {
+				t.Fatal(err)
+			}
+			var other, rows int64
+			if err := db.SQL().QueryRowContext(ctx, "SELECT count(*) FILTER (WHERE territory <> '014'), count(*) FROM read_parquet('"+local+"')").Scan(&other, &rows); err != nil {
+				t.Fatal(err)
+			}
+			if other != 0 || rows != f.Rows {
+				t.Errorf("%s: %d rows of other territories, %d rows (manifest %d)", f.Path, other, rows, f.Rows)
+			}
+		}
+	}
+}
+
+// waitNotified waits for the ledger to say Sondrio was notified of version after since, and returns the
+// notices its endpoint got. (Once Sondrio has pulled the release its status stays acknowledged.)
+func waitNotified(t *testing.T, ctx context.Context, version string, since time.Time, attempts int) []hookMessage {
+	t.Helper()
+	d := waitLedger(t, ctx, version, "sondrio", "notified", func(d release.Delivery) bool {
+		return d.Notified != nil && !d.Notified.Before(since.Truncate(time.Second)) && d.Error == ""
+	})
+	if d.NotifyAttempts != attempts {
+		t.Errorf("notified after %d attempts, want %d", d.NotifyAttempts, attempts)
+	}
+	return shared.hooks.messages(version)
+}
+
+// waitLedger waits (30 s at most) for an observatory's ledger entry of a release to be as ok wants.
+func waitLedger(t *testing.T, ctx context.Context, version, observatory, status string, ok func(release.Delivery) bool) release.Delivery {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ds, err := shared.p.Releases.Deliveries(ctx, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(ds, func(d release.Delivery) bool { return d.Observatory == observatory })
+		if i >= 0 && ok(ds[i]) {
+			return ds[i]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ledger of %s for %s: %+v, want %s", observatory, version, ds, status)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// webhookRetries: an endpoint that fails once is retried on its schedule and the ledger says notified
+// after two attempts; one that fails every attempt is disabled, and a replay (which enables it) notifies.
+func webhookRetries(t *testing.T, ctx context.Context) {
+	vs := versions(t)
+	latest := vs[len(vs)-1]
+	before := len(shared.hooks.messages(latest))
+	shared.hooks.failNext(1)
+	start := time.Now()
+	if code, out, errs := osv(t, ctx, "deliveries", "replay", latest, "--observatory", "sondrio"); code != 0 {
+		t.Fatalf("replay: exit %d %s%s", code, out, errs)
+	}
+	got := waitNotified(t, ctx, latest, start, 2)[before:]
+	if len(got) != 2 || !got[0].Failed || got[1].Failed || got[0].ID != got[1].ID || got[1].Verified != nil {
+		t.Errorf("notices after a replay with one failure: %+v; want a failed one then a verified one, same webhook-id", got)
+	}
+
+	shared.hooks.failNext(-1)
+	if code, out, errs := osv(t, ctx, "deliveries", "replay", latest, "--observatory", "sondrio"); code != 0 {
+		t.Fatalf("replay: exit %d %s%s", code, out, errs)
+	}
+	d := waitLedger(t, ctx, latest, "sondrio", "failed", func(d release.Delivery) bool { return d.NotifyAttempts == 3 && d.Error != "" })
+	if !strings.Contains(d.Error, "503") {
+		t.Errorf("ledger after every attempt failed: %+v", d)
+	}
+	st, err := shared.p.Releases.EndpointState(ctx, "sondrio")
+	if err != nil || !st.DisabledUntil.After(time.Now().Add(50*time.Minute)) {
+		t.Errorf("endpoint state %+v, %v; want disabled for an hour", st, err)
+	}
+	shared.hooks.failNext(0)
+	start = time.Now()
+	if code, out, errs := osv(t, ctx, "deliveries", "replay", latest, "--observatory", "sondrio"); code != 0 {
+		t.Fatalf("replay: exit %d %s%s", code, out, errs)
+	}
+	waitNotified(t, ctx, latest, start, 1)
+	if code, out, _ := osv(t, ctx, "deliveries", latest); code != 0 || !strings.Contains(out, "sondrio") || !strings.Contains(out, "acknowledged") {
+		t.Errorf("deliveries %s: exit %d\n%s", latest, code, out)
+	}
+}
+
+// keyRotation rotates the signing key; the next release is signed with the new key, every earlier one
+// still verifies, and a pull trusts the new key beside the old.
+func keyRotation(t *testing.T, ctx context.Context) {
+	vs := versions(t)
+	oldSig, err := release.VerifySignature(ctx, shared.p.Bucket, release.Prefix(vs[len(vs)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := osv(t, ctx, "keys", "rotate", "--json")
+	if code != 0 {
+		t.Fatalf("keys rotate: exit %d %s%s", code, out, errs)
+	}
+	var rotated struct {
+		KeyID   string `json:"key_id"`
+		Retired string `json:"retired"`
+	}
+	if err := json.Unmarshal([]byte(out), &rotated); err != nil || rotated.Retired != oldSig.KeyID || rotated.KeyID == oldSig.KeyID {
+		t.Fatalf("rotate: %s (%v); old key %s", out, err, oldSig.KeyID)
+	}
+	// The revision of the first value is withdrawn: a patch release.
+	shared.sources.set("/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFU3RT/latest", serve("application/xml", dataflow(unemployment, "2025-12-01T23:00:00+0100")))
+	shared.sources.set("/eurostat/statistics/1.0/data/"+unemployment, serve("application/json", recorded(t, unemployment)))
+	res, err := refresh(t)
+	if err != nil || res.Release == nil || res.Release.Skipped || res.Release.Version == vs[len(vs)-1] {
+		t.Fatalf("release after the rotation: %+v, %v", res.Release, err)
+	}
+	sig, err := release.VerifySignature(ctx, shared.p.Bucket, release.Prefix(res.Release.Version))
+	if err != nil || sig.KeyID != rotated.KeyID {
+		t.Errorf("release %s: signed by %s (%v), want the new key %s", res.Release.Version, sig.KeyID, err, rotated.KeyID)
+	}
+	for _, v := range vs {
+		if code, out, errs := osv(t, ctx, "verify", v); code != 0 {
+			t.Errorf("verify %s after the rotation: exit %d\n%s%s", v, code, out, errs)
+		}
+	}
+	if code, out, _ := osv(t, ctx, "keys", "list"); code != 0 || !strings.Contains(out, rotated.KeyID) || !strings.Contains(out, oldSig.KeyID) {
+		t.Errorf("keys list: exit %d\n%s", code, out)
+	}
+}
