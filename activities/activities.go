@@ -30,6 +30,9 @@ type Source struct {
 	HTTP *httpfetch.Client
 	// Credit is the source's licence and attribution, written into every release's manifest.
 	Credit release.Credit
+	// Embargo says when a release built at the given time with a change of this source may be published
+	// (the zero time: at once); nil means at once.
+	Embargo func(built time.Time) time.Time
 }
 
 // Observatory is where one observatory receives releases.

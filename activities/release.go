@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -35,6 +36,8 @@ type BuildResult struct {
 	Version   string
 	Resources map[string]int64 // table → rows
 	Sources   int
+	// PublishAt is the embargo of the release: the latest publish_at of the sources it changes (zero: none).
+	PublishAt time.Time
 }
 
 // BuildRelease assembles the release tables from the accepted snapshots under the staging prefix. It fails
@@ -70,11 +73,26 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 		_ = a.Releases.Discard(ctx, in.ReleaseID)
 		return BuildResult{}, classify(err)
 	}
-	out := BuildResult{Version: m.Version, Resources: map[string]int64{}, Sources: len(m.Sources)}
+	out := BuildResult{Version: m.Version, Resources: map[string]int64{}, Sources: len(m.Sources), PublishAt: a.embargo(m, time.Now())}
 	for _, r := range m.Resources {
 		out.Resources[r.Name] = r.Rows
 	}
 	return out, nil
+}
+
+// embargo is the latest publish time the sources changed by the release ask for.
+func (a *Activities) embargo(m *release.Manifest, built time.Time) time.Time {
+	var until time.Time
+	ch := m.Osservatorio.Changes
+	for _, id := range append(append([]string{}, ch.AddedDatasets...), ch.UpdatedDatasets...) {
+		source, _, _ := strings.Cut(id, "/")
+		if src, ok := a.Sources[source]; ok && src.Embargo != nil {
+			if t := src.Embargo(built); t.After(until) {
+				until = t
+			}
+		}
+	}
+	return until
 }
 
 // signer reads the signing key from its file at every build (a rotation reaches every worker sharing the

@@ -22,6 +22,7 @@ import (
 func (a *app) refreshCmd() *cobra.Command {
 	var wait, force bool
 	var datasets []string
+	var publishAt string
 	c := &cobra.Command{
 		Use:   "refresh SOURCE",
 		Short: "Refresh one source now: change check, fetch, harmonize, release",
@@ -36,7 +37,11 @@ Exits 2 when some dataset failed (the previous data stays published).`,
 				return err
 			}
 			defer p.Close()
-			run, err := p.StartRefresh(cmd.Context(), args[0], platform.RefreshOptions{Datasets: datasets, Force: force})
+			embargo, err := config.EmbargoUntil(publishAt, time.Now())
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			run, err := p.StartRefresh(cmd.Context(), args[0], platform.RefreshOptions{Datasets: datasets, Force: force, PublishAt: embargo})
 			if err != nil {
 				return err
 			}
@@ -68,6 +73,7 @@ Exits 2 when some dataset failed (the previous data stays published).`,
 	c.Flags().BoolVar(&wait, "wait", false, "wait for the refresh and print its report")
 	c.Flags().BoolVar(&force, "force", false, "fetch even when the change signal says nothing changed")
 	c.Flags().StringSliceVar(&datasets, "dataset", nil, "refresh only these datasets (repeatable)")
+	c.Flags().StringVar(&publishAt, "publish-at", "", "embargo the release until a time of day (10:00, Europe/Rome) or for a duration (2h)")
 	return c
 }
 

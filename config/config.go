@@ -87,6 +87,10 @@ type Source struct {
 	MaxBytes int64  `yaml:"max_bytes" json:"max_bytes"`
 	// Timeout bounds one request to the source, its body included (default 15m).
 	Timeout Duration `yaml:"timeout" json:"timeout"`
+	// PublishAt embargoes the releases this source's changes make: "10:00" publishes them at the next
+	// 10:00 in Europe/Rome, a duration ("2h") that long after the build; built at once either way, and
+	// readable by no observatory key until then.
+	PublishAt string `yaml:"publish_at" json:"publish_at,omitempty"`
 	// IdleTimeout bounds the wait for the response headers and then for each next byte of a body (default
 	// 45s): a source that accepts the connection and goes silent fails then, naming the URL.
 	IdleTimeout Duration `yaml:"idle_timeout" json:"idle_timeout"`
@@ -156,7 +160,6 @@ type Dataset struct {
 	Unit     string `yaml:"unit" json:"unit,omitempty"`
 	UnitMult *int   `yaml:"unit_mult" json:"unit_mult,omitempty"`
 }
-
 
 // Duration is a time.Duration written as "30s" in YAML.
 type Duration time.Duration
@@ -422,6 +425,9 @@ func (c *Config) validate() []Problem {
 			if _, err := parser.Parse(s.Schedule); err != nil {
 				add(p+".schedule", "sources.%s.schedule %q: %v", name, s.Schedule, err)
 			}
+		}
+		if _, err := EmbargoUntil(s.PublishAt, time.Now()); err != nil {
+			add(p+".publish_at", "sources.%s: %v", name, err)
 		}
 		if s.Timeout < 0 || s.IdleTimeout < 0 {
 			add(p, "sources.%s: timeout and idle_timeout must be positive", name)

@@ -644,6 +644,9 @@ func TestEndToEnd(t *testing.T) {
 		{"after a key rotation new releases carry the new key and old ones still verify", func(t *testing.T) {
 			keyRotation(t, ctx)
 		}},
+		{"an embargoed release is built at once, invisible to observatories until its time, then published", func(t *testing.T) {
+			embargoedRelease(t, ctx)
+		}},
 		{"two releases never share a version", func(t *testing.T) {
 			st := shared.p.Releases
 			for _, id := range []string{"race-a", "race-b"} {
@@ -726,7 +729,7 @@ func TestEndToEnd(t *testing.T) {
 					order = append(order, r.Version)
 				}
 			}
-			if code != 200 || strings.Join(order, " ") != "1.7.1 1.7.0 1.6.0 1.5.0 1.4.0 1.3.0 1.2.0 1.1.0 1.0.1 1.0.0" {
+			if code != 200 || strings.Join(order, " ") != "1.7.2 1.7.1 1.7.0 1.6.0 1.5.0 1.4.0 1.3.0 1.2.0 1.1.0 1.0.1 1.0.0" {
 				t.Errorf("releases: %d, %v (newest first)", code, order)
 			}
 			var v release.Verification

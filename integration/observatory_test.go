@@ -16,6 +16,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/cli"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/pull"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
@@ -339,5 +340,53 @@ func keyRotation(t *testing.T, ctx context.Context) {
 	}
 	if code, out, _ := osv(t, ctx, "keys", "list"); code != 0 || !strings.Contains(out, rotated.KeyID) || !strings.Contains(out, oldSig.KeyID) {
 		t.Errorf("keys list: exit %d\n%s", code, out)
+	}
+}
+
+// embargoedRelease: a refresh asked to publish 8 s later builds its release at once, and neither the
+// platform's list nor an observatory's key shows it before then; then it is published and notified.
+func embargoedRelease(t *testing.T, ctx context.Context) {
+	before := versions(t)
+	c := credentials(t, ctx, "bergamo")
+	obs, err := objectstore.New(objectstore.Config{Endpoint: c.Endpoint, AccessKey: c.AccessKey, SecretKey: c.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared.sources.set("/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFU3RT/latest", serve("application/xml", dataflow(unemployment, "2025-12-02T23:00:00+0100")))
+	shared.sources.set("/eurostat/statistics/1.0/data/"+unemployment, serve("application/json", reviseFirst(t, recorded(t, unemployment))))
+	until := time.Now().Add(8 * time.Second)
+	run, err := shared.p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{PublishAt: until})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staged := false
+	for time.Now().Before(until.Add(-time.Second)) {
+		if vs := versions(t); len(vs) != len(before) {
+			t.Fatalf("published before the embargo: %v", vs)
+		}
+		if infos, _ := shared.p.Bucket.List(ctx, "staging/", true); len(infos) > 0 {
+			staged = true
+			if _, err := obs.Bucket(c.Bucket).List(ctx, "staging/", true); err == nil {
+				t.Error("an observatory key lists the staged release")
+			}
+			if _, err := obs.Bucket(c.Bucket).Get(ctx, infos[0].Key); err == nil {
+				t.Errorf("an observatory key reads %s before the embargo", infos[0].Key)
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	res, err := platform.WaitRefresh(ctx, run)
+	if err != nil || res.Release == nil || res.Release.Version == "" || res.Release.Skipped {
+		t.Fatalf("embargoed refresh: %+v, %v", res.Release, err)
+	}
+	if !staged {
+		t.Error("the release was not built before its embargo")
+	}
+	if time.Now().Before(until) || res.Release.Embargoed.IsZero() {
+		t.Errorf("published %+v before %s", res.Release, until)
+	}
+	notices := waitNotified(t, ctx, res.Release.Version, until, 1)
+	if len(notices) == 0 {
+		t.Error("no notice of the embargoed release")
 	}
 }

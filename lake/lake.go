@@ -77,7 +77,9 @@ func AcksPrefix(observatory string) string { return "acks/" + observatory + "/" 
 func AckKey(observatory, version string) string { return AcksPrefix(observatory) + version + ".json" }
 
 // SlicePrefix holds an observatory's slice of a release (the tables, sources or province it subscribes to).
-func SlicePrefix(observatory, version string) string { return "slices/" + observatory + "/" + version + "/" }
+func SlicePrefix(observatory, version string) string {
+	return "slices/" + observatory + "/" + version + "/"
+}
 
 // EndpointKey is the key of the state of an observatory's webhook endpoint.
 func EndpointKey(observatory string) string { return "endpoints/" + observatory + ".json" }

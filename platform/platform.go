@@ -212,6 +212,8 @@ func (p *Platform) NewWorker(ctx context.Context, workDir string) (sdkworker.Wor
 type RefreshOptions struct {
 	Datasets []string
 	Force    bool
+	// PublishAt embargoes the release the refresh makes (zero: the sources' publish_at only).
+	PublishAt time.Time
 }
 
 // StartRefresh starts a RefreshSource workflow; a refresh of the same source already running is joined
@@ -233,7 +235,7 @@ func (p *Platform) StartRefresh(ctx context.Context, source string, opts Refresh
 	id := "refresh-" + source + "-manual"
 	// A plain refresh while one runs joins it: the same work. One that asks for something else (some
 	// datasets, a forced fetch) would silently get the running one's instead: say so.
-	if len(opts.Datasets) > 0 || opts.Force {
+	if len(opts.Datasets) > 0 || opts.Force || !opts.PublishAt.IsZero() {
 		d, err := c.DescribeWorkflow(ctx, id, "")
 		if err == nil && d.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			info := d.RawResponse.GetWorkflowExecutionInfo()
@@ -246,7 +248,7 @@ func (p *Platform) StartRefresh(ctx context.Context, source string, opts Refresh
 		TaskQueue:                p.Config.Temporal.TaskQueue,
 		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-	}, "RefreshSource", workflows.RefreshInput{Source: source, Datasets: opts.Datasets, Force: opts.Force})
+	}, "RefreshSource", workflows.RefreshInput{Source: source, Datasets: opts.Datasets, Force: opts.Force, PublishAt: opts.PublishAt})
 }
 
 // ReplayDelivery runs the delivery of a release to one observatory again, as a new Deliver workflow, after

@@ -172,7 +172,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 			return nil, err
 		}
 		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift, HTTP: own,
-			Credit: credits[name]}
+			Credit: credits[name], Embargo: embargo(src.PublishAt)}
 		for _, d := range src.Datasets {
 			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format, Resource: d.Resource, Unit: d.Unit, UnitMult: d.UnitMult,
 				Query: d.Query, Columns: d.Columns})
@@ -187,6 +187,17 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		acts.Observatories = append(acts.Observatories, activities.Observatory{ID: o.ID, Name: o.Name, Bucket: o.Bucket, Prefix: o.Prefix, Subscriber: sub})
 	}
 	return acts, nil
+}
+
+// embargo turns a source's publish_at into the publish time of a release built at a given time.
+func embargo(spec string) func(time.Time) time.Time {
+	if spec == "" {
+		return nil
+	}
+	return func(built time.Time) time.Time {
+		t, _ := config.EmbargoUntil(spec, built) // validated with the configuration
+		return t
+	}
 }
 
 // subscriber is what an observatory receives of each release and how, from its configuration.

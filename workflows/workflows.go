@@ -64,6 +64,8 @@ type RefreshInput struct {
 	Datasets []string
 	// Force re-fetches even when the change signal says nothing changed.
 	Force bool
+	// PublishAt embargoes the release the refresh makes until then (zero: the sources' publish_at only).
+	PublishAt time.Time `json:",omitempty"`
 }
 
 // DatasetReport is what happened to one dataset.
@@ -129,7 +131,7 @@ func RefreshSource(ctx workflow.Context, in RefreshInput) (RefreshResult, error)
 			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID + "-release",
 		})
 		var rel ReleaseResult
-		if err := workflow.ExecuteChildWorkflow(cctx, Release, ReleaseInput{Reason: fmt.Sprintf("%s: %d dataset(s) changed", in.Source, changed)}).Get(ctx, &rel); err != nil {
+		if err := workflow.ExecuteChildWorkflow(cctx, Release, ReleaseInput{Reason: fmt.Sprintf("%s: %d dataset(s) changed", in.Source, changed), PublishAt: in.PublishAt}).Get(ctx, &rel); err != nil {
 			return res, fmt.Errorf("release after refresh of %s: %w", in.Source, err)
 		}
 		res.Release = &rel
@@ -258,12 +260,15 @@ func errorKind(err error) string {
 // ReleaseInput starts a release.
 type ReleaseInput struct {
 	Reason string
+	// PublishAt embargoes the release until then, on top of the publish_at of the sources it changes.
+	PublishAt time.Time `json:",omitempty"`
 }
 
 // ReleaseResult is a release's outcome: its version (or that none was due) and its deliveries.
 type ReleaseResult struct {
 	Skipped    bool
 	Version    string
+	Embargoed  time.Time `json:",omitempty"` // when it was published, if it waited for an embargo
 	Rows       map[string]int64
 	Deliveries []release.Delivery
 }
@@ -277,6 +282,7 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	log := workflow.GetLogger(ctx)
 	rctx := workflow.WithActivityOptions(ctx, releaseOptions)
 	var res ReleaseResult
+	var embargo time.Time
 	published := false
 	for try := 1; try <= maxPublishTries && !published; try++ {
 		var plan release.Plan
@@ -297,6 +303,16 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 		if err != nil {
 			return res, err
 		}
+		if embargo.IsZero() { // fixed by the first build: a re-plan does not push it to the next day
+			embargo = in.PublishAt
+			if built.PublishAt.After(embargo) {
+				embargo = built.PublishAt
+			}
+		}
+		if err := waitEmbargo(ctx, embargo, plan.Version); err != nil {
+			_ = workflow.ExecuteActivity(rctx, a.DiscardRelease, releaseID).Get(ctx, nil)
+			return res, err
+		}
 		err = workflow.ExecuteActivity(rctx, a.PublishRelease, activities.PublishInput{ReleaseID: releaseID, Version: plan.Version}).Get(ctx, nil)
 		if errorKind(err) == string(fault.Conflict) {
 			log.Warn("version taken by a concurrent release; planning again", "version", plan.Version)
@@ -307,6 +323,9 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 			return res, err
 		}
 		res.Version, res.Rows, published = plan.Version, built.Resources, true
+		if embargo.After(time.Time{}) {
+			res.Embargoed = embargo
+		}
 	}
 	if !published {
 		return res, temporal.NewApplicationError(fmt.Sprintf("no version could be claimed in %d tries", maxPublishTries), string(fault.Conflict))
@@ -332,6 +351,18 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 		res.Deliveries = append(res.Deliveries, d)
 	}
 	return res, nil
+}
+
+// waitEmbargo holds a built release until its embargo: a durable timer, so a worker or server restart
+// does not publish it early or forget it. Before then it sits under staging/, which no observatory key
+// can read.
+func waitEmbargo(ctx workflow.Context, until time.Time, version string) error {
+	now := workflow.Now(ctx)
+	if !until.After(now) || workflow.GetVersion(ctx, "embargo", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	workflow.GetLogger(ctx).Info("release embargoed", "version", version, "until", until)
+	return workflow.Sleep(ctx, until.Sub(now))
 }
 
 // DeliverInput is one release for one observatory.

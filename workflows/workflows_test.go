@@ -318,3 +318,25 @@ func TestNotifyStopsAtADisabledEndpoint(t *testing.T) {
 		t.Errorf("%d attempts, disabled %d, ledger %+v; want one attempt and a failed entry", *calls, *disabled, *recorded)
 	}
 }
+
+func TestReleaseWaitsForItsEmbargo(t *testing.T) {
+	env := newEnv(t)
+	start := env.Now()
+	embargo := start.Add(3 * time.Hour)
+	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Version: "1.1.0", Bump: "minor", InputsDigest: "d"}, nil)
+	env.OnActivity(a.BuildRelease, mock.Anything, mock.Anything).Return(activities.BuildResult{Version: "1.1.0", PublishAt: start.Add(time.Hour)}, nil)
+	var publishedAt time.Time
+	env.OnActivity(a.PublishRelease, mock.Anything, mock.Anything).Return(func(context.Context, activities.PublishInput) error {
+		publishedAt = env.Now()
+		return nil
+	})
+	env.OnActivity(a.ListObservatories, mock.Anything).Return(activities.DeliveryTargets{}, nil)
+	env.ExecuteWorkflow(Release, ReleaseInput{PublishAt: embargo})
+	var res ReleaseResult
+	if err := env.GetWorkflowResult(&res); err != nil {
+		t.Fatal(err)
+	}
+	if publishedAt.Before(embargo) || !res.Embargoed.Equal(embargo) {
+		t.Errorf("published at %s (embargo %s), result %+v; want the later of the release's and the source's embargo", publishedAt, embargo, res)
+	}
+}
