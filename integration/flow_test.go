@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/inail"
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"net/http"
@@ -242,6 +243,24 @@ func TestEndToEnd(t *testing.T) {
 			m, _ := shared.p.Releases.Get(ctx, "1.0.1")
 			if got := m.Osservatorio.Changes.UpdatedDatasets; len(got) != 1 || got[0] != "eurostat/"+unemployment {
 				t.Errorf("updated datasets = %v", got)
+			}
+			// The change log names the one revised figure, its old and new value, in JSON and in Italian.
+			var log release.ChangeLog
+			if err := shared.p.Bucket.GetJSON(ctx, release.Prefix("1.0.1")+release.ChangesJSON, &log); err != nil {
+				t.Fatal(err)
+			}
+			if len(log.Revised) != 1 || log.Revised[0].Table != "observations" || log.Revised[0].Count != 1 ||
+				log.Revised[0].Sample[0].New != "99.9" || log.Revised[0].Sample[0].Old == "" || log.Bump != "patch" || len(log.NewPeriods) != 0 {
+				t.Errorf("changes.json = %+v", log)
+			}
+			rc, err := shared.p.Bucket.Get(ctx, release.Prefix("1.0.1")+release.ChangesMD)
+			if err != nil {
+				t.Fatal(err)
+			}
+			md, _ := io.ReadAll(rc)
+			rc.Close()
+			if !strings.Contains(string(md), "1 valori rivisti") || !strings.Contains(string(md), "| 99.9 |") {
+				t.Errorf("CHANGES.md:\n%s", md)
 			}
 		}},
 		{"an HTML page instead of data is rejected, kept, and changes nothing published", func(t *testing.T) {

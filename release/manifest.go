@@ -63,7 +63,7 @@ type Resource struct {
 	Hash        string      `json:"hash,omitempty"` // "sha256:<hex>" of a single-file resource
 	Rows        int64       `json:"rows"`
 	Parts       []Part      `json:"parts,omitempty"`
-	Schema      TableSchema `json:"schema"`
+	Schema      TableSchema `json:"schema,omitzero"`
 }
 
 // Part is one file of a multi-file resource.

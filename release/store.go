@@ -163,9 +163,9 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	sortStates(obs)
 	sortStates(events)
 	var prevSources []Source
+	var prev *Manifest
 	if opts.Plan.Previous != "" {
-		prev, err := s.Get(ctx, opts.Plan.Previous)
-		if err != nil {
+		if prev, err = s.Get(ctx, opts.Plan.Previous); err != nil {
 			return nil, err
 		}
 		prevSources = prev.Sources
@@ -305,6 +305,9 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	if blocking := report.Blocking(); len(blocking) > 0 {
 		return nil, fault.Errorf(fault.QualityGateFailed, "release %s blocked by %d quality gate(s): %s (report: %s)",
 			m.Version, len(blocking), strings.Join(blocking, "; "), LatestChecksKey)
+	}
+	if err := s.changeLog(ctx, opts.DB, prev, m, local, dir, stage); err != nil {
+		return nil, err
 	}
 	data, err := Encode(m)
 	if err != nil {
