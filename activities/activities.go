@@ -49,7 +49,8 @@ type Observatory struct {
 type Subscriber struct {
 	Push      bool               // copy each bundle into Bucket/Prefix (else it pulls)
 	Store     *objectstore.Store // its own S3 service for push, or nil for the platform's
-	Selection release.Selection  // what of each release
+	Selection release.Selection  // what of each release, by the configuration
+	Province  string             // its province, for a subscription set with the CLI or the API
 	Webhook   *Webhook           // notified of each release, when set
 }
 

@@ -64,7 +64,10 @@ func (a *Activities) PrepareDelivery(ctx context.Context, in DeliverInput) (Deli
 
 // bundle returns the prefix of what the observatory receives of the release, making its slice if needed.
 func (a *Activities) bundle(ctx context.Context, o Observatory, version string) (string, error) {
-	sel := o.subscriber().Selection
+	sel, err := a.selection(ctx, o)
+	if err != nil {
+		return "", err
+	}
 	if sel.Full() {
 		return release.Prefix(version), nil
 	}
@@ -80,6 +83,19 @@ func (a *Activities) bundle(ctx context.Context, o Observatory, version string) 
 	_, err = a.Releases.Slice(ctx, release.SliceOptions{Version: version, Observatory: o.ID, Selection: sel, DB: db,
 		WorkDir: a.WorkDir, Signer: signer})
 	return lake.SlicePrefix(o.ID, version), err
+}
+
+// selection is what the observatory subscribes to: as set with the CLI or the API, else as configured.
+func (a *Activities) selection(ctx context.Context, o Observatory) (release.Selection, error) {
+	sub, ok, err := a.Releases.Subscription(ctx, o.ID)
+	if err != nil || !ok {
+		return o.subscriber().Selection, err
+	}
+	sel := release.Selection{Tables: sub.Tables, Sources: sub.Sources}
+	if sub.ProvinceOnly {
+		sel.Province = o.subscriber().Province
+	}
+	return sel, nil
 }
 
 // Deliver copies the observatory's bundle of a published release into its configured bucket and prefix

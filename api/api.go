@@ -33,6 +33,8 @@ var (
 	operators = []string{identity.Engineer, identity.Auditor}
 	engineers = []string{identity.Engineer}
 	admins    = []string{}
+	// observatories may reach their own observatory's routes only (checked by the handler).
+	observatories = []string{identity.Observatory}
 )
 
 // Server returns an HTTP server for h with timeouts, so that a slow or idle client holds no connection
@@ -64,6 +66,8 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 		{"GET /api/releases/{version}/deliveries", readers, s.deliveries},
 		{"GET /api/datasets", operators, s.datasets},
 		{"POST /api/sources/{source}/refresh", engineers, s.refresh},
+		{"GET /api/observatories/{id}/subscription", observatories, s.subscription},
+		{"PUT /api/observatories/{id}/subscription", observatories, s.subscribe},
 		{"GET /api/tokens", admins, s.tokens},
 		{"POST /api/tokens", admins, s.createToken},
 		{"DELETE /api/tokens/{id}", admins, s.revokeToken},
@@ -84,6 +88,7 @@ type server struct {
 // Endpoints lists the API's routes, for the index.
 var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
 	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "POST /api/sources/{source}/refresh",
+	"GET /api/observatories/{id}/subscription", "PUT /api/observatories/{id}/subscription",
 	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz"}
 
 // guard refuses requests for a Host the API does not serve (DNS rebinding) and browser requests from an

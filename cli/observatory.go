@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +19,7 @@ func (a *app) observatoryCmd() *cobra.Command {
 		Use:   "observatory",
 		Short: "The observatories: their subscriptions, and their own storage credentials (list, credentials, revoke)",
 	}
-	cmd.AddCommand(a.observatoryListCmd(), a.observatoryCredentialsCmd(), a.observatoryRevokeCmd(), a.observatoryEnableCmd())
+	cmd.AddCommand(a.observatoryListCmd(), a.observatoryCredentialsCmd(), a.observatoryRevokeCmd(), a.observatoryEnableCmd(), a.observatorySubscribeCmd())
 	return cmd
 }
 
@@ -191,4 +192,60 @@ func (a *app) observatoryEnableCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func (a *app) observatorySubscribeCmd() *cobra.Command {
+	var sub config.Subscription
+	var all bool
+	c := &cobra.Command{
+		Use:   "subscribe ID [--tables T,…] [--sources S,…] [--province-only] | --all",
+		Short: "Choose what an observatory receives of the next releases: some tables, some sources, its province only",
+		Long: `subscribe stores what the observatory receives from the next release on (it replaces the tables, sources
+and province_only of the configuration; its webhook stays there). Without --all, a selection makes a signed
+slice of each release for it (slices/<id>/<version>/), derived from the release and reproducible. Without
+flags it prints the current subscription.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.open()
+			if err != nil {
+				return err
+			}
+			o, err := observatoryOf(p, args[0])
+			if err != nil {
+				return err
+			}
+			changed := all || cmd.Flags().Changed("tables") || cmd.Flags().Changed("sources") || cmd.Flags().Changed("province-only")
+			if changed {
+				if all {
+					sub = config.Subscription{}
+				}
+				if probs := p.Config.CheckSubscription(o, sub); len(probs) > 0 {
+					return &ExitError{Code: 2, Err: fmt.Errorf("%s", strings.Join(probs, "; "))}
+				}
+				if err := p.Releases.SetSubscription(cmd.Context(), release.Subscription{Observatory: o.ID, Tables: sub.Tables,
+					Sources: sub.Sources, ProvinceOnly: sub.ProvinceOnly, By: "cli"}); err != nil {
+					return err
+				}
+			}
+			current, ok, err := p.Releases.Subscription(cmd.Context(), o.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				current = release.Subscription{Observatory: o.ID, Tables: o.Subscription.Tables, Sources: o.Subscription.Sources,
+					ProvinceOnly: o.Subscription.ProvinceOnly, By: "configuration"}
+			}
+			if a.asJSON {
+				return a.printJSON(current)
+			}
+			shown := config.Subscription{Tables: current.Tables, Sources: current.Sources, ProvinceOnly: current.ProvinceOnly}
+			fmt.Fprintf(a.stdout, "%s subscribes to %s (set by %s)\n", o.ID, shown.String(), current.By)
+			return nil
+		},
+	}
+	c.Flags().StringSliceVar(&sub.Tables, "tables", nil, "release tables to receive (comma-separated)")
+	c.Flags().StringSliceVar(&sub.Sources, "sources", nil, "sources whose data to receive (comma-separated)")
+	c.Flags().BoolVar(&sub.ProvinceOnly, "province-only", false, "labour events and flows of its own province only")
+	c.Flags().BoolVar(&all, "all", false, "receive every release whole")
+	return c
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -148,8 +149,18 @@ func (c *Config) validateObservatory(p string, o Observatory, add func(path, for
 	c.validateSubscription(p+".subscription", o, add)
 }
 
+// CheckSubscription says what is wrong with a subscription of the observatory, in plain words.
+func (c *Config) CheckSubscription(o Observatory, s Subscription) []string {
+	var out []string
+	c.checkSubscription("", o, s, func(_, format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) })
+	return out
+}
+
 func (c *Config) validateSubscription(p string, o Observatory, add func(path, format string, args ...any)) {
-	s := o.Subscription
+	c.checkSubscription(p, o, o.Subscription, add)
+}
+
+func (c *Config) checkSubscription(p string, o Observatory, s Subscription, add func(path, format string, args ...any)) {
 	for _, t := range s.Tables {
 		if !slices.Contains(ReleaseTables, t) {
 			add(p+".tables", "observatory %q subscribes to table %q, which releases do not have (%s)", o.ID, t, strings.Join(ReleaseTables, ", "))

@@ -64,6 +64,8 @@ func apiRoles(t *testing.T, ctx context.Context) {
 		{"GET", "/api/tokens", "", map[string]int{"engineer": denied, "auditor": denied, "admin": ok, "observatory:milano": denied}},
 		{"POST", "/api/tokens", `{"role": "auditor", "name": "made by the test"}`, map[string]int{"engineer": denied, "auditor": denied, "admin": http.StatusCreated, "observatory:milano": denied}},
 		{"DELETE", "/api/tokens/000000000000", "", map[string]int{"engineer": denied, "auditor": denied, "admin": http.StatusNotFound, "observatory:milano": denied}},
+		{"GET", "/api/observatories/milano/subscription", "", map[string]int{"engineer": denied, "auditor": denied, "admin": ok, "observatory:milano": ok, "observatory:bergamo": denied}},
+		{"PUT", "/api/observatories/milano/subscription", `{"tables": [], "sources": [], "province_only": false}`, map[string]int{"engineer": denied, "auditor": denied, "admin": ok, "observatory:milano": ok, "observatory:bergamo": denied}},
 	}
 	for _, rt := range routes {
 		for role, want := range rt.want {
@@ -84,6 +86,17 @@ func apiRoles(t *testing.T, ctx context.Context) {
 	var ds []map[string]any
 	if err := json.Unmarshal([]byte(body), &ds); err != nil || len(ds) != 1 || ds[0]["observatory"] != "milano" {
 		t.Errorf("milano's deliveries: %s", body)
+	}
+	// An observatory chooses its own subscription; a bad one is a 400 that says why.
+	code, body := call(tokens["observatory:bergamo"], "PUT", "/api/observatories/bergamo/subscription", `{"tables": ["labour_flows"], "province_only": true}`)
+	if code != ok || !strings.Contains(body, `"province_only": true`) || !strings.Contains(body, "labour_flows") {
+		t.Errorf("bergamo subscribes: %d %s", code, body)
+	}
+	if code, body := call(tokens["observatory:bergamo"], "PUT", "/api/observatories/bergamo/subscription", `{"tables": ["secrets"]}`); code != http.StatusBadRequest || !strings.Contains(body, "secrets") {
+		t.Errorf("a table releases do not have: %d %s", code, body)
+	}
+	if code, _ := call(tokens["observatory:bergamo"], "PUT", "/api/observatories/bergamo/subscription", `{"tables": [], "sources": []}`); code != ok {
+		t.Errorf("bergamo back to everything: %d", code)
 	}
 	// Public: health and the index; refused: other hosts, other origins, bad versions, big bodies.
 	if code, _ := call("", "GET", "/healthz", ""); code != ok {

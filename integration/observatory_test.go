@@ -173,7 +173,7 @@ func provinceSlice(t *testing.T, ctx context.Context) {
 		names = append(names, r.Name)
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"labour_balances", "labour_events", "labour_flows", "observations"}) || m.Osservatorio.SliceOf == nil {
+	if !slices.Equal(names, []string{"changes-json", "changes-md", "labour_balances", "labour_events", "labour_flows", "observations"}) || m.Osservatorio.SliceOf == nil {
 		t.Errorf("slice tables %v, slice of %+v", names, m.Osservatorio.SliceOf)
 	}
 	onlySondrio(t, ctx, prefix, m)
@@ -212,7 +212,7 @@ func onlySondrio(t *testing.T, ctx context.Context, prefix string, m release.Man
 	}
 	defer db.Close()
 	for _, r := range m.Resources {
-		if r.Name == "observations" {
+		if r.Format != "parquet" || r.Name == "observations" {
 			continue
 		}
 		for _, f := range r.Files() {
@@ -354,6 +354,11 @@ func embargoedRelease(t *testing.T, ctx context.Context) {
 	}
 	shared.sources.set("/eurostat/sdmx/2.1/dataflow/ESTAT/LFST_R_LFU3RT/latest", serve("application/xml", dataflow(unemployment, "2025-12-02T23:00:00+0100")))
 	shared.sources.set("/eurostat/statistics/1.0/data/"+unemployment, serve("application/json", reviseFirst(t, recorded(t, unemployment))))
+	// Bergamo chooses, with the CLI, Eurostat's observations only: the release comes to it as a slice.
+	if code, out, errs := osv(t, ctx, "observatory", "subscribe", "bergamo", "--tables", "observations", "--sources", "eurostat"); code != 0 || !strings.Contains(out, "tables observations; sources eurostat") {
+		t.Fatalf("subscribe: exit %d %s%s", code, out, errs)
+	}
+	defer osv(t, ctx, "observatory", "subscribe", "bergamo", "--all")
 	until := time.Now().Add(8 * time.Second)
 	run, err := shared.p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{PublishAt: until})
 	if err != nil {
@@ -388,5 +393,21 @@ func embargoedRelease(t *testing.T, ctx context.Context) {
 	notices := waitNotified(t, ctx, res.Release.Version, until, 1)
 	if len(notices) == 0 {
 		t.Error("no notice of the embargoed release")
+	}
+	var slice release.Manifest
+	if err := shared.p.Bucket.GetJSON(ctx, lake.SlicePrefix("bergamo", res.Release.Version)+release.ManifestName, &slice); err != nil {
+		t.Fatalf("bergamo's slice: %v", err)
+	}
+	var names []string
+	for _, r := range slice.Resources {
+		names = append(names, r.Name)
+	}
+	for _, s := range slice.Sources {
+		if s.Source != "eurostat" {
+			t.Errorf("bergamo's slice credits %s", s.Source)
+		}
+	}
+	if !slices.Equal(names, []string{"observations", "changes-json", "changes-md"}) {
+		t.Errorf("bergamo's slice holds %v, want Eurostat's observations and the change log", names)
 	}
 }

@@ -13,6 +13,7 @@
 //	identities/observatories/<id>.json               an observatory's storage identity: access key, times (no secret)
 //	keys/<key id>.json                               public keys that verify release signatures, with validity
 //	slices/<observatory>/<version>/…                 an observatory's signed slice of a release (package release)
+//	subscriptions/<observatory>.json                 what it subscribes to, when set with the CLI or the API
 //	endpoints/<observatory>.json                     its webhook's state (disabled after repeated failure)
 //	acks/<observatory>/<version>.json                an observatory's acknowledgement of a release it pulled
 package lake
@@ -80,6 +81,9 @@ func AckKey(observatory, version string) string { return AcksPrefix(observatory)
 func SlicePrefix(observatory, version string) string {
 	return "slices/" + observatory + "/" + version + "/"
 }
+
+// SubscriptionKey is the key of an observatory's subscription set with the CLI or the API.
+func SubscriptionKey(observatory string) string { return "subscriptions/" + observatory + ".json" }
 
 // EndpointKey is the key of the state of an observatory's webhook endpoint.
 func EndpointKey(observatory string) string { return "endpoints/" + observatory + ".json" }

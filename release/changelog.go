@@ -21,6 +21,9 @@ const (
 	ChangesMD   = "CHANGES.md"
 )
 
+// changeLogResources are the resource names of the change log: every slice carries them.
+var changeLogResources = []string{"changes-json", "changes-md"}
+
 // ChangeLog is what a release changed against the previous one.
 type ChangeLog struct {
 	Version    string           `json:"version"`

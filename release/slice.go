@@ -87,7 +87,7 @@ func (s *Store) Slice(ctx context.Context, o SliceOptions) (*Manifest, error) {
 		}
 	}
 	for _, r := range m.Resources {
-		if len(o.Selection.Tables) > 0 && !slices.Contains(o.Selection.Tables, r.Name) {
+		if len(o.Selection.Tables) > 0 && !slices.Contains(o.Selection.Tables, r.Name) && !slices.Contains(changeLogResources, r.Name) {
 			continue
 		}
 		res, keep, err := s.sliceResource(ctx, o, r, sourceOfRaw, coSources, dir, prefix)

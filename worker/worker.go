@@ -203,7 +203,7 @@ func embargo(spec string) func(time.Time) time.Time {
 // subscriber is what an observatory receives of each release and how, from its configuration.
 func subscriber(o config.Observatory) (*activities.Subscriber, error) {
 	s := o.Subscription
-	sub := &activities.Subscriber{Push: o.Delivery == "push", Selection: release.Selection{Tables: s.Tables, Sources: s.Sources}}
+	sub := &activities.Subscriber{Push: o.Delivery == "push", Selection: release.Selection{Tables: s.Tables, Sources: s.Sources}, Province: o.Province}
 	if s.ProvinceOnly {
 		sub.Selection.Province = o.Province
 	}
