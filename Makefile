@@ -10,8 +10,9 @@ WORKFLOWCHECK  := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 FUZZTIME       ?= 10s
 BENCH_EVENTS   ?= 1000000,25000000
+FANOUT         ?= 100,250,500,1000,2000
 
-.PHONY: help tools build run demo test unit integration lint fuzz bench clean
+.PHONY: help tools build run demo test unit integration lint fuzz bench bench-fanout clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,6 +75,12 @@ bench: $(BIN)/minio ## CO harmonization, platform vs bare-DuckDB floor, at BENCH
 	go build -o $(BIN)/cobench ./bench/cobench
 	@echo "==> cobench: $(BENCH_EVENTS) events (CSV files are generated once into bench/out/ and reused)"
 	$(BIN)/cobench run -events $(BENCH_EVENTS) -dir bench/out -bin $(BIN)
+
+bench-fanout: tools ## one release notified to 100 … 2,000 webhook subscribers (FANOUT=100,250,500,1000,2000)
+	@echo "==> building bin/fanout"
+	go build -o $(BIN)/fanout ./bench/fanout
+	@echo "==> fanout: fresh Temporal and MinIO per count, the recorded mirror as sources, verified webhook receivers"
+	$(BIN)/fanout -subscribers $(FANOUT) -bin $(BIN)
 
 clean: ## remove built binaries and the dev state folder
 	rm -rf $(BIN) .osservatorio

@@ -71,6 +71,8 @@ func (a *Activities) bundle(ctx context.Context, o Observatory, version string) 
 	if sel.Full() {
 		return release.Prefix(version), nil
 	}
+	slicing <- struct{}{}
+	defer func() { <-slicing }()
 	db, err := warehouse.Open(ctx, a.DuckDB)
 	if err != nil {
 		return "", err
@@ -84,6 +86,9 @@ func (a *Activities) bundle(ctx context.Context, o Observatory, version string) 
 		WorkDir: a.WorkDir, Signer: signer})
 	return lake.SlicePrefix(o.ID, version), err
 }
+
+// slicing bounds the slices a worker builds at once (each opens a DuckDB).
+var slicing = make(chan struct{}, 2)
 
 // selection is what the observatory subscribes to: as set with the CLI or the API, else as configured.
 func (a *Activities) selection(ctx context.Context, o Observatory) (release.Selection, error) {
@@ -153,11 +158,15 @@ const ErrEndpointDisabled = "EndpointDisabled"
 // Notify posts the release notice to the observatory's webhook, signed per Standard Webhooks. One attempt:
 // the workflow owns the retry schedule. An endpoint disabled after repeated failure is not called.
 func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
-	o, err := a.observatory(in.Observatory)
-	if err != nil {
+	if err := checkVersion(in.Version); err != nil {
 		return err
 	}
-	if err := checkVersion(in.Version); err != nil {
+	return a.notify(ctx, webhook.NewSender(15*time.Second), in.Version, in.Observatory)
+}
+
+func (a *Activities) notify(ctx context.Context, sender *webhook.Sender, version, id string) error {
+	o, err := a.observatory(id)
+	if err != nil {
 		return err
 	}
 	w := o.subscriber().Webhook
@@ -172,12 +181,12 @@ func (a *Activities) Notify(ctx context.Context, in NotifyInput) error {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("the webhook of %s is disabled until %s (%s); osservatorio observatory enable %s",
 			o.ID, st.DisabledUntil.Format(time.RFC3339), st.Reason, o.ID), ErrEndpointDisabled, nil)
 	}
-	body, err := a.notice(ctx, o, in.Version)
+	body, err := a.notice(ctx, o, version)
 	if err != nil {
 		return err
 	}
-	id := "msg_" + strings.ReplaceAll(in.Version, ".", "-") + "_" + o.ID
-	return webhook.NewSender(15*time.Second).Send(ctx, w.URL, w.Secret, id, body, time.Now())
+	msgID := "msg_" + strings.ReplaceAll(version, ".", "-") + "_" + o.ID
+	return sender.Send(ctx, w.URL, w.Secret, msgID, body, time.Now())
 }
 
 func (a *Activities) notice(ctx context.Context, o Observatory, version string) ([]byte, error) {

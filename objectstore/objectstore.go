@@ -187,11 +187,12 @@ func (b *Bucket) GetFile(ctx context.Context, key, path string) error {
 
 // Info describes an object.
 type Info struct {
-	Key         string
-	Size        int64
-	ETag        string
-	Metadata    map[string]string
-	ContentType string
+	Key          string
+	Size         int64
+	ETag         string
+	Metadata     map[string]string
+	ContentType  string
+	LastModified time.Time
 }
 
 // Stat describes key, or returns ErrNotFound.
@@ -200,7 +201,7 @@ func (b *Bucket) Stat(ctx context.Context, key string) (Info, error) {
 	if err != nil {
 		return Info{}, b.classify(key, err)
 	}
-	return Info{Key: key, Size: st.Size, ETag: st.ETag, Metadata: st.UserMetadata, ContentType: st.ContentType}, nil
+	return Info{Key: key, Size: st.Size, ETag: st.ETag, Metadata: st.UserMetadata, ContentType: st.ContentType, LastModified: st.LastModified}, nil
 }
 
 // Exists reports whether key exists.

@@ -51,6 +51,20 @@ func (s *Store) RecordDelivery(ctx context.Context, d Delivery) error {
 	return s.B.PutJSON(ctx, deliveryKey(d.Release, d.Observatory), d, objectstore.PutOptions{})
 }
 
+// ErrNoDelivery says the ledger has no entry for a release and an observatory.
+var ErrNoDelivery = errors.New("no delivery recorded")
+
+// Delivery returns the ledger entry of a release and an observatory, as recorded (acknowledgements not
+// read).
+func (s *Store) Delivery(ctx context.Context, version, observatory string) (Delivery, error) {
+	var d Delivery
+	err := s.B.GetJSON(ctx, deliveryKey(version, observatory), &d)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return d, fmt.Errorf("%s to %s: %w", version, observatory, ErrNoDelivery)
+	}
+	return d, err
+}
+
 // Deliveries returns the ledger entries of a release, by observatory.
 func (s *Store) Deliveries(ctx context.Context, version string) ([]Delivery, error) {
 	infos, err := s.B.List(ctx, "deliveries/"+version+"/", true)

@@ -7,6 +7,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -335,6 +336,11 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 	if err := workflow.ExecuteActivity(qctx, a.ListObservatories).Get(ctx, &targets); err != nil {
 		return res, err
 	}
+	if workflow.GetVersion(ctx, "deliver-batch", workflow.DefaultVersion, 1) == 1 {
+		var err error
+		res.Deliveries, err = deliverAll(ctx, res.Version, targets)
+		return res, err
+	}
 	futures := make([]workflow.ChildWorkflowFuture, len(targets.Observatories))
 	for i, o := range targets.Observatories {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
@@ -351,6 +357,57 @@ func Release(ctx workflow.Context, in ReleaseInput) (ReleaseResult, error) {
 		res.Deliveries = append(res.Deliveries, d)
 	}
 	return res, nil
+}
+
+// deliverAll brings a release to every observatory at a cost that does not grow with their number in
+// Temporal tasks: one activity prepares every bundle and ledger entry; the observatories that pull and
+// have a webhook are notified together by one Notify workflow per retry schedule (it outlives this one);
+// each observatory that takes a push gets a Deliver workflow of its own, retried on its own.
+func deliverAll(ctx workflow.Context, version string, targets activities.DeliveryTargets) ([]release.Delivery, error) {
+	var plans []activities.PreparedDelivery
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, releaseOptions), a.PrepareDeliveries, version).Get(ctx, &plans); err != nil {
+		return nil, err
+	}
+	out := make([]release.Delivery, len(plans))
+	var pushes []int
+	groups := map[string]*NotifyInput{}
+	var order []string
+	for i, p := range plans {
+		out[i] = release.Delivery{Release: version, Observatory: p.Observatory, Status: release.Pending, Mode: "pull", Bundle: p.Bundle}
+		switch {
+		case p.Push:
+			pushes = append(pushes, i)
+		case p.Webhook:
+			key := fmt.Sprint(p.Retry, p.DisableFor)
+			if groups[key] == nil {
+				groups[key] = &NotifyInput{Retry: p.Retry, DisableFor: p.DisableFor}
+				order = append(order, key)
+			}
+			groups[key].Deliveries = append(groups[key].Deliveries, out[i])
+		}
+	}
+	for n, key := range order {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:        fmt.Sprintf("notify-%s-%d-%s", version, n, workflow.GetInfo(ctx).WorkflowExecution.RunID),
+			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		})
+		if err := workflow.ExecuteChildWorkflow(cctx, Notify, *groups[key]).GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			return out, err
+		}
+	}
+	futures := make([]workflow.ChildWorkflowFuture, len(pushes))
+	for j, i := range pushes {
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: fmt.Sprintf("deliver-%s-%s", version, plans[i].Observatory)})
+		futures[j] = workflow.ExecuteChildWorkflow(cctx, Deliver, DeliverInput{Version: version,
+			Observatory: activities.Observatory{ID: plans[i].Observatory}, MaxAttempts: targets.Attempts})
+	}
+	for j, f := range futures {
+		i := pushes[j]
+		if err := f.Get(ctx, &out[i]); err != nil {
+			out[i] = release.Delivery{Release: version, Observatory: plans[i].Observatory, Status: release.Failed, Error: err.Error()}
+		}
+	}
+	return out, nil
 }
 
 // waitEmbargo holds a built release until its embargo: a durable timer, so a worker or server restart
@@ -398,7 +455,7 @@ func Deliver(ctx workflow.Context, in DeliverInput) (release.Delivery, error) {
 			WorkflowID:        fmt.Sprintf("notify-%s-%s-%s", in.Version, in.Observatory.ID, workflow.GetInfo(ctx).WorkflowExecution.RunID),
 			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		})
-		child := workflow.ExecuteChildWorkflow(cctx, Notify, NotifyInput{Delivery: d, Retry: plan.Retry, DisableFor: plan.DisableFor})
+		child := workflow.ExecuteChildWorkflow(cctx, Notify, NotifyInput{Deliveries: []release.Delivery{d}, Retry: plan.Retry, DisableFor: plan.DisableFor})
 		if err := child.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 			return recordFailure(ctx, d, err)
 		}
@@ -426,52 +483,69 @@ func recordFailure(ctx workflow.Context, d release.Delivery, err error) (release
 	return d, workflow.ExecuteActivity(qctx, a.RecordDelivery, d).Get(ctx, nil)
 }
 
-// NotifyInput is one release notice to one observatory's webhook.
+// NotifyInput is one release notice to some observatories' webhooks, on one retry schedule.
 type NotifyInput struct {
-	Delivery   release.Delivery // the ledger entry the notice completes
-	Retry      []time.Duration  // the wait before each attempt
+	Deliveries []release.Delivery // the ledger entries the notices complete (one release)
+	Retry      []time.Duration    // the wait before each attempt
 	DisableFor time.Duration
 }
 
-// Notify posts a release notice to an observatory's webhook on its retry schedule (Svix's by default:
-// at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), one attempt per activity, and records the outcome in
-// the ledger. When every attempt fails the endpoint is disabled for DisableFor; a disabled endpoint is not
-// called.
-func Notify(ctx workflow.Context, in NotifyInput) (release.Delivery, error) {
-	d := in.Delivery
+// Notify posts a release notice to the webhooks of some observatories on their retry schedule (Svix's by
+// default: at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h): each attempt is one activity for all those
+// not yet notified, which records each outcome in the ledger. The endpoints that failed every attempt
+// are recorded as failed and disabled for DisableFor; a disabled endpoint is not called.
+func Notify(ctx workflow.Context, in NotifyInput) ([]release.Delivery, error) {
+	if len(in.Deliveries) == 0 {
+		return nil, nil
+	}
+	version := in.Deliveries[0].Release
+	pending := make([]string, len(in.Deliveries))
+	for i, d := range in.Deliveries {
+		pending[i] = d.Observatory
+	}
 	nctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: time.Minute,
+		StartToCloseTimeout: 10 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
-	var err error
+	failed, final := map[string]string{}, map[string]string{}
 	for i, wait := range in.Retry {
+		if len(pending) == 0 {
+			break
+		}
 		if wait > 0 {
 			if err := workflow.Sleep(ctx, wait); err != nil {
-				return d, err
+				return in.Deliveries, err
 			}
 		}
-		d.NotifyAttempts = i + 1
-		err = workflow.ExecuteActivity(nctx, a.Notify, activities.NotifyInput{Version: d.Release, Observatory: d.Observatory}).Get(ctx, nil)
-		if err == nil {
-			now := workflow.Now(ctx).UTC()
-			d.Status, d.Notified, d.Error, d.Time = release.Notified, &now, "", now
-			break
+		var res activities.NotifyBatchResult
+		err := workflow.ExecuteActivity(nctx, a.NotifyBatch, activities.NotifyBatchInput{Version: version, Observatories: pending, Attempt: i + 1}).Get(ctx, &res)
+		if err != nil { // the attempt as a whole failed (a worker died): every pending one is tried again
+			for _, id := range pending {
+				failed[id] = errorMessage(err)
+			}
+			continue
 		}
-		if k := errorKind(err); k == activities.ErrEndpointDisabled || k == string(fault.BadInput) {
-			break
+		maps.Copy(final, res.Final)
+		pending, failed = pending[:0], res.Failed
+		for id := range res.Failed {
+			pending = append(pending, id)
 		}
+		slices.Sort(pending)
 	}
 	qctx := workflow.WithActivityOptions(ctx, quickOptions)
-	if err != nil {
-		d.Status, d.Error, d.Time = release.Failed, "notify: "+errorMessage(err), workflow.Now(ctx).UTC()
-		if errorKind(err) != activities.ErrEndpointDisabled {
-			reason := fmt.Sprintf("%d attempts failed for release %s: %s", d.NotifyAttempts, d.Release, errorMessage(err))
-			if derr := workflow.ExecuteActivity(qctx, a.DisableEndpoint, d.Observatory, in.DisableFor, reason).Get(ctx, nil); derr != nil {
-				return d, derr
-			}
+	for _, f := range []struct {
+		failed     map[string]string
+		disableFor time.Duration
+	}{{failed, in.DisableFor}, {final, 0}} { // an endpoint already disabled is not disabled again
+		if len(f.failed) == 0 {
+			continue
+		}
+		if err := workflow.ExecuteActivity(qctx, a.FailNotices, version, f.failed, f.disableFor).Get(ctx, nil); err != nil {
+			return in.Deliveries, err
 		}
 	}
-	return d, workflow.ExecuteActivity(qctx, a.RecordDelivery, d).Get(ctx, nil)
+	return in.Deliveries, nil
 }
 
 // deliverCopy is Deliver as it was before subscriptions: the whole release copied into the observatory's

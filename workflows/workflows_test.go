@@ -71,6 +71,9 @@ func TestRefreshChangedReleasesAndOneObservatoryFails(t *testing.T) {
 	env.OnActivity(a.PrepareDelivery, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeliverInput) (activities.DeliveryPlan, error) {
 		return activities.DeliveryPlan{Bundle: "releases/" + in.Version + "/", Push: true}, nil
 	})
+	env.OnActivity(a.PrepareDeliveries, mock.Anything, "1.0.0").Return([]activities.PreparedDelivery{
+		{Observatory: "milano", DeliveryPlan: activities.DeliveryPlan{Push: true}}, {Observatory: "lodi", DeliveryPlan: activities.DeliveryPlan{Push: true}},
+		{Observatory: "pavia", DeliveryPlan: activities.DeliveryPlan{Push: true}}}, nil)
 	deliverCalls := map[string]int{}
 	env.OnActivity(a.Deliver, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.DeliverInput) (release.Delivery, error) {
 		deliverCalls[in.Observatory.ID]++
@@ -246,47 +249,63 @@ func TestHarmonizationOfBadInputIsNotTriedElsewhere(t *testing.T) {
 	}
 }
 
-func notifyEnv(t *testing.T, results ...error) (*testsuite.TestWorkflowEnvironment, *int, *[]release.Delivery, *int) {
+// notifyEnv runs Notify for milano and lodi; milano's attempts answer results in turn (nil: accepted, a
+// non-nil final error: not to be tried again), lodi is accepted at once.
+func notifyEnv(t *testing.T, results ...error) (*testsuite.TestWorkflowEnvironment, *int, *map[string]string, *time.Duration) {
 	t.Helper()
 	env := newEnv(t)
-	calls, disabled := 0, 0
-	var recorded []release.Delivery
-	env.OnActivity(a.Notify, mock.Anything, mock.Anything).Return(func(context.Context, activities.NotifyInput) error {
-		calls++
-		if calls <= len(results) {
-			return results[calls-1]
+	calls := 0
+	var failedForGood map[string]string
+	var disabledFor time.Duration = -1
+	env.OnActivity(a.NotifyBatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyBatchInput) (activities.NotifyBatchResult, error) {
+		res := activities.NotifyBatchResult{Failed: map[string]string{}, Final: map[string]string{}}
+		for _, id := range in.Observatories {
+			if id != "milano" {
+				continue
+			}
+			calls++
+			if calls <= len(results) && results[calls-1] != nil {
+				var ae *temporal.ApplicationError
+				if errors.As(results[calls-1], &ae) && ae.NonRetryable() {
+					res.Final[id] = ae.Message()
+				} else {
+					res.Failed[id] = results[calls-1].Error()
+				}
+			}
+		}
+		return res, nil
+	})
+	env.OnActivity(a.FailNotices, mock.Anything, "1.0.0", mock.Anything, mock.Anything).Return(func(_ context.Context, _ string, failed map[string]string, d time.Duration) error {
+		if d > 0 {
+			failedForGood, disabledFor = failed, d
+		} else if failedForGood == nil {
+			failedForGood = failed
 		}
 		return nil
 	})
-	env.OnActivity(a.DisableEndpoint, mock.Anything, "milano", mock.Anything, mock.Anything).Return(func(context.Context, string, time.Duration, string) error {
-		disabled++
-		return nil
-	})
-	env.OnActivity(a.RecordDelivery, mock.Anything, mock.Anything).Return(func(_ context.Context, d release.Delivery) error {
-		recorded = append(recorded, d)
-		return nil
-	})
-	return env, &calls, &recorded, &disabled
+	return env, &calls, &failedForGood, &disabledFor
 }
 
 var svix = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
 
+func notifyInput() NotifyInput {
+	return NotifyInput{Deliveries: []release.Delivery{{Release: "1.0.0", Observatory: "lodi"}, {Release: "1.0.0", Observatory: "milano"}},
+		Retry: svix, DisableFor: time.Hour}
+}
+
 func TestNotifyRetriesOnScheduleUntilAccepted(t *testing.T) {
 	down := errors.New("POST http://obs/hook: connection refused")
-	env, calls, recorded, disabled := notifyEnv(t, down, down)
+	env, calls, failed, disabledFor := notifyEnv(t, down, down)
 	start := env.Now()
-	env.ExecuteWorkflow(Notify, NotifyInput{Delivery: release.Delivery{Release: "1.0.0", Observatory: "milano", Status: release.Pending}, Retry: svix, DisableFor: time.Hour})
+	env.ExecuteWorkflow(Notify, notifyInput())
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if *calls != 3 || *disabled != 0 {
-		t.Errorf("%d attempts, disabled %d times; want 3 attempts (at once, 5 s, 5 min), not disabled", *calls, *disabled)
+	if *calls != 3 || *failed != nil || *disabledFor != -1 {
+		t.Errorf("%d attempts, failed for good %v; want 3 attempts (at once, 5 s, 5 min), none failed", *calls, *failed)
 	}
 	if took := env.Now().Sub(start); took < 5*time.Minute+5*time.Second || took > 6*time.Minute {
 		t.Errorf("the third attempt came after %s, want 5 min 5 s", took)
-	}
-	if len(*recorded) != 1 || (*recorded)[0].Status != release.Notified || (*recorded)[0].NotifyAttempts != 3 || (*recorded)[0].Notified == nil {
-		t.Errorf("ledger = %+v", *recorded)
 	}
 }
 
@@ -295,27 +314,24 @@ func TestNotifyDisablesAnEndpointThatFailsEveryAttempt(t *testing.T) {
 	for range svix {
 		errs = append(errs, errors.New("POST http://obs/hook: HTTP 500"))
 	}
-	env, calls, recorded, disabled := notifyEnv(t, errs...)
-	env.ExecuteWorkflow(Notify, NotifyInput{Delivery: release.Delivery{Release: "1.0.0", Observatory: "milano"}, Retry: svix, DisableFor: time.Hour})
+	env, calls, failed, disabledFor := notifyEnv(t, errs...)
+	env.ExecuteWorkflow(Notify, notifyInput())
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if *calls != len(svix) || *disabled != 1 {
-		t.Errorf("%d attempts, disabled %d times; want %d, once", *calls, *disabled, len(svix))
-	}
-	if len(*recorded) != 1 || (*recorded)[0].Status != release.Failed || (*recorded)[0].NotifyAttempts != len(svix) {
-		t.Errorf("ledger = %+v", *recorded)
+	if *calls != len(svix) || len(*failed) != 1 || (*failed)["milano"] == "" || *disabledFor != time.Hour {
+		t.Errorf("%d attempts, failed for good %v, disabled for %s; want %d, milano, an hour", *calls, *failed, *disabledFor, len(svix))
 	}
 }
 
 func TestNotifyStopsAtADisabledEndpoint(t *testing.T) {
-	env, calls, recorded, disabled := notifyEnv(t, temporal.NewNonRetryableApplicationError("disabled until …", activities.ErrEndpointDisabled, nil))
-	env.ExecuteWorkflow(Notify, NotifyInput{Delivery: release.Delivery{Release: "1.0.0", Observatory: "milano"}, Retry: svix, DisableFor: time.Hour})
+	env, calls, failed, disabledFor := notifyEnv(t, temporal.NewNonRetryableApplicationError("disabled until …", activities.ErrEndpointDisabled, nil))
+	env.ExecuteWorkflow(Notify, notifyInput())
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if *calls != 1 || *disabled != 0 || len(*recorded) != 1 || (*recorded)[0].Status != release.Failed {
-		t.Errorf("%d attempts, disabled %d, ledger %+v; want one attempt and a failed entry", *calls, *disabled, *recorded)
+	if *calls != 1 || len(*failed) != 1 || *disabledFor != -1 {
+		t.Errorf("%d attempts, failed %v, disabled for %s; want one attempt, recorded failed, not disabled again", *calls, *failed, *disabledFor)
 	}
 }
 
