@@ -29,6 +29,14 @@ func TestInputCheckedAtTheEdge(t *testing.T) {
 		{[]string{"token", "create", "--role", "root"}, "want engineer, auditor, admin or observatory:<id>"},
 		{[]string{"token", "create", "--role", "observatory:atlantide"}, "no observatory \"atlantide\" is configured"},
 		{[]string{"token", "revoke", "../../state/x"}, "is not a token id"},
+		{[]string{"observatory", "credentials", "atlantide"}, "observatory \"atlantide\" is not configured"},
+		{[]string{"observatory", "subscribe", "milano", "--tables", "secrets"}, "table \"secrets\", which releases do not have"},
+		{[]string{"observatory", "subscribe", "bergamo", "--sources", "nowhere"}, "source \"nowhere\", which is not configured"},
+		{[]string{"observatory", "subscribe", "lombardia", "--province-only"}, "province_only needs the observatory's province"},
+		{[]string{"pull", "--dir", "x"}, "pull needs --dir and the observatory's --endpoint"},
+		{[]string{"verify", "1.0.0", "--dir", "x"}, "give a VERSION or --dir DIR (not both)"},
+		{[]string{"verify", "--dir", "/nonexistent/1.0.0"}, "trusted keys"},
+		{[]string{"refresh", "eurostat", "--publish-at", "25:00"}, "publish_at \"25:00\""},
 	} {
 		code, _, stderr := run(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

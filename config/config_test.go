@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/osservatorio-lombardia/osservatorio/deploy"
 )
@@ -111,6 +112,22 @@ sources:
     base_url: http://x
     datasets: [{id: a}]
 `, 4, "license"},
+		{"a delivery mode that does not exist", oneObservatory + `    delivery: carrier-pigeon
+`, 12, "pull or push"},
+		{"a subscription to a table releases do not have", oneObservatory + `    subscription: {tables: [secrets]}
+`, 12, "releases do not have"},
+		{"province only without a province", oneObservatory + `    subscription: {province_only: true}
+`, 12, "needs the observatory's province"},
+		{"a webhook without a secret", oneObservatory + `    subscription: {webhook: {url: "https://mi.example/hook"}}
+`, 12, "OSSERVATORIO_OBSERVATORY_MI_WEBHOOK_SECRET"},
+		{"an embargo that is no time", `storage: {endpoint: x}
+temporal: {address: y}
+sources:
+  eurostat:
+    base_url: http://x
+    publish_at: "tomorrow"
+    datasets: [{id: a}]
+`, 6, "publish_at"},
 		{"bad rate limit", `storage: {endpoint: x}
 temporal: {address: y}
 sources:
@@ -185,5 +202,28 @@ func TestWarningsAndSecrets(t *testing.T) {
 		if strings.Contains(string(shown), secret) {
 			t.Errorf("config show prints the secret %q", secret)
 		}
+	}
+}
+
+// A webhook secret comes from the environment and is never printed.
+func TestWebhookSecretFromTheEnvironment(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	doc := strings.Replace(strings.Replace(oneObservatory, "endpoint: x", `endpoint: "127.0.0.1:9000"`, 1), "address: y", `address: "127.0.0.1:7233"`, 1)
+	c, err := Parse("f.yaml", []byte(doc+`    subscription: {webhook: {url: "https://mi.example/hook"}}
+`), func(k string) string {
+		if k == "OSSERVATORIO_OBSERVATORY_MI_WEBHOOK_SECRET" {
+			return secret
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Observatories[0].Subscription.Webhook
+	if w.Secret != secret || len(w.Retry) != len(DefaultWebhookRetry) || w.DisableFor.D() != 24*time.Hour {
+		t.Errorf("webhook = %+v", w)
+	}
+	if out, _ := json.Marshal(c); strings.Contains(string(out), "MfKQ9r8") {
+		t.Error("the configuration's JSON holds the webhook secret")
 	}
 }
