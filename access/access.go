@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/minio/madmin-go/v3"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -51,7 +52,7 @@ type Manager struct {
 
 // New connects to MinIO's admin API with the platform's root key.
 func New(endpoint, accessKey, secretKey string, useSSL bool, central *objectstore.Bucket) (*Manager, error) {
-	adm, err := madmin.New(endpoint, accessKey, secretKey, useSSL)
+	adm, err := madmin.NewWithOptions(endpoint, &madmin.Options{Creds: credentials.NewStaticV4(accessKey, secretKey, ""), Secure: useSSL})
 	if err != nil {
 		return nil, fmt.Errorf("MinIO admin API at %s: %w", endpoint, err)
 	}

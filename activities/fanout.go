@@ -45,10 +45,20 @@ type NotifyBatchInput struct {
 }
 
 // NotifyBatchResult says which notices failed and why; an observatory not named was notified (and its
-// ledger entry says so), or will not be tried again (Final).
+// ledger entry says so). Both lists are sorted by observatory.
 type NotifyBatchResult struct {
-	Failed map[string]string // observatory → error, to try again
-	Final  map[string]string // observatory → error, not to try again (endpoint disabled, not configured)
+	Failed []Failure // to try again
+	Final  []Failure // not to try again (endpoint disabled, not configured)
+}
+
+// Failure is a notice that failed, and why.
+type Failure struct {
+	Observatory string
+	Error       string
+}
+
+func sortFailures(fs []Failure) {
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Observatory < fs[j].Observatory })
 }
 
 // NotifyBatch posts the release notice to each observatory's webhook, many at once, and records each
@@ -59,7 +69,7 @@ func (a *Activities) NotifyBatch(ctx context.Context, in NotifyBatchInput) (Noti
 	if err := checkVersion(in.Version); err != nil {
 		return NotifyBatchResult{}, err
 	}
-	res := NotifyBatchResult{Failed: map[string]string{}, Final: map[string]string{}}
+	var res NotifyBatchResult
 	var mu sync.Mutex
 	sender := webhook.NewSender(15 * time.Second)
 	err := a.forEach(ctx, len(in.Observatories), func(i int) error {
@@ -85,34 +95,31 @@ func (a *Activities) NotifyBatch(ctx context.Context, in NotifyBatchInput) (Noti
 		switch {
 		case err == nil:
 		case errors.As(err, &ae) && ae.NonRetryable():
-			res.Final[id] = errorText(err)
+			res.Final = append(res.Final, Failure{id, errorText(err)})
 		default:
-			res.Failed[id] = errorText(err)
+			res.Failed = append(res.Failed, Failure{id, errorText(err)})
 		}
 		return nil
 	})
+	sortFailures(res.Failed)
+	sortFailures(res.Final)
 	return res, err
 }
 
 // FailNotices records the notices that failed for good and disables those endpoints for disableFor (0:
 // leaves them as they are).
-func (a *Activities) FailNotices(ctx context.Context, version string, failed map[string]string, disableFor time.Duration) error {
-	ids := make([]string, 0, len(failed))
-	for id := range failed {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return a.forEach(ctx, len(ids), func(i int) error {
-		id := ids[i]
-		d, err := a.ledgerEntry(ctx, version, id)
+func (a *Activities) FailNotices(ctx context.Context, version string, failed []Failure, disableFor time.Duration) error {
+	return a.forEach(ctx, len(failed), func(i int) error {
+		f := failed[i]
+		d, err := a.ledgerEntry(ctx, version, f.Observatory)
 		if err != nil {
 			return err
 		}
-		d.Status, d.Error, d.Time = release.Failed, "notify: "+failed[id], time.Now().UTC()
+		d.Status, d.Error, d.Time = release.Failed, "notify: "+f.Error, time.Now().UTC()
 		if err := a.Releases.RecordDelivery(ctx, d); err != nil || disableFor <= 0 {
 			return err
 		}
-		return a.DisableEndpoint(ctx, id, disableFor, fmt.Sprintf("%d attempts failed for release %s: %s", d.NotifyAttempts, version, failed[id]))
+		return a.DisableEndpoint(ctx, f.Observatory, disableFor, fmt.Sprintf("%d attempts failed for release %s: %s", d.NotifyAttempts, version, f.Error))
 	})
 }
 

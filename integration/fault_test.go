@@ -162,11 +162,11 @@ func stalledSource(t *testing.T, ctx context.Context) {
 			t.Fatal("no failed attempt reported within a minute of a stalled source")
 		}
 		time.Sleep(200 * time.Millisecond)
-		d, err := c.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID())
+		d, err := c.DescribeWorkflow(ctx, run.GetID(), run.GetRunID())
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, pa := range d.GetPendingActivities() {
+		for _, pa := range d.RawResponse.GetPendingActivities() {
 			if f := pa.GetLastFailure(); f != nil {
 				failure = f.GetMessage()
 			}

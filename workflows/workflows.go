@@ -7,7 +7,6 @@ package workflows
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -508,7 +507,7 @@ func Notify(ctx workflow.Context, in NotifyInput) ([]release.Delivery, error) {
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{MaximumAttempts: 1},
 	})
-	failed, final := map[string]string{}, map[string]string{}
+	var failed, final []activities.Failure
 	for i, wait := range in.Retry {
 		if len(pending) == 0 {
 			break
@@ -521,21 +520,21 @@ func Notify(ctx workflow.Context, in NotifyInput) ([]release.Delivery, error) {
 		var res activities.NotifyBatchResult
 		err := workflow.ExecuteActivity(nctx, a.NotifyBatch, activities.NotifyBatchInput{Version: version, Observatories: pending, Attempt: i + 1}).Get(ctx, &res)
 		if err != nil { // the attempt as a whole failed (a worker died): every pending one is tried again
+			failed = failed[:0]
 			for _, id := range pending {
-				failed[id] = errorMessage(err)
+				failed = append(failed, activities.Failure{Observatory: id, Error: errorMessage(err)})
 			}
 			continue
 		}
-		maps.Copy(final, res.Final)
-		pending, failed = pending[:0], res.Failed
-		for id := range res.Failed {
-			pending = append(pending, id)
+		final = append(final, res.Final...)
+		failed, pending = res.Failed, nil
+		for _, f := range res.Failed {
+			pending = append(pending, f.Observatory)
 		}
-		slices.Sort(pending)
 	}
 	qctx := workflow.WithActivityOptions(ctx, quickOptions)
 	for _, f := range []struct {
-		failed     map[string]string
+		failed     []activities.Failure
 		disableFor time.Duration
 	}{{failed, in.DisableFor}, {final, 0}} { // an endpoint already disabled is not disabled again
 		if len(f.failed) == 0 {

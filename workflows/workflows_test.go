@@ -251,14 +251,14 @@ func TestHarmonizationOfBadInputIsNotTriedElsewhere(t *testing.T) {
 
 // notifyEnv runs Notify for milano and lodi; milano's attempts answer results in turn (nil: accepted, a
 // non-nil final error: not to be tried again), lodi is accepted at once.
-func notifyEnv(t *testing.T, results ...error) (*testsuite.TestWorkflowEnvironment, *int, *map[string]string, *time.Duration) {
+func notifyEnv(t *testing.T, results ...error) (*testsuite.TestWorkflowEnvironment, *int, *[]activities.Failure, *time.Duration) {
 	t.Helper()
 	env := newEnv(t)
 	calls := 0
-	var failedForGood map[string]string
+	var failedForGood []activities.Failure
 	var disabledFor time.Duration = -1
 	env.OnActivity(a.NotifyBatch, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.NotifyBatchInput) (activities.NotifyBatchResult, error) {
-		res := activities.NotifyBatchResult{Failed: map[string]string{}, Final: map[string]string{}}
+		var res activities.NotifyBatchResult
 		for _, id := range in.Observatories {
 			if id != "milano" {
 				continue
@@ -267,15 +267,15 @@ func notifyEnv(t *testing.T, results ...error) (*testsuite.TestWorkflowEnvironme
 			if calls <= len(results) && results[calls-1] != nil {
 				var ae *temporal.ApplicationError
 				if errors.As(results[calls-1], &ae) && ae.NonRetryable() {
-					res.Final[id] = ae.Message()
+					res.Final = append(res.Final, activities.Failure{Observatory: id, Error: ae.Message()})
 				} else {
-					res.Failed[id] = results[calls-1].Error()
+					res.Failed = append(res.Failed, activities.Failure{Observatory: id, Error: results[calls-1].Error()})
 				}
 			}
 		}
 		return res, nil
 	})
-	env.OnActivity(a.FailNotices, mock.Anything, "1.0.0", mock.Anything, mock.Anything).Return(func(_ context.Context, _ string, failed map[string]string, d time.Duration) error {
+	env.OnActivity(a.FailNotices, mock.Anything, "1.0.0", mock.Anything, mock.Anything).Return(func(_ context.Context, _ string, failed []activities.Failure, d time.Duration) error {
 		if d > 0 {
 			failedForGood, disabledFor = failed, d
 		} else if failedForGood == nil {
@@ -319,7 +319,7 @@ func TestNotifyDisablesAnEndpointThatFailsEveryAttempt(t *testing.T) {
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if *calls != len(svix) || len(*failed) != 1 || (*failed)["milano"] == "" || *disabledFor != time.Hour {
+	if *calls != len(svix) || len(*failed) != 1 || (*failed)[0].Observatory != "milano" || *disabledFor != time.Hour {
 		t.Errorf("%d attempts, failed for good %v, disabled for %s; want %d, milano, an hour", *calls, *failed, *disabledFor, len(svix))
 	}
 }
