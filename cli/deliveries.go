@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 )
 
@@ -18,11 +20,8 @@ space), the bundle it receives (the release, or its slice), the webhook notices 
 verified and acknowledged the release with its own key.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.open()
+			p, err := a.openRelease(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := a.manifest(cmd.Context(), p, args[0]); err != nil {
 				return err
 			}
 			ds, err := p.Releases.Deliveries(cmd.Context(), args[0])
@@ -72,6 +71,16 @@ verified and acknowledged the release with its own key.`,
 	return c
 }
 
+// openRelease opens the platform and checks that version is a published release (else exit 2).
+func (a *app) openRelease(ctx context.Context, version string) (*platform.Platform, error) {
+	p, err := a.open()
+	if err != nil {
+		return nil, err
+	}
+	_, err = a.manifest(ctx, p, version)
+	return p, err
+}
+
 func (a *app) deliveriesReplayCmd() *cobra.Command {
 	var observatory string
 	c := &cobra.Command{
@@ -81,11 +90,8 @@ func (a *app) deliveriesReplayCmd() *cobra.Command {
 is enabled first if it had been disabled after repeated failures (asking for a replay is asking to call it).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.open()
+			p, err := a.openRelease(cmd.Context(), args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := a.manifest(cmd.Context(), p, args[0]); err != nil {
 				return err
 			}
 			if _, err := observatoryOf(p, observatory); err != nil {

@@ -23,6 +23,16 @@ func (a *app) observatoryCmd() *cobra.Command {
 	return cmd
 }
 
+// openObservatory opens the platform and returns the configured observatory id, or exit 2.
+func (a *app) openObservatory(id string) (*platform.Platform, config.Observatory, error) {
+	p, err := a.open()
+	if err != nil {
+		return nil, config.Observatory{}, err
+	}
+	o, err := observatoryOf(p, id)
+	return p, o, err
+}
+
 // observatoryOf returns the configured observatory id, or exit 2.
 func observatoryOf(p *platform.Platform, id string) (config.Observatory, error) {
 	for _, o := range p.Config.Observatories {
@@ -97,11 +107,7 @@ releases, the public keys and its own delivery space, and writes only its acknow
 stored anywhere: --rotate gives a new one (the old one stops working at once).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.open()
-			if err != nil {
-				return err
-			}
-			o, err := observatoryOf(p, args[0])
+			p, o, err := a.openObservatory(args[0])
 			if err != nil {
 				return err
 			}
@@ -136,11 +142,8 @@ func (a *app) observatoryRevokeCmd() *cobra.Command {
 		Short: "Remove an observatory's storage identity: its key is refused from then on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.open()
+			p, _, err := a.openObservatory(args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := observatoryOf(p, args[0]); err != nil {
 				return err
 			}
 			m, err := p.Access()
@@ -167,11 +170,8 @@ func (a *app) observatoryEnableCmd() *cobra.Command {
 		Short: "Enable an observatory's webhook that was disabled after repeated failures",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.open()
+			p, _, err := a.openObservatory(args[0])
 			if err != nil {
-				return err
-			}
-			if _, err := observatoryOf(p, args[0]); err != nil {
 				return err
 			}
 			before, err := p.Releases.EndpointState(cmd.Context(), args[0])
@@ -206,11 +206,7 @@ slice of each release for it (slices/<id>/<version>/), derived from the release 
 flags it prints the current subscription.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.open()
-			if err != nil {
-				return err
-			}
-			o, err := observatoryOf(p, args[0])
+			p, o, err := a.openObservatory(args[0])
 			if err != nil {
 				return err
 			}

@@ -81,6 +81,7 @@ func observatoryPulls(t *testing.T, ctx context.Context) {
 		t.Errorf("verify --dir: exit %d\n%s%s", code, out, errs)
 	}
 	tamperedAreCaught(t, ctx, bundle)
+	replayedReleaseRefused(t, ctx, c, latest)
 	interruptedPullResumes(t, ctx, c, latest)
 
 	if code, _, errs := osv(t, ctx, "observatory", "revoke", "lodi"); code != 0 {
@@ -116,6 +117,40 @@ func tamperedAreCaught(t *testing.T, ctx context.Context, bundle string) {
 		if code != 3 || !strings.Contains(errs, want) {
 			t.Errorf("one byte of %s changed: exit %d, %s%s; want 3 naming %s", file, code, out, errs, want)
 		}
+	}
+}
+
+// replayedReleaseRefused serves the signed latest release again under a new version: pull refuses it,
+// nothing appears, and the ledger says why.
+func replayedReleaseRefused(t *testing.T, ctx context.Context, c access.Credentials, latest string) {
+	const fake = "98.0.0"
+	infos, err := shared.p.Bucket.List(ctx, release.Prefix(latest), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range infos {
+		key := release.Prefix(fake) + strings.TrimPrefix(in.Key, release.Prefix(latest))
+		if err := shared.p.Bucket.CopyTo(ctx, in.Key, shared.p.Bucket, key); err != nil {
+			t.Fatal(err)
+		}
+		defer shared.p.Bucket.Remove(context.WithoutCancel(ctx), key)
+	}
+	if err := shared.p.Releases.RecordDelivery(ctx, release.Delivery{Release: fake, Observatory: "lodi", Status: release.Pending}); err != nil {
+		t.Fatal(err)
+	}
+	defer shared.p.Bucket.Remove(context.WithoutCancel(ctx), "deliveries/"+fake+"/lodi.json")
+	defer shared.p.Bucket.Remove(context.WithoutCancel(ctx), lake.AckKey("lodi", fake))
+	dir := t.TempDir()
+	code, out, errs := osv(t, ctx, pullArgs(c, dir, "--version", fake)...)
+	if code != 3 || !strings.Contains(errs, `is release "`+latest+`"`) {
+		t.Errorf("pull of a replayed release: exit %d, %s%s; want 3", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, fake)); err == nil {
+		t.Error("the replayed release appeared")
+	}
+	ds, _ := shared.p.Releases.Deliveries(ctx, fake)
+	if len(ds) != 1 || ds[0].Status != release.Failed || !strings.Contains(ds[0].Error, "the observatory's pull") {
+		t.Errorf("ledger of the replayed release: %+v", ds)
 	}
 }
 

@@ -59,11 +59,12 @@ type Result struct {
 type Ack struct {
 	Observatory string    `json:"observatory"`
 	Version     string    `json:"version"`
-	Status      string    `json:"status"` // acknowledged: pulled and verified
+	Status      string    `json:"status"` // pulled, acknowledged (pulled and verified) or failed
 	Time        time.Time `json:"time"`
 	Bundle      string    `json:"bundle"`
 	Files       int       `json:"files"`
 	KeyID       string    `json:"key_id"`
+	Error       string    `json:"error,omitempty"`
 }
 
 // Pull fetches the due releases, each verified before it appears, and acknowledges each.
@@ -188,6 +189,10 @@ func pullOne(ctx context.Context, o Options, version string, keys map[string]sig
 	if err := json.Unmarshal(manifest, &m); err != nil {
 		return res, err
 	}
+	if m.Version != version { // a signed manifest of another release, served under this version
+		err := fmt.Errorf("%w: %s under %s is release %q", ErrNotVerified, release.ManifestName, prefix, m.Version)
+		return res, errors.Join(err, acknowledge(ctx, o, res, release.Failed, err.Error()))
+	}
 	known := localFiles(o.Dir)
 	for _, r := range m.Resources {
 		for _, f := range r.Files() {
@@ -210,12 +215,15 @@ func pullOne(ctx context.Context, o Options, version string, keys map[string]sig
 			}
 		}
 	}
-	v, _, err := release.Check(ctx, release.DirOpener(partial), keys)
-	if err != nil {
+	if err := acknowledge(ctx, o, res, release.Pulled, ""); err != nil {
 		return res, err
 	}
-	if !v.OK {
-		return res, fmt.Errorf("%w: %s", ErrNotVerified, strings.Join(v.Problems(), "; "))
+	v, _, err := release.Check(ctx, release.DirOpener(partial), keys)
+	if err == nil && !v.OK {
+		err = fmt.Errorf("%w: %s", ErrNotVerified, strings.Join(v.Problems(), "; "))
+	}
+	if err != nil {
+		return res, errors.Join(err, acknowledge(ctx, o, res, release.Failed, err.Error()))
 	}
 	if err := os.Rename(partial, res.Dir); err != nil {
 		return res, err
@@ -223,14 +231,21 @@ func pullOne(ctx context.Context, o Options, version string, keys map[string]sig
 	if err := pointLatest(o.Dir); err != nil {
 		return res, err
 	}
-	if o.Observatory != "" {
-		ack := Ack{Observatory: o.Observatory, Version: version, Status: "acknowledged", Time: time.Now().UTC().Truncate(time.Second),
-			Bundle: prefix, Files: res.Files, KeyID: res.KeyID}
-		if err := o.Bucket.PutJSON(ctx, lake.AckKey(o.Observatory, version), ack, objectstore.PutOptions{}); err != nil {
-			return res, fmt.Errorf("acknowledge: %w", err)
-		}
+	return res, acknowledge(ctx, o, res, release.Acknowledged, "")
+}
+
+// acknowledge tells the platform's ledger how the pull of a release went: pulled (every file here, not
+// yet checked), acknowledged (verified and in place) or failed (it did not verify: why).
+func acknowledge(ctx context.Context, o Options, res Result, status, reason string) error {
+	if o.Observatory == "" {
+		return nil
 	}
-	return res, nil
+	ack := Ack{Observatory: o.Observatory, Version: res.Version, Status: status, Time: time.Now().UTC().Truncate(time.Second),
+		Bundle: res.Bundle, Files: res.Files, KeyID: res.KeyID, Error: reason}
+	if err := o.Bucket.PutJSON(ctx, lake.AckKey(o.Observatory, res.Version), ack, objectstore.PutOptions{}); err != nil {
+		return fmt.Errorf("acknowledge: %w", err)
+	}
+	return nil
 }
 
 // fetchFile puts one file of the manifest in the partial bundle: kept if already there whole, linked from

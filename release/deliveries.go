@@ -13,12 +13,13 @@ import (
 )
 
 // Delivery statuses: pending (the bundle is ready to pull) → delivered (copied into the observatory's
-// space, push mode) → notified (its webhook accepted the notice) → acknowledged (it pulled and verified
-// the release, with its own key) | failed.
+// space, push mode) → notified (its webhook accepted the notice) → pulled (the observatory has every file)
+// → acknowledged (it verified the release, with its own key) | failed.
 const (
 	Pending      = "pending"
 	Delivered    = "delivered"
 	Notified     = "notified"
+	Pulled       = "pulled"
 	Acknowledged = "acknowledged"
 	Failed       = "failed"
 )
@@ -92,10 +93,13 @@ func (s *Store) Deliveries(ctx context.Context, version string) ([]Delivery, err
 	return out, nil
 }
 
-// readAck marks d acknowledged when its observatory acknowledged the release.
+// readAck takes the status of d from its observatory's acknowledgement, when there is one: pulled,
+// acknowledged, or failed (what it pulled did not verify).
 func (s *Store) readAck(ctx context.Context, d *Delivery) error {
 	var ack struct {
-		Time time.Time `json:"time"`
+		Status string    `json:"status"`
+		Time   time.Time `json:"time"`
+		Error  string    `json:"error"`
 	}
 	err := s.B.GetJSON(ctx, lake.AckKey(d.Observatory, d.Release), &ack)
 	if errors.Is(err, objectstore.ErrNotFound) {
@@ -104,7 +108,14 @@ func (s *Store) readAck(ctx context.Context, d *Delivery) error {
 	if err != nil {
 		return err
 	}
-	d.Status, d.Acknowledged = Acknowledged, &ack.Time
+	switch ack.Status {
+	case Pulled:
+		d.Status = Pulled
+	case Failed:
+		d.Status, d.Error = Failed, "the observatory's pull: "+ack.Error
+	default:
+		d.Status, d.Acknowledged = Acknowledged, &ack.Time
+	}
 	return nil
 }
 
