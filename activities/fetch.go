@@ -225,9 +225,19 @@ func (a *Activities) keepSignal(ctx context.Context, prev lake.State, signal str
 	return a.Lake.SetState(ctx, prev)
 }
 
+// execution names the workflow execution an activity runs in ("" outside one).
+func execution(ctx context.Context) (workflow, run string) {
+	if !activity.IsActivity(ctx) {
+		return "", ""
+	}
+	e := activity.GetInfo(ctx).WorkflowExecution
+	return e.ID, e.RunID
+}
+
 // landRaw stores a spooled body under its content-addressed key with its sidecar. A key that exists already
 // holds the same bytes: nothing is written.
 func (a *Activities) landRaw(ctx context.Context, key, path string, side lake.Sidecar) error {
+	side.Workflow, side.Run = execution(ctx)
 	err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{IfAbsent: true, ContentType: putOctets.ContentType})
 	switch {
 	case errors.Is(err, objectstore.ErrExists):

@@ -284,6 +284,7 @@ func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
 	st.Parts, st.ReportKey = in.Harmonize.Parts, in.Harmonize.ReportKey
 	st.SnapshotParts, st.PartRows = in.Harmonize.EventParts, in.Harmonize.PartRows
 	st.Cursor, st.Structure = in.Fetch.Cursor, in.Fetch.Structure
+	st.Workflow, st.Run = execution(ctx)
 	if err := a.Lake.SetState(ctx, st); err != nil {
 		return fmt.Errorf("accept %s/%s: %w", in.Source, in.Dataset, err)
 	}

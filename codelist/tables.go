@@ -1,7 +1,9 @@
 package codelist
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -94,4 +96,27 @@ func Variants(label, spellings string) []string {
 		}
 	}
 	return out
+}
+
+// Digests returns the sha256 of every embedded code list file, by file name: what a release records of
+// the code lists it was built with.
+func Digests() (map[string]string, error) {
+	return digests(files, ".")
+}
+
+func digests(fsys embed.FS, dir string) (map[string]string, error) {
+	entries, err := fsys.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, e := range entries {
+		data, err := fsys.ReadFile(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		sum := sha256.Sum256(data)
+		out[e.Name()] = hex.EncodeToString(sum[:])
+	}
+	return out, nil
 }

@@ -442,6 +442,9 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("provinces × classes sum to %d, the region total says %d", provinces, region)
 			}
 		}},
+		{"a flows cell and an observation traced to their raw rows, whose recount equals the published figure", func(t *testing.T) {
+			traceFigures(t, ctx)
+		}},
 		{"new CO rows failing a quality gate are not accepted", func(t *testing.T) {
 			// 200 rows published after the watermark, with a contract nobody knows: an incremental download
 			// appends them to the accepted 2,400, and the share of unmapped contracts blocks the dataset.

@@ -208,7 +208,7 @@ func provinceSlice(t *testing.T, ctx context.Context) {
 		names = append(names, r.Name)
 	}
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"changes-json", "changes-md", "labour_balances", "labour_events", "labour_flows", "observations"}) || m.Osservatorio.SliceOf == nil {
+	if !slices.Equal(names, []string{"changes-json", "changes-md", "inputs", "labour_balances", "labour_events", "labour_flows", "observations"}) || m.Osservatorio.SliceOf == nil {
 		t.Errorf("slice tables %v, slice of %+v", names, m.Osservatorio.SliceOf)
 	}
 	onlySondrio(t, ctx, prefix, m)
@@ -442,7 +442,7 @@ func embargoedRelease(t *testing.T, ctx context.Context) {
 			t.Errorf("bergamo's slice credits %s", s.Source)
 		}
 	}
-	if !slices.Equal(names, []string{"observations", "changes-json", "changes-md"}) {
+	if !slices.Equal(names, []string{"observations", "changes-json", "changes-md", "inputs"}) {
 		t.Errorf("bergamo's slice holds %v, want Eurostat's observations and the change log", names)
 	}
 }

@@ -113,6 +113,9 @@ type Sidecar struct {
 	Requests int    `json:"requests,omitempty"`
 	Download string `json:"download,omitempty"`
 	Base     string `json:"base,omitempty"`
+	// Workflow and Run are the Temporal workflow execution that fetched the bytes.
+	Workflow string `json:"workflow,omitempty"`
+	Run      string `json:"run,omitempty"`
 }
 
 // State is a dataset's accepted state: the snapshot the next release publishes.
@@ -133,6 +136,9 @@ type State struct {
 	FirstPeriod  string    `json:"firstPeriod,omitempty"`
 	LastPeriod   string    `json:"lastPeriod,omitempty"`
 	AcceptedAt   time.Time `json:"acceptedAt"`
+	// Workflow and Run are the Temporal workflow execution (a refresh) that harmonized and accepted it.
+	Workflow string `json:"workflow,omitempty"`
+	Run      string `json:"run,omitempty"`
 	// Parts are further outputs of the same raw object, by table (labour_flows_part for CO events).
 	Parts map[string]string `json:"parts,omitempty"`
 	// ReportKey is the harmonization report beside the snapshot.

@@ -307,3 +307,6 @@ func Tables(all map[string][]Check) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ChecksYAML returns the declared checks as embedded in this binary.
+func ChecksYAML() []byte { return checksYAML }

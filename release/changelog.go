@@ -21,8 +21,8 @@ const (
 	ChangesMD   = "CHANGES.md"
 )
 
-// changeLogResources are the resource names of the change log: every slice carries them.
-var changeLogResources = []string{"changes-json", "changes-md"}
+// changeLogResources are the resources every slice carries: the change log and the inputs record.
+var changeLogResources = []string{"changes-json", "changes-md", "inputs"}
 
 // ChangeLog is what a release changed against the previous one.
 type ChangeLog struct {

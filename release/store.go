@@ -309,6 +309,9 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	if err := s.changeLog(ctx, opts.DB, prev, m, local, dir, stage); err != nil {
 		return nil, err
 	}
+	if err := s.writeInputs(ctx, m, states, dir, stage); err != nil {
+		return nil, err
+	}
 	data, err := Encode(m)
 	if err != nil {
 		return nil, err

@@ -32,6 +32,13 @@ var (
 var COColumns = []string{"DATA", "GENERE", "ETA", "SETTOREECONOMICODETTAGLIO", "TITOLOSTUDIO", "CONTRATTO",
 	"MODALITALAVORO", "PROVINCIAIMPRESA", "ITALIANO"}
 
+// FlowPeriods is, per flow table, the SQL expression of an event's period.
+var FlowPeriods = map[string]string{
+	"labour_flows":           "strftime(event_month, '%Y-%m')",
+	"labour_flows_quarterly": "strftime(event_month, '%Y') || '-Q' || quarter(event_month)",
+	"labour_flows_yearly":    "strftime(event_month, '%Y')",
+}
+
 // FlowsFrom is the first month of the labour flows.
 var FlowsFrom = time.Date(2017, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -548,11 +555,7 @@ func (d *DB) BuildFlows(ctx context.Context, parts []string, dir string) (map[st
 	if err := loadTerritories(ctx, conn); err != nil {
 		return nil, err
 	}
-	periods := map[string]string{
-		"labour_flows":           "strftime(event_month, '%Y-%m')",
-		"labour_flows_quarterly": "strftime(event_month, '%Y') || '-Q' || quarter(event_month)",
-		"labour_flows_yearly":    "strftime(event_month, '%Y')",
-	}
+	periods := FlowPeriods
 	out := map[string]int64{}
 	for _, t := range FlowTables {
 		var n int64

@@ -372,3 +372,10 @@ func (d *DB) SliceParquet(ctx context.Context, spec SliceSpec) (int64, error) {
 	}
 	return copyToParquet(ctx, conn, q, spec.Out)
 }
+
+// SQL returns the text of every SQL file the harmonization and the release build run, by file name.
+func SQL() map[string]string {
+	return map[string]string{"sql/observations.sql": observationsSQL, "sql/labour_events.sql": labourEventsSQL,
+		"sql/labour_flows_part.sql": labourFlowsPartSQL, "sql/labour_flows.sql": labourFlowsSQL,
+		"sql/labour_balances.sql": labourBalancesSQL}
+}
