@@ -3,8 +3,8 @@ package codelist
 import (
 	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"encoding/csv"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"regexp"
