@@ -65,6 +65,8 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 		{"GET /api/releases/{version}/verify", readers, s.verify},
 		{"GET /api/releases/{version}/deliveries", readers, s.deliveries},
 		{"GET /api/datasets", operators, s.datasets},
+		{"GET /api/releases/{version}/lineage/{table}", operators, s.lineage},
+		{"GET /api/releases/{version}/inputs", operators, s.inputs},
 		{"POST /api/sources/{source}/refresh", engineers, s.refresh},
 		{"GET /api/observatories/{id}/subscription", observatories, s.subscription},
 		{"PUT /api/observatories/{id}/subscription", observatories, s.subscribe},
@@ -87,7 +89,8 @@ type server struct {
 
 // Endpoints lists the API's routes, for the index.
 var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
-	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "POST /api/sources/{source}/refresh",
+	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "GET /api/releases/{version}/lineage/{table}",
+	"GET /api/releases/{version}/inputs", "POST /api/sources/{source}/refresh",
 	"GET /api/observatories/{id}/subscription", "PUT /api/observatories/{id}/subscription",
 	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz"}
 

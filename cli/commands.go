@@ -132,7 +132,7 @@ func formatRows(rows map[string]int64) string {
 }
 
 func (a *app) releaseCmd() *cobra.Command {
-	c := &cobra.Command{Use: "release", Short: "List and show published releases"}
+	c := &cobra.Command{Use: "release", Short: "Published releases: list, show, what fed them, how two differ, rebuild one"}
 	c.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List published releases, newest first",
@@ -204,6 +204,7 @@ func (a *app) releaseCmd() *cobra.Command {
 			return nil
 		},
 	})
+	c.AddCommand(a.releaseInputsCmd(), a.releaseDiffCmd(), a.releaseRebuildCmd())
 	return c
 }
 

@@ -64,6 +64,8 @@ func apiRoles(t *testing.T, ctx context.Context) {
 		{"GET", "/api/tokens", "", map[string]int{"engineer": denied, "auditor": denied, "admin": ok, "observatory:milano": denied}},
 		{"POST", "/api/tokens", `{"role": "auditor", "name": "made by the test"}`, map[string]int{"engineer": denied, "auditor": denied, "admin": http.StatusCreated, "observatory:milano": denied}},
 		{"DELETE", "/api/tokens/000000000000", "", map[string]int{"engineer": denied, "auditor": denied, "admin": http.StatusNotFound, "observatory:milano": denied}},
+		{"GET", "/api/releases/1.1.0/lineage/labour_flows?where=territory%3D%27015%27&limit=1", "", map[string]int{"engineer": ok, "auditor": ok, "admin": ok, "observatory:milano": denied}},
+		{"GET", "/api/releases/1.1.0/inputs", "", map[string]int{"engineer": ok, "auditor": ok, "admin": ok, "observatory:milano": denied}},
 		{"GET", "/api/observatories/milano/subscription", "", map[string]int{"engineer": denied, "auditor": denied, "admin": ok, "observatory:milano": ok, "observatory:bergamo": denied}},
 		{"PUT", "/api/observatories/milano/subscription", `{"tables": [], "sources": [], "province_only": false}`, map[string]int{"engineer": denied, "auditor": denied, "admin": ok, "observatory:milano": ok, "observatory:bergamo": denied}},
 	}
@@ -111,6 +113,8 @@ func apiRoles(t *testing.T, ctx context.Context) {
 		{"a cross-site origin", "POST", "/api/sources/eurostat/refresh", "", []string{"Origin", "http://evil.example"}, denied},
 		{"a traversal as version", "GET", "/api/releases/..%2F..%2Fstate/verify", "", nil, http.StatusBadRequest},
 		{"a version that is no release", "GET", "/api/releases/9.9.9/deliveries", "", nil, http.StatusNotFound},
+		{"a lineage question that is SQL", "GET", "/api/releases/1.1.0/lineage/labour_flows?where=1%3D1%20OR%20territory%3D%27015%27", "", nil, http.StatusBadRequest},
+		{"a lineage column that does not exist", "GET", "/api/releases/1.1.0/lineage/labour_flows?where=secret%3D%271%27", "", nil, http.StatusBadRequest},
 		{"a body over the limit", "POST", "/api/tokens", `{"role": "auditor", "name": "` + strings.Repeat("x", api.MaxBody) + `"}`, nil, http.StatusBadRequest},
 	} {
 		code, body := call(tokens["admin"], c.method, c.path, c.body, c.header...)

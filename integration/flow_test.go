@@ -653,6 +653,22 @@ func TestEndToEnd(t *testing.T) {
 			if !bytes.Equal(a, b) {
 				t.Errorf("manifests differ:\n%s\n---\n%s", a, b)
 			}
+			// From the inputs each release recorded: the first one and the latest, after newer ones.
+			for _, v := range []string{"1.0.0", m.Version} {
+				if code, out, errs := osv(t, ctx, "release", "rebuild", v); code != 0 || !strings.Contains(out, "files identical") {
+					t.Errorf("release rebuild %s: exit %d\n%s%s", v, code, out, errs)
+				}
+			}
+			code, out, errs := osv(t, ctx, "release", "diff", "1.0.0", "1.0.1", "--json")
+			var diff struct {
+				Inputs release.InputsDiff `json:"inputs"`
+			}
+			if code != 0 || json.Unmarshal([]byte(out), &diff) != nil || len(diff.Inputs.Datasets) != 1 || diff.Inputs.Datasets[0] != "eurostat/"+unemployment {
+				t.Errorf("release diff 1.0.0 1.0.1: exit %d %s%s; want the revised dataset only", code, out, errs)
+			}
+			if code, out, _ := osv(t, ctx, "release", "inputs", "1.0.0"); code != 0 || !strings.Contains(out, "sql/observations.sql") {
+				t.Errorf("release inputs: exit %d\n%s", code, out)
+			}
 		}},
 		{"an observatory pulls with its own key, verifies, acknowledges; tampering is caught; a revoked key is refused", func(t *testing.T) {
 			observatoryPulls(t, ctx)

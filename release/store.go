@@ -138,6 +138,16 @@ type BuildOptions struct {
 	Credits map[string]Credit
 	// Signer signs the manifest (datapackage.json.sig); nil leaves the release unsigned.
 	Signer *signing.Key
+	// Rebuild marks a rebuild of a published release: the latest quality report is left as it is.
+	Rebuild bool
+}
+
+// putLatestChecks keeps the quality report of the latest build, for `osservatorio checks`.
+func (s *Store) putLatestChecks(ctx context.Context, opts BuildOptions, report *quality.Report) error {
+	if opts.Rebuild {
+		return nil
+	}
+	return s.B.PutJSON(ctx, LatestChecksKey, report, objectstore.PutOptions{})
 }
 
 // Build assembles the release tables from the accepted snapshots, writes them and the manifest under the
@@ -299,7 +309,7 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	if err := s.B.PutJSON(ctx, stage+ChecksName, report, objectstore.PutOptions{}); err != nil {
 		return nil, err
 	}
-	if err := s.B.PutJSON(ctx, LatestChecksKey, report, objectstore.PutOptions{}); err != nil {
+	if err := s.putLatestChecks(ctx, opts, report); err != nil {
 		return nil, err
 	}
 	if blocking := report.Blocking(); len(blocking) > 0 {

@@ -126,3 +126,16 @@ func (n *nullable) Scan(v any) error {
 	}
 	return nil
 }
+
+// RowDifference counts the rows only in a and only in b (as multisets, in any order).
+func (d *DB) RowDifference(ctx context.Context, a, b string) (int64, int64, error) {
+	var onlyA, onlyB int64
+	q := "SELECT count(*) FROM (SELECT * FROM read_parquet(%s) EXCEPT ALL SELECT * FROM read_parquet(%s))"
+	if err := d.db.QueryRowContext(ctx, fmt.Sprintf(q, quoteLiteral(a), quoteLiteral(b))).Scan(&onlyA); err != nil {
+		return 0, 0, err
+	}
+	if err := d.db.QueryRowContext(ctx, fmt.Sprintf(q, quoteLiteral(b), quoteLiteral(a))).Scan(&onlyB); err != nil {
+		return 0, 0, err
+	}
+	return onlyA, onlyB, nil
+}

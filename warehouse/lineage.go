@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"context"
+	"errors"
 	"database/sql"
 	"fmt"
 	"regexp"
@@ -42,6 +43,17 @@ func ParseWhere(s string) ([]Cond, error) {
 	return out, nil
 }
 
+// userError is a mistake in a lineage question, to report to whoever asked.
+type userError struct{ msg string }
+
+func (e *userError) Error() string { return e.msg }
+
+// IsUserError says whether err is a mistake in the question (an unknown column), not a failure.
+func IsUserError(err error) bool {
+	var u *userError
+	return errors.As(err, &u)
+}
+
 // Select returns the number of rows of the Parquet files that meet every condition and up to limit of
 // them: all columns, plus file (which of files) and row (its 0-based position in that file). A column the
 // files lack is an error that names the columns they have.
@@ -58,7 +70,7 @@ func (d *DB) Select(ctx context.Context, files []string, conds []Cond, limit int
 	where, args := []string{"true"}, []any{}
 	for _, c := range conds {
 		if !cols[c.Column] {
-			return 0, nil, fmt.Errorf("no column %q (columns: %s)", c.Column, strings.Join(sortedSet(cols), ", "))
+			return 0, nil, &userError{fmt.Sprintf("no column %q (columns: %s)", c.Column, strings.Join(sortedSet(cols), ", "))}
 		}
 		where = append(where, fmt.Sprintf("CAST(%s AS VARCHAR) %s ?", ident(c.Column), c.Op))
 		args = append(args, c.Value)
