@@ -2,8 +2,8 @@ package warehouse
 
 import (
 	"context"
-	"errors"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
