@@ -3,11 +3,13 @@ package activities
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 
+	"github.com/osservatorio-lombardia/osservatorio/audit"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/signing"
@@ -126,6 +128,12 @@ func (a *Activities) PublishRelease(ctx context.Context, in PublishInput) error 
 	defer keepAlive(ctx, nil)()
 	if err := a.Releases.Publish(ctx, in.ReleaseID, in.Version); err != nil {
 		return classify(err)
+	}
+	wf, run := execution(ctx)
+	host, _ := os.Hostname()
+	if err := (&audit.Log{B: a.Lake.B}).Record(ctx, audit.Entry{Actor: "workflow:" + wf, Action: "release.publish", Target: in.Version,
+		From: host, Details: map[string]string{"run": run, "staged": in.ReleaseID}}); err != nil {
+		activity.GetLogger(ctx).Warn("audit log: entry not written", "action", "release.publish", "error", err)
 	}
 	return classify(a.Releases.Discard(ctx, in.ReleaseID))
 }

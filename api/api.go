@@ -19,6 +19,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/osservatorio-lombardia/osservatorio/audit"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
@@ -164,6 +165,12 @@ func (s *server) json(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
+}
+
+// record appends the caller's action to the audit log.
+func (s *server) record(r *http.Request, by identity.Token, action, target string, details map[string]string) {
+	s.p.Record(r.Context(), audit.Entry{Actor: fmt.Sprintf("token:%s (%s)", by.ID, by.Role), Action: action, Target: target,
+		From: r.RemoteAddr, Details: details})
 }
 
 // fail answers an error the caller can act on, in plain words.
@@ -361,6 +368,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request, tok identity.To
 		return
 	}
 	s.log.Info("refresh started", "source", src, "by", tok.ID, "role", tok.Role, "workflow", run.GetID())
+	s.record(r, tok, "refresh.start", src, map[string]string{"workflow": run.GetID(), "run": run.GetRunID()})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
@@ -395,6 +403,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request, by identity
 		return
 	}
 	s.log.Info("token created", "id", tok.ID, "role", tok.Role, "by", by.ID)
+	s.record(r, by, "token.create", tok.ID, map[string]string{"role": string(tok.Role), "name": tok.Name})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusCreated)
 	_ = json.NewEncoder(w).Encode(map[string]any{"id": tok.ID, "role": tok.Role, "name": tok.Name, "created": tok.Created, "token": secret})
@@ -411,5 +420,6 @@ func (s *server) revokeToken(w http.ResponseWriter, r *http.Request, by identity
 		return
 	}
 	s.log.Info("token revoked", "id", tok.ID, "by", by.ID)
+	s.record(r, by, "token.revoke", tok.ID, map[string]string{"role": string(tok.Role)})
 	s.json(w, tok)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -69,5 +70,7 @@ func (s *server) subscribe(w http.ResponseWriter, r *http.Request, tok identity.
 		s.internal(w, r, err)
 		return
 	}
+	s.record(r, tok, "subscription.change", o.ID, map[string]string{"tables": strings.Join(in.Tables, ","),
+		"sources": strings.Join(in.Sources, ","), "province_only": fmt.Sprint(in.ProvinceOnly)})
 	s.subscription(w, r, tok)
 }

@@ -76,7 +76,7 @@ Configuration comes from --config, else $OSSERVATORIO_CONFIG, else the embedded 
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log more")
 	root.AddCommand(a.devCmd(), a.workerCmd(), a.serveCmd(), a.refreshCmd(), a.releaseCmd(), a.verifyCmd(),
 		a.deliveriesCmd(), a.configCmd(), a.scheduleCmd(), a.mirrorCmd(), a.genCmd(), a.checksCmd(), a.tokenCmd(),
-		a.observatoryCmd(), a.keysCmd(), a.pullCmd(), a.lineageCmd(), a.rawCmd())
+		a.observatoryCmd(), a.keysCmd(), a.pullCmd(), a.lineageCmd(), a.rawCmd(), a.auditCmd())
 	return root
 }
 

@@ -45,6 +45,8 @@ Exits 2 when some dataset failed (the previous data stays published).`,
 			if err != nil {
 				return err
 			}
+			a.record(cmd.Context(), p, "refresh.start", args[0], map[string]string{"workflow": run.GetID(), "run": run.GetRunID(),
+				"datasets": strings.Join(datasets, ","), "force": fmt.Sprint(force), "publish_at": publishAt})
 			if !wait {
 				if a.asJSON {
 					return a.printJSON(map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
@@ -273,6 +275,7 @@ func (a *app) scheduleCmd() *cobra.Command {
 			}
 			defer p.Close()
 			scheds, err := p.RegisterSchedules(cmd.Context())
+			a.record(cmd.Context(), p, "schedule.sync", p.Config.Storage.Bucket, map[string]string{"schedules": fmt.Sprint(len(scheds)), "error": errString(err)})
 			if err != nil {
 				return err
 			}

@@ -98,6 +98,7 @@ is enabled first if it had been disabled after repeated failures (asking for a r
 				return err
 			}
 			d, runID, err := p.ReplayDelivery(cmd.Context(), args[0], observatory)
+			a.record(cmd.Context(), p, "delivery.replay", args[0]+"/"+observatory, map[string]string{"workflow": runID, "error": errString(err)})
 			if err != nil {
 				return err
 			}

@@ -94,6 +94,11 @@ Workers read the key file at every build: with a shared secret file, nothing nee
 			if err := p.Releases.PublishKey(cmd.Context(), next.Public(now)); err != nil {
 				return err
 			}
+			retired := ""
+			if old != nil {
+				retired = old.ID
+			}
+			a.record(cmd.Context(), p, "keys.rotate", next.ID, map[string]string{"retired": retired})
 			if a.asJSON {
 				out := map[string]any{"key_id": next.ID, "file": path}
 				if old != nil {

@@ -116,6 +116,9 @@ stored anywhere: --rotate gives a new one (the old one stops working at once).`,
 				return err
 			}
 			creds, err := m.Issue(cmd.Context(), o.ID, o.Bucket, rotate)
+			if err == nil {
+				a.record(cmd.Context(), p, "observatory.credentials", o.ID, map[string]string{"access_key": creds.AccessKey, "rotate": fmt.Sprint(rotate)})
+			}
 			if errors.Is(err, access.ErrExists) {
 				return &ExitError{Code: 2, Err: fmt.Errorf("%w; its secret was shown when it was made: use --rotate for a new one", err)}
 			}
@@ -155,6 +158,7 @@ func (a *app) observatoryRevokeCmd() *cobra.Command {
 			} else if err != nil {
 				return err
 			}
+			a.record(cmd.Context(), p, "observatory.revoke", args[0], nil)
 			if a.asJSON {
 				return a.printJSON(map[string]any{"observatory": args[0], "revoked": true})
 			}
@@ -181,6 +185,7 @@ func (a *app) observatoryEnableCmd() *cobra.Command {
 			if err := p.Releases.SetEndpointState(cmd.Context(), release.Endpoint{Observatory: args[0]}); err != nil {
 				return err
 			}
+			a.record(cmd.Context(), p, "observatory.enable", args[0], nil)
 			if a.asJSON {
 				return a.printJSON(map[string]any{"observatory": args[0], "was_disabled_until": before.DisabledUntil, "enabled": true})
 			}
@@ -222,6 +227,7 @@ flags it prints the current subscription.`,
 					Sources: sub.Sources, ProvinceOnly: sub.ProvinceOnly, By: "cli"}); err != nil {
 					return err
 				}
+				a.record(cmd.Context(), p, "subscription.change", o.ID, map[string]string{"subscription": sub.String()})
 			}
 			current, ok, err := p.Releases.Subscription(cmd.Context(), o.ID)
 			if err != nil {

@@ -156,6 +156,7 @@ the differing tables instead (same rows in other bytes, or how many differ). Exi
 			if err != nil {
 				return err
 			}
+			a.record(cmd.Context(), p, "release.rebuild", args[0], map[string]string{"identical": fmt.Sprint(rep.Identical)})
 			if a.asJSON {
 				if err := a.printJSON(rep); err != nil {
 					return err

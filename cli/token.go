@@ -33,6 +33,7 @@ func (a *app) tokenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.record(cmd.Context(), p, "token.create", tok.ID, map[string]string{"role": string(tok.Role), "name": tok.Name})
 			if a.asJSON {
 				return a.printJSON(map[string]any{"id": tok.ID, "role": tok.Role, "name": tok.Name, "created": tok.Created, "token": secret})
 			}
@@ -84,6 +85,7 @@ func (a *app) tokenCmd() *cobra.Command {
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
+			a.record(cmd.Context(), p, "token.revoke", t.ID, map[string]string{"role": string(t.Role)})
 			if a.asJSON {
 				return a.printJSON(t)
 			}

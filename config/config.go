@@ -5,6 +5,9 @@ package config
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -361,6 +364,13 @@ func (c *Config) applyDefaults() {
 	for i := range c.Observatories {
 		c.Observatories[i].applyDefaults()
 	}
+}
+
+// Digest is the sha256 of the effective configuration as config show prints it (secrets left out).
+func (c *Config) Digest() string {
+	b, _ := json.Marshal(c)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // KnownSources are the sources this build has connectors for.

@@ -94,3 +94,33 @@ func traceObservation(t *testing.T, ctx context.Context, version string) {
 	}
 	_ = release.InputsName
 }
+
+// auditLog: the actions of the run are in the audit log, with who, what and from where.
+func auditLog(t *testing.T, ctx context.Context) {
+	code, out, errs := osv(t, ctx, "audit", "--json")
+	if code != 0 {
+		t.Fatalf("audit: exit %d %s%s", code, out, errs)
+	}
+	var entries []struct {
+		Actor, Action, Target, From string
+	}
+	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, e := range entries {
+		if e.From == "" {
+			t.Errorf("entry %+v says not where it came from", e)
+		}
+		seen[e.Action] = e.Actor
+	}
+	for action, actor := range map[string]string{"release.publish": "workflow:", "observatory.credentials": "cli:", "observatory.revoke": "cli:",
+		"subscription.change": "", "keys.rotate": "cli:", "delivery.replay": "cli:", "release.rebuild": "cli:", "config.applied": "worker:"} {
+		if got, ok := seen[action]; !ok || !strings.HasPrefix(got, actor) {
+			t.Errorf("audit log: %s by %q, want an entry by %s…", action, got, actor)
+		}
+	}
+	if code, out, _ := osv(t, ctx, "audit", "--action", "keys.", "--since", "1h"); code != 0 || !strings.Contains(out, "keys.rotate") || strings.Contains(out, "release.publish") {
+		t.Errorf("audit --action keys.: exit %d\n%s", code, out)
+	}
+}

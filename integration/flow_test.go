@@ -685,6 +685,9 @@ func TestEndToEnd(t *testing.T) {
 		{"an embargoed release is built at once, invisible to observatories until its time, then published", func(t *testing.T) {
 			embargoedRelease(t, ctx)
 		}},
+		{"every operator action of the run is in the audit log", func(t *testing.T) {
+			auditLog(t, ctx)
+		}},
 		{"two releases never share a version", func(t *testing.T) {
 			st := shared.p.Releases
 			for _, id := range []string{"race-a", "race-b"} {

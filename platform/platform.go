@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/access"
 	"github.com/osservatorio-lombardia/osservatorio/activities"
+	"github.com/osservatorio-lombardia/osservatorio/audit"
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
@@ -40,6 +42,7 @@ type Platform struct {
 	Lake     *lake.Lake
 	Releases *release.Store
 	Tokens   *identity.Store
+	Audit    *audit.Log
 	Logger   *slog.Logger
 
 	temporal client.Client
@@ -57,7 +60,7 @@ func Open(cfg *config.Config, logger *slog.Logger) (*Platform, error) {
 	}
 	b := store.Bucket(cfg.Storage.Bucket)
 	return &Platform{Config: cfg, Store: store, Bucket: b, Lake: lake.New(b), Releases: release.NewStore(b),
-		Tokens: identity.NewStore(b), Logger: logger}, nil
+		Tokens: identity.NewStore(b), Audit: &audit.Log{B: b}, Logger: logger}, nil
 }
 
 // Temporal returns the Temporal client, dialling it the first time.
@@ -205,7 +208,25 @@ func (p *Platform) NewWorker(ctx context.Context, workDir string) (sdkworker.Wor
 	} else if n > 0 {
 		p.Logger.Info("aborted uploads a killed worker left", "bucket", p.Bucket.Name(), "uploads", n)
 	}
+	p.Record(ctx, audit.Entry{Actor: "worker:" + hostname(), Action: "config.applied", Target: p.Config.Storage.Bucket,
+		Details: map[string]string{"sha256": p.Config.Digest()}})
 	return worker.New(c, p.Config.Temporal.TaskQueue, acts, worker.Options{}), nil
+}
+
+// Record appends an entry to the audit log; a failure to write it is logged, not returned: the action it
+// records has happened.
+func (p *Platform) Record(ctx context.Context, e audit.Entry) {
+	if e.From == "" {
+		e.From = hostname()
+	}
+	if err := p.Audit.Record(ctx, e); err != nil {
+		p.Logger.Warn("audit log: entry not written", "action", e.Action, "target", e.Target, "error", err)
+	}
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
 }
 
 // RefreshOptions tune a refresh started on demand.
