@@ -12,7 +12,7 @@ FUZZTIME       ?= 10s
 BENCH_EVENTS   ?= 1000000,25000000
 FANOUT         ?= 100,250,500,1000,2000
 
-.PHONY: help tools build run demo test unit integration lint fuzz bench bench-fanout clean
+.PHONY: help tools build run demo test unit integration lint fuzz bench bench-fanout bench-lineage clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -81,6 +81,12 @@ bench-fanout: tools ## one release notified to 100 … 2,000 webhook subscribers
 	go build -o $(BIN)/fanout ./bench/fanout
 	@echo "==> fanout: fresh Temporal and MinIO per count, the recorded mirror as sources, verified webhook receivers"
 	$(BIN)/fanout -subscribers $(FANOUT) -bin $(BIN)
+
+bench-lineage: ## one labour_flows cell traced to its events at BENCH_EVENTS (exports kept in bench/out/)
+	@echo "==> building bin/lineagebench"
+	go build -o $(BIN)/lineagebench ./bench/lineagebench
+	@echo "==> lineagebench: $(BENCH_EVENTS) events: harmonize, build flows, recount one cell (cold, then warm)"
+	$(BIN)/lineagebench -events $(BENCH_EVENTS) -dir bench/out
 
 clean: ## remove built binaries and the dev state folder
 	rm -rf $(BIN) .osservatorio

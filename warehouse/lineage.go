@@ -173,16 +173,29 @@ func (d *DB) RecountFlow(ctx context.Context, table string, parts []EventPart, c
 		where, args = append(where, c+" IS NOT DISTINCT FROM ?"), append(args, cell[c])
 	}
 	base := strings.Join(where, " AND ")
+	class := fmt.Sprint(cell["contract_class"])
+	// One pass for every measure's count, then a small sample per measure.
+	var filters []string
+	for _, m := range flowMeasures {
+		filters = append(filters, fmt.Sprintf("count(*) FILTER (WHERE event_type = %s AND %s = %s)", quoteLiteral(m.eventType), m.class, quoteLiteral(class)))
+	}
+	recount := make([]int64, len(flowMeasures))
+	dst := make([]any, len(recount))
+	for i := range recount {
+		dst[i] = &recount[i]
+	}
+	if err := conn.QueryRowContext(ctx, "SELECT "+strings.Join(filters, ", ")+" FROM ev WHERE "+base, args...).Scan(dst...); err != nil {
+		return nil, nil, err
+	}
 	var counts []MeasureCount
 	var refs []EventRef
-	for _, m := range flowMeasures {
-		w := base + " AND event_type = ? AND " + m.class + " = ?"
-		a := append(append([]any{}, args...), m.eventType, fmt.Sprint(cell["contract_class"]))
-		mc := MeasureCount{Column: m.column, Published: toInt(cell[m.column]), Rule: m.rule}
-		if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM ev WHERE "+w, a...).Scan(&mc.Recount); err != nil {
-			return nil, nil, err
+	for i, m := range flowMeasures {
+		counts = append(counts, MeasureCount{Column: m.column, Published: toInt(cell[m.column]), Recount: recount[i], Rule: m.rule})
+		if recount[i] == 0 {
+			continue
 		}
-		counts = append(counts, mc)
+		w := base + " AND event_type = ? AND " + m.class + " = ?"
+		a := append(append([]any{}, args...), m.eventType, class)
 		rows, err := conn.QueryContext(ctx, fmt.Sprintf("SELECT raw_export, raw_row, part, part_row FROM ev WHERE %s ORDER BY raw_export, raw_row LIMIT %d", w, sample), a...)
 		if err != nil {
 			return nil, nil, err
