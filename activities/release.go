@@ -77,7 +77,9 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 	}
 	out := BuildResult{Version: m.Version, Resources: map[string]int64{}, Sources: len(m.Sources), PublishAt: a.embargo(m, time.Now())}
 	for _, r := range m.Resources {
-		out.Resources[r.Name] = r.Rows
+		if r.Format == "parquet" { // the tables, not the change log or the inputs record
+			out.Resources[r.Name] = r.Rows
+		}
 	}
 	return out, nil
 }

@@ -103,16 +103,19 @@ func (a *app) printRefresh(res workflows.RefreshResult) {
 	case res.Release.Skipped:
 		fmt.Fprintf(a.stdout, "no new release: the accepted data equal release %s\n", res.Release.Version)
 	default:
-		ok, failed := 0, []string{}
+		pushed, ready, failed := 0, 0, []string{}
 		for _, d := range res.Release.Deliveries {
-			if d.Status == release.Delivered {
-				ok++
-			} else {
+			switch d.Status {
+			case release.Delivered:
+				pushed++
+			case release.Failed:
 				failed = append(failed, d.Observatory)
+			default:
+				ready++
 			}
 		}
-		fmt.Fprintf(a.stdout, "release %s published (%s); delivered to %d of %d observatories", res.Release.Version,
-			formatRows(res.Release.Rows), ok, len(res.Release.Deliveries))
+		fmt.Fprintf(a.stdout, "release %s published (%s); %d observatories can pull it, %d had it pushed", res.Release.Version,
+			formatRows(res.Release.Rows), ready, pushed)
 		if len(failed) > 0 {
 			fmt.Fprintf(a.stdout, "; failed: %s", strings.Join(failed, ", "))
 		}
