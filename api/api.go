@@ -260,7 +260,9 @@ func SummaryOf(m *release.Manifest) Summary {
 	s := Summary{Version: m.Version, Created: m.Created.Format("2006-01-02T15:04:05Z"), Previous: m.Osservatorio.Previous,
 		Bump: m.Osservatorio.Bump, Rows: map[string]int64{}, Sources: len(m.Sources)}
 	for _, r := range m.Resources {
-		s.Rows[r.Name] = r.Rows
+		if r.Format == "parquet" { // tables; the change log and inputs record are files
+			s.Rows[r.Name] = r.Rows
+		}
 	}
 	return s
 }
