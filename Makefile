@@ -35,9 +35,9 @@ $(BIN)/workflowcheck:
 
 tools: $(BIN)/temporal $(BIN)/minio ## build the temporal and minio servers into bin/ (cached)
 
-build: ## build bin/osservatorio
+build: ## build bin/osservatorio (with its VCS revision, which every release records)
 	@echo "==> building bin/osservatorio"
-	go build -o $(BIN)/osservatorio ./cmd/osservatorio
+	go build -buildvcs=auto -o $(BIN)/osservatorio ./cmd/osservatorio
 
 run: tools build ## run the platform on 127.0.0.1, state in .osservatorio/ (Ctrl-C stops everything)
 	$(BIN)/osservatorio dev
