@@ -66,6 +66,9 @@ fuzz: ## run every fuzz target briefly (FUZZTIME=10s each)
 	@for target in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
 		for f in $$(grep -h '^func Fuzz' $$target/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
 			echo "==> fuzz $$target $$f ($(FUZZTIME))"; \
+			go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$target && continue; \
+			if [ -n "$$(git status --porcelain $$target/testdata/fuzz)" ]; then echo "fuzz: $$f found a failing input (above, and in $$target/testdata/fuzz)"; exit 1; fi; \
+			echo "==> fuzz $$target $$f: the engine stopped without a failing input (a loaded machine); once more"; \
 			go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$target || exit 1; \
 		done; \
 	done

@@ -16,6 +16,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
@@ -73,6 +74,8 @@ type Activities struct {
 	ReleaseName   string
 	// SigningKey is the file of the key that signs releases; empty leaves them unsigned.
 	SigningKey string
+	// Lineage emits an OpenLineage event at the start and end of each job run; nil emits none.
+	Lineage *openlineage.Emitter
 	// DeliveryAttempts bounds the tries of one observatory's delivery.
 	DeliveryAttempts int32
 	WorkDir          string // spool and scratch space; only the raw cache is kept there between activities

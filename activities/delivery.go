@@ -13,6 +13,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/signing"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
@@ -122,10 +123,14 @@ func (a *Activities) Deliver(ctx context.Context, in DeliverInput) (release.Deli
 	if s := o.subscriber().Store; s != nil {
 		store = s
 	}
+	run := a.trace(ctx, "deliver."+o.ID, "", time.Time{}, a.object(bundle+release.ManifestName, "", nil))
 	n, err := a.Releases.Deliver(ctx, in.Version, bundle, store.Bucket(o.Bucket), o.Prefix)
 	if err != nil {
-		return release.Delivery{}, fmt.Errorf("deliver %s to %s: %w", in.Version, o.ID, err)
+		err = fmt.Errorf("deliver %s to %s: %w", in.Version, o.ID, err)
+		run.End(ctx, nil, err)
+		return release.Delivery{}, err
 	}
+	run.End(ctx, []openlineage.Dataset{{Namespace: "s3://" + o.Bucket, Name: o.Prefix + "releases/" + in.Version + "/" + release.ManifestName}}, nil)
 	d := release.Delivery{
 		Release: in.Version, Observatory: o.ID, Status: release.Delivered, Mode: "push", Bundle: bundle,
 		Attempts: activity.GetInfo(ctx).Attempt, Time: time.Now().UTC(), Files: n, Target: target(o, in.Version),

@@ -17,6 +17,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 )
 
 // FetchInput names the dataset to fetch.
@@ -25,6 +26,8 @@ type FetchInput struct {
 	Dataset string
 	// Force skips the change check and conditional headers (a backfill or a manual re-fetch).
 	Force bool
+	// Nominal is when a scheduled refresh was due (zero for one started by hand).
+	Nominal time.Time `json:",omitempty"`
 }
 
 // FetchResult says whether the dataset changed and, if so, where its raw bytes landed.
@@ -54,11 +57,23 @@ type FetchResult struct {
 // to a content-addressed raw object with its sidecar. A body that is not data (an HTML page, an error
 // document, a truncated or oversized download) is kept under raw/ for inspection and reported as BadInput.
 func (a *Activities) Fetch(ctx context.Context, in FetchInput) (FetchResult, error) {
+	run := a.trace(ctx, "fetch."+in.Source+"."+in.Dataset, "", in.Nominal)
 	res, err := a.fetch(ctx, in)
 	if err == nil && !res.Changed {
 		res, err = a.staleSnapshot(ctx, in, res)
 	}
-	return res, classify(fault.In(err, in.Source, in.Dataset), res)
+	err = fault.In(err, in.Source, in.Dataset)
+	if run != nil {
+		if res.URL != "" {
+			run.Inputs(openlineage.Source(in.Source, res.URL))
+		}
+		var outputs []openlineage.Dataset
+		if res.RawKey != "" {
+			outputs = append(outputs, a.object(res.RawKey, res.SHA256, nil))
+		}
+		run.End(ctx, outputs, err)
+	}
+	return res, classify(err, res)
 }
 
 // staleSnapshot turns an unchanged dataset whose accepted snapshot was made by an older harmonizer, or

@@ -16,6 +16,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 	"github.com/osservatorio-lombardia/osservatorio/quality"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
@@ -52,8 +53,26 @@ type HarmonizeResult struct {
 // the same raw object by the same harmonizer version already in place is reused.
 func (a *Activities) Harmonize(ctx context.Context, in HarmonizeInput) (HarmonizeResult, error) {
 	defer keepAlive(ctx, nil)()
+	sql, columns := harmonizeRule(in.Source)
+	run := a.trace(ctx, "harmonize."+in.Source+"."+in.Dataset, sql, time.Time{}, a.object(in.RawKey, in.SHA256, nil))
 	res, err := a.harmonize(ctx, in)
-	return res, classify(fault.In(err, in.Source, in.Dataset))
+	err = fault.In(err, in.Source, in.Dataset)
+	if run != nil {
+		var outputs []openlineage.Dataset
+		if res.SnapshotKey != "" {
+			outputs = append(outputs, a.object(res.SnapshotKey, "", columns))
+		}
+		run.End(ctx, outputs, err)
+	}
+	return res, classify(err)
+}
+
+// harmonizeRule is the SQL and the schema of what a source's harmonization writes.
+func harmonizeRule(source string) (string, []warehouse.Column) {
+	if source == "lombardia" {
+		return warehouse.SQL()["sql/labour_events.sql"], warehouse.LabourEventsColumns
+	}
+	return warehouse.SQL()["sql/observations.sql"], warehouse.ObservationColumns
 }
 
 const (

@@ -11,6 +11,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/audit"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/signing"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
@@ -68,12 +69,28 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 	if err != nil {
 		return BuildResult{}, err
 	}
+	var inputs []openlineage.Dataset
+	for _, st := range states {
+		inputs = append(inputs, a.object(st.SnapshotKey, "", nil))
+	}
+	sqls := warehouse.SQL()
+	run := a.trace(ctx, "release.build", sqls["sql/labour_flows.sql"]+"\n"+sqls["sql/labour_balances.sql"], time.Time{}, inputs...)
 	m, err := a.Releases.Build(ctx, states, release.BuildOptions{
 		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db, Credits: credits, Signer: signer,
 	})
 	if err != nil {
+		run.End(ctx, nil, err)
 		_ = a.Releases.Discard(ctx, in.ReleaseID)
 		return BuildResult{}, classify(err)
+	}
+	if run != nil {
+		var outputs []openlineage.Dataset
+		for _, r := range m.Resources {
+			for _, f := range r.Files() {
+				outputs = append(outputs, a.object(release.StagingPrefix(in.ReleaseID)+f.Path, strings.TrimPrefix(f.Hash, "sha256:"), tableFields(r)))
+			}
+		}
+		run.End(ctx, outputs, nil)
 	}
 	out := BuildResult{Version: m.Version, Resources: map[string]int64{}, Sources: len(m.Sources), PublishAt: a.embargo(m, time.Now())}
 	for _, r := range m.Resources {
@@ -128,13 +145,16 @@ type PublishInput struct {
 // means another release took the version first.
 func (a *Activities) PublishRelease(ctx context.Context, in PublishInput) error {
 	defer keepAlive(ctx, nil)()
+	run := a.trace(ctx, "release.publish", "", time.Time{}, a.object(release.StagingPrefix(in.ReleaseID)+release.ManifestName, "", nil))
 	if err := a.Releases.Publish(ctx, in.ReleaseID, in.Version); err != nil {
+		run.End(ctx, nil, err)
 		return classify(err)
 	}
-	wf, run := execution(ctx)
+	run.End(ctx, []openlineage.Dataset{a.object(release.Prefix(in.Version)+release.ManifestName, "", nil)}, nil)
+	wf, runID := execution(ctx)
 	host, _ := os.Hostname()
 	if err := (&audit.Log{B: a.Lake.B}).Record(ctx, audit.Entry{Actor: "workflow:" + wf, Action: "release.publish", Target: in.Version,
-		From: host, Details: map[string]string{"run": run, "staged": in.ReleaseID}}); err != nil {
+		From: host, Details: map[string]string{"run": runID, "staged": in.ReleaseID}}); err != nil {
 		activity.GetLogger(ctx).Warn("audit log: entry not written", "action", "release.publish", "error", err)
 	}
 	return classify(a.Releases.Discard(ctx, in.ReleaseID))

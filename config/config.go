@@ -34,7 +34,16 @@ type Config struct {
 	Release       Release           `yaml:"release" json:"release"`
 	Sources       map[string]Source `yaml:"sources" json:"sources"`
 	Observatories []Observatory     `yaml:"observatories" json:"observatories"`
+	Lineage       Lineage           `yaml:"lineage" json:"lineage"`
 	lines         map[string]int    // path → line, for errors found after decoding
+}
+
+// Lineage is where OpenLineage events go besides the bucket's lineage/ folder.
+type Lineage struct {
+	// URL of a Marquez-compatible API (events are POSTed to URL/api/v1/lineage); empty: the bucket only.
+	URL string `yaml:"url" json:"url,omitempty"`
+	// Namespace of the platform's jobs (default osservatorio).
+	Namespace string `yaml:"namespace" json:"namespace"`
 }
 
 // Storage is the S3-compatible object store (MinIO locally).
@@ -340,6 +349,7 @@ func (c *Config) applyDefaults() {
 	def(&c.Temporal.Namespace, "default")
 	def(&c.Temporal.TaskQueue, "osservatorio")
 	def(&c.Dev.StateDir, ".osservatorio")
+	def(&c.Lineage.Namespace, "osservatorio")
 	def(&c.Dev.BinDir, "bin")
 	def(&c.Release.Name, "osservatorio-lombardia")
 	def(&c.Release.SigningKey, filepath.Join(c.Dev.StateDir, "keys", "release-signing.pem"))
@@ -413,6 +423,9 @@ func (c *Config) validate() []Problem {
 	}
 	if len(c.Sources) == 0 {
 		add("sources", "at least one source is required")
+	}
+	if u := c.Lineage.URL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		add("lineage.url", "lineage.url %q must start with http:// or https://", u)
 	}
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	names := make([]string, 0, len(c.Sources))

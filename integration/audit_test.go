@@ -1,12 +1,19 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/osservatorio-lombardia/osservatorio/lineage"
 	"github.com/osservatorio-lombardia/osservatorio/release"
@@ -122,5 +129,115 @@ func auditLog(t *testing.T, ctx context.Context) {
 	}
 	if code, out, _ := osv(t, ctx, "audit", "--action", "keys.", "--since", "1h"); code != 0 || !strings.Contains(out, "keys.rotate") || strings.Contains(out, "release.publish") {
 		t.Errorf("audit --action keys.: exit %d\n%s", code, out)
+	}
+}
+
+// lineageReceiver is a Marquez-compatible endpoint: it keeps every event POSTed to /api/v1/lineage.
+type lineageReceiver struct {
+	mu     sync.Mutex
+	events [][]byte
+}
+
+func (l *lineageReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost || r.URL.Path != "/api/v1/lineage" {
+		http.NotFound(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	l.mu.Lock()
+	l.events = append(l.events, body)
+	l.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+}
+
+// openLineageEvents: every job run of the run so far emitted a START and a COMPLETE or FAIL, stored in the
+// bucket and posted to the endpoint, each valid against the RunEvent rules; a failed fetch carries its
+// error; harmonizations carry their SQL, fetches their source URL, runs their parent workflow run.
+func openLineageEvents(t *testing.T, ctx context.Context) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile(filepath.Join(repoRoot(), "integration/testdata/openlineage-runevent.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := shared.p.Bucket.List(ctx, "lineage/", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type event struct {
+		EventType string `json:"eventType"`
+		Run       struct {
+			RunID  string                    `json:"runId"`
+			Facets map[string]map[string]any `json:"facets"`
+		} `json:"run"`
+		Job struct {
+			Name   string                    `json:"name"`
+			Facets map[string]map[string]any `json:"facets"`
+		} `json:"job"`
+		Inputs []struct {
+			Facets map[string]map[string]any `json:"facets"`
+		} `json:"inputs"`
+	}
+	byRun := map[string][]event{}
+	for _, in := range infos {
+		rc, err := shared.p.Bucket.Get(ctx, in.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		line, _ := io.ReadAll(rc)
+		rc.Close()
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(line))
+		if err != nil {
+			t.Fatalf("%s: %v", in.Key, err)
+		}
+		if err := sch.Validate(doc); err != nil {
+			t.Errorf("%s does not follow the RunEvent rules: %v", in.Key, err)
+		}
+		var e event
+		json.Unmarshal(line, &e)
+		byRun[e.Run.RunID] = append(byRun[e.Run.RunID], e)
+	}
+	if len(byRun) < 20 {
+		t.Fatalf("%d job runs traced", len(byRun))
+	}
+	var failedFetch, sql, dataSource, parent bool
+	for id, evs := range byRun {
+		if len(evs) != 2 || evs[0].EventType == evs[1].EventType {
+			t.Errorf("run %s of %s: %d events, want a START and a COMPLETE or FAIL", id, evs[0].Job.Name, len(evs))
+			continue
+		}
+		for _, e := range evs {
+			if e.EventType == "FAIL" && strings.HasPrefix(e.Job.Name, "fetch.") && e.Run.Facets["errorMessage"]["message"] != nil {
+				failedFetch = true
+			}
+			if strings.HasPrefix(e.Job.Name, "harmonize.") && e.Job.Facets["sql"]["query"] != nil {
+				sql = true
+			}
+			if e.Run.Facets["parent"] != nil {
+				parent = true
+			}
+			for _, in := range e.Inputs {
+				if in.Facets["dataSource"] != nil {
+					dataSource = true
+				}
+			}
+		}
+	}
+	if !failedFetch || !sql || !dataSource || !parent {
+		t.Errorf("facets seen: a failed fetch with its error %v, harmonization SQL %v, a source URL %v, a parent run %v", failedFetch, sql, dataSource, parent)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		shared.lineage.mu.Lock()
+		posted := len(shared.lineage.events)
+		shared.lineage.mu.Unlock()
+		if posted >= len(infos) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%d events posted to the endpoint, %d stored", posted, len(infos))
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -685,6 +685,9 @@ func TestEndToEnd(t *testing.T) {
 		{"an embargoed release is built at once, invisible to observatories until its time, then published", func(t *testing.T) {
 			embargoedRelease(t, ctx)
 		}},
+		{"every job run emitted OpenLineage START and COMPLETE or FAIL, stored and posted, valid RunEvents", func(t *testing.T) {
+			openLineageEvents(t, ctx)
+		}},
 		{"every operator action of the run is in the audit log", func(t *testing.T) {
 			auditLog(t, ctx)
 		}},

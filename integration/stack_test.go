@@ -40,6 +40,7 @@ type env struct {
 	worker  sdkworker.Worker // the in-process worker (a test may stop it and start another)
 	stack   *devstack.Stack  // the Temporal and MinIO servers (a test may restart them)
 	hooks   *hookReceiver    // Sondrio's webhook endpoint
+	lineage *lineageReceiver // a Marquez-compatible endpoint
 }
 
 var shared *env
@@ -96,6 +97,10 @@ func run(m *testing.M) int {
 	cfg.Temporal.Address, cfg.Temporal.TaskQueue = tAddr, "it-"+fmt.Sprint(time.Now().UnixNano())
 	cfg.Release.DeliveryAttempts = 2
 	cfg.Release.SigningKey = filepath.Join(state, "keys", "release-signing.pem")
+	lineageSink := &lineageReceiver{}
+	lineageSrv := httptest.NewServer(lineageSink)
+	defer lineageSrv.Close()
+	cfg.Lineage.URL = lineageSrv.URL
 	hooks := &hookReceiver{secret: hookSecret}
 	hookSrv := httptest.NewServer(hooks)
 	defer hookSrv.Close()
@@ -158,7 +163,7 @@ func run(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
-	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w, stack: stack, hooks: hooks}
+	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w, stack: stack, hooks: hooks, lineage: lineageSink}
 	defer func() { shared.worker.Stop() }()
 	return m.Run()
 }

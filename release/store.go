@@ -32,6 +32,9 @@ func Prefix(version string) string { return "releases/" + version + "/" }
 
 func stagingPrefix(releaseID string) string { return "staging/" + releaseID + "/" }
 
+// StagingPrefix is where a release is built before it gets its version.
+func StagingPrefix(releaseID string) string { return stagingPrefix(releaseID) }
+
 func claimKey(version string) string { return "claims/" + version }
 
 // Store reads and writes releases in the platform's bucket.

@@ -30,6 +30,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 	"github.com/osservatorio-lombardia/osservatorio/ratelimit"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
@@ -152,7 +153,9 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		Sources: map[string]activities.Source{}, ReleaseName: cfg.Release.Name, SigningKey: cfg.Release.SigningKey, WorkDir: workDir,
 		DeliveryAttempts: int32(cfg.Release.DeliveryAttempts),
 		DuckDB:           warehouse.Options{TempDir: workDir, MemoryLimit: DuckDBMemoryLimit},
+		Lineage:          &openlineage.Emitter{Bucket: bucket, JobNamespace: cfg.Lineage.Namespace, URL: cfg.Lineage.URL, Logger: logger},
 	}
+	acts.Lineage.Run(ctx)
 	credits := Credits(cfg)
 	for _, name := range cfg.SourceNames() {
 		src := cfg.Sources[name]

@@ -158,7 +158,8 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 	}
 	var f activities.FetchResult
 	fctx := workflow.WithActivityOptions(ctx, fetchOptions)
-	err := workflow.ExecuteActivity(fctx, a.Fetch, activities.FetchInput{Source: in.Source, Dataset: id, Force: in.Force}).Get(ctx, &f)
+	nominal, _ := workflow.GetTypedSearchAttributes(ctx).GetTime(scheduledStart) // set by a Schedule
+	err := workflow.ExecuteActivity(fctx, a.Fetch, activities.FetchInput{Source: in.Source, Dataset: id, Force: in.Force, Nominal: nominal}).Get(ctx, &f)
 	var ae *temporal.ApplicationError
 	if errors.As(err, &ae) && ae.HasDetails() {
 		_ = ae.Details(&f) // what was fetched before the failure, e.g. the raw object kept for inspection
@@ -234,6 +235,9 @@ func worthAnotherWorker(err error) bool {
 	}
 	return false
 }
+
+// scheduledStart is the search attribute a Temporal Schedule sets on the runs it starts: when it was due.
+var scheduledStart = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")
 
 // errorMessage returns the innermost application error's message: the classified reason, without the
 // activity-task wrapping.
