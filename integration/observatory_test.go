@@ -77,6 +77,7 @@ func observatoryPulls(t *testing.T, ctx context.Context) {
 		t.Errorf("ledger of lodi for %s: %+v, want acknowledged", latest, ds)
 	}
 	bundle := filepath.Join(dir, latest)
+	rerunChecks(t, ctx, latest, bundle)
 	if code, out, errs := osv(t, ctx, "verify", "--dir", bundle); code != 0 {
 		t.Errorf("verify --dir: exit %d\n%s%s", code, out, errs)
 	}
@@ -89,6 +90,39 @@ func observatoryPulls(t *testing.T, ctx context.Context) {
 	}
 	if code, _, _ := osv(t, ctx, pullArgs(c, t.TempDir())...); code == 0 {
 		t.Error("a revoked key still pulls")
+	}
+}
+
+// rerunChecks runs the queries the quality report of a release stored against the files of the release
+// as pulled, and finds the counts the report says.
+func rerunChecks(t *testing.T, ctx context.Context, version, bundle string) {
+	rep, err := shared.p.Releases.Checks(ctx, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := warehouse.Open(ctx, warehouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ran := 0
+	for _, r := range rep.Results {
+		if r.Query == "" || strings.Contains(r.Query, "../") || !strings.Contains(r.Query, "'data/") {
+			continue
+		}
+		var n int64
+		q := strings.ReplaceAll(r.Query, "'data/", "'"+bundle+"/data/")
+		if err := db.SQL().QueryRowContext(ctx, q).Scan(&n); err != nil {
+			t.Errorf("check %s %s: the stored query does not run on the pulled files: %v", r.Table, r.Name, err)
+			continue
+		}
+		if n != r.Failing {
+			t.Errorf("check %s %s: %d failing on the pulled files, the report says %d", r.Table, r.Name, n, r.Failing)
+		}
+		ran++
+	}
+	if ran < 10 {
+		t.Errorf("only %d stored queries ran again", ran)
 	}
 }
 

@@ -154,12 +154,33 @@ func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 
 // GetJSON decodes the JSON object at key into v.
 func (b *Bucket) GetJSON(ctx context.Context, key string, v any) error {
+	var err error
+	// A record rewritten while it is read (a ledger entry, a state) fails the read's precondition on
+	// its ETag: read it again, whole.
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = b.getJSON(ctx, key, v); !preconditionFailed(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func preconditionFailed(err error) bool {
+	var er minio.ErrorResponse
+	return errors.As(err, &er) && er.Code == "PreconditionFailed"
+}
+
+func (b *Bucket) getJSON(ctx context.Context, key string, v any) error {
 	r, err := b.Get(ctx, key)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	if err := json.NewDecoder(r).Decode(v); err != nil {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("decode %s/%s: %w", b.name, key, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
 		return fmt.Errorf("decode %s/%s: %w", b.name, key, err)
 	}
 	return nil

@@ -384,7 +384,16 @@ func (s *Store) check(ctx context.Context, opts BuildOptions, m *Manifest, local
 				}
 			}
 		}
-		rep.Add(quality.Run(ctx, opts.DB.SQL(), table, "read_parquet('"+strings.ReplaceAll(path, "'", "''")+"')", all[table], pv)...)
+		results := quality.Run(ctx, opts.DB.SQL(), table, "read_parquet('"+strings.ReplaceAll(path, "'", "''")+"')", all[table], pv)
+		// The stored queries read the published files, relative to the bundle (run them in a pulled
+		// release's folder, or with the release's prefix in front), not this build's temporary ones.
+		for i := range results {
+			results[i].Query = strings.ReplaceAll(results[i].Query, "'"+strings.ReplaceAll(path, "'", "''")+"'", "'data/"+table+".parquet'")
+			if pv != nil && pv.From != "" {
+				results[i].Query = strings.ReplaceAll(results[i].Query, pv.From, "read_parquet('../"+opts.Plan.Previous+"/data/"+table+".parquet')")
+			}
+		}
+		rep.Add(results...)
 	}
 	for _, st := range events {
 		if st.ReportKey == "" {
