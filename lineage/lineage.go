@@ -195,7 +195,7 @@ func eventRow(res release.Resource, local []string, row map[string]any) int64 {
 	offsets := map[string]int64{}
 	for i, p := range res.Files() {
 		if local[i] == fmt.Sprint(row["file"]) {
-			return offsets[p.RawSHA256] + toInt(row["row"])
+			return offsets[p.RawSHA256] + warehouse.Int(row["row"])
 		}
 		offsets[p.RawSHA256] += p.Rows
 	}
@@ -245,7 +245,7 @@ func (tr *Tracer) raw(ctx context.Context, raws map[string]Raw, sha string, posi
 		return &Raw{SHA256: sha, SidecarError: "no source of the release has this raw object"}
 	}
 	if position != nil {
-		p := toInt(position)
+		p := warehouse.Int(position)
 		r.Position = &p
 	}
 	var side lake.Sidecar
@@ -277,20 +277,4 @@ func (tr *Tracer) local(ctx context.Context, version string, files []release.Par
 		out = append(out, path)
 	}
 	return out, nil
-}
-
-func toInt(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case int32:
-		return int64(x)
-	case int:
-		return int64(x)
-	case uint64:
-		return int64(x)
-	case float64:
-		return int64(x)
-	}
-	return 0
 }

@@ -213,6 +213,9 @@ func (d *DB) RecountFlow(ctx context.Context, table string, parts []EventPart, c
 	return counts, refs, nil
 }
 
+// Int reads an integer column's value as DuckDB returns it.
+func Int(v any) int64 { return toInt(v) }
+
 func toInt(v any) int64 {
 	switch x := v.(type) {
 	case int64:
@@ -220,6 +223,8 @@ func toInt(v any) int64 {
 	case int32:
 		return int64(x)
 	case int:
+		return int64(x)
+	case uint64:
 		return int64(x)
 	case float64:
 		return int64(x)
