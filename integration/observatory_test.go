@@ -357,9 +357,15 @@ func webhookRetries(t *testing.T, ctx context.Context) {
 	if !strings.Contains(d.Error, "503") {
 		t.Errorf("ledger after every attempt failed: %+v", d)
 	}
-	st, err := shared.p.Releases.EndpointState(ctx, "sondrio")
-	if err != nil || !st.DisabledUntil.After(time.Now().Add(50*time.Minute)) {
-		t.Errorf("endpoint state %+v, %v; want disabled for an hour", st, err)
+	// The ledger says the last attempt failed; then the endpoint is disabled (recorded right after).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		st, err := shared.p.Releases.EndpointState(ctx, "sondrio")
+		if err == nil && st.DisabledUntil.After(time.Now().Add(50*time.Minute)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("endpoint state %+v, %v; want disabled for an hour", st, err)
+		}
 	}
 	shared.hooks.failNext(0)
 	start = time.Now()
