@@ -266,7 +266,8 @@ func (a *app) configCmd() *cobra.Command {
 }
 
 func (a *app) scheduleCmd() *cobra.Command {
-	c := &cobra.Command{Use: "schedule", Short: "Register the sources' Temporal Schedules"}
+	c := &cobra.Command{Use: "schedule", Short: "The sources' Temporal Schedules: sync, list, pause, resume, trigger"}
+	c.AddCommand(a.scheduleListCmd(), a.scheduleActionCmd("pause"), a.scheduleActionCmd("resume"), a.scheduleActionCmd("trigger"))
 	c.AddCommand(&cobra.Command{
 		Use:   "sync",
 		Short: "Create or update one Temporal Schedule per source from the configuration (Europe/Rome)",

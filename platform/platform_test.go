@@ -103,6 +103,48 @@ func TestPlatformOnRealServers(t *testing.T) {
 			t.Errorf("mur's schedule after the sync: %v, want not found", err)
 		}
 	})
+	t.Run("schedules list their next fires in Europe/Rome, pause, resume and trigger", func(t *testing.T) {
+		list, err := p.Schedules(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(list, func(s platform.ScheduleState) bool { return s.Source == "eurostat" })
+		if i < 0 || !list[i].Registered || list[i].Paused || len(list[i].Next) != 5 {
+			t.Fatalf("eurostat schedule: %+v", list)
+		}
+		for _, at := range list[i].Next {
+			if at.Location().String() != platform.TimeZone || at.Minute() != 30 || (at.Hour() != 11 && at.Hour() != 23) {
+				t.Errorf("next fire %s, want 11:30 or 23:30 in Europe/Rome", at)
+			}
+		}
+		if err := p.PauseSchedule(ctx, "eurostat", "maintenance"); err != nil {
+			t.Fatal(err)
+		}
+		if list, _ = p.Schedules(ctx); !list[i].Paused || list[i].Note != "maintenance" {
+			t.Errorf("after pause: %+v", list[i])
+		}
+		if err := p.ResumeSchedule(ctx, "eurostat", "done"); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.TriggerSchedule(ctx, "eurostat"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for list, _ = p.Schedules(ctx); list[i].Paused || list[i].LastRun == nil; list, _ = p.Schedules(ctx) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after resume and trigger: %+v", list[i])
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if lr := list[i].LastRun; lr.Workflow == "" || lr.Status != "Running" {
+			t.Errorf("last run %+v, want the triggered refresh, running (no worker here)", lr)
+		}
+		c, _ := p.Temporal(ctx)
+		c.TerminateWorkflow(ctx, list[i].LastRun.Workflow, "", "test done")
+		if err := p.PauseSchedule(ctx, "nowhere", ""); !errors.Is(err, platform.ErrNoSchedule) {
+			t.Errorf("pause of a source with no schedule: %v", err)
+		}
+	})
 	t.Run("a refresh names only configured sources and datasets", func(t *testing.T) {
 		if _, err := p.StartRefresh(ctx, "nowhere", platform.RefreshOptions{}); err == nil {
 			t.Error("unknown source accepted")
