@@ -36,6 +36,7 @@ type app struct {
 	configPath     string
 	asJSON         bool
 	verbose        bool
+	logFormat      string
 	getenv         func(string) string
 }
 
@@ -74,6 +75,13 @@ Configuration comes from --config, else $OSSERVATORIO_CONFIG, else the embedded 
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "configuration file (default: $OSSERVATORIO_CONFIG, else the embedded default)")
 	root.PersistentFlags().BoolVar(&a.asJSON, "json", false, "print machine-readable JSON")
 	root.PersistentFlags().BoolVarP(&a.verbose, "verbose", "v", false, "log more")
+	root.PersistentFlags().StringVar(&a.logFormat, "log-format", "text", "log lines as text or json (slog; activity lines carry workflow, run and activity ids)")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if a.logFormat != "text" && a.logFormat != "json" {
+			return &ExitError{Code: 2, Err: fmt.Errorf("--log-format %q: want text or json", a.logFormat)}
+		}
+		return nil
+	}
 	root.AddCommand(a.devCmd(), a.workerCmd(), a.serveCmd(), a.refreshCmd(), a.releaseCmd(), a.verifyCmd(),
 		a.deliveriesCmd(), a.configCmd(), a.scheduleCmd(), a.mirrorCmd(), a.genCmd(), a.checksCmd(), a.tokenCmd(),
 		a.observatoryCmd(), a.keysCmd(), a.pullCmd(), a.lineageCmd(), a.rawCmd(), a.auditCmd())
@@ -101,7 +109,11 @@ func (a *app) logger() *slog.Logger {
 	if a.verbose {
 		level = slog.LevelDebug
 	}
-	return slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	if a.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(a.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(a.stderr, opts))
 }
 
 func (a *app) open() (*platform.Platform, error) {

@@ -37,6 +37,7 @@ func TestInputCheckedAtTheEdge(t *testing.T) {
 		{[]string{"verify", "1.0.0", "--dir", "x"}, "give a VERSION or --dir DIR (not both)"},
 		{[]string{"verify", "--dir", "/nonexistent/1.0.0"}, "trusted keys"},
 		{[]string{"refresh", "eurostat", "--publish-at", "25:00"}, "publish_at \"25:00\""},
+		{[]string{"--log-format", "xml", "config", "validate"}, "--log-format \"xml\": want text or json"},
 	} {
 		code, _, stderr := run(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
