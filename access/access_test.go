@@ -3,9 +3,6 @@ package access_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -14,29 +11,15 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
 	"github.com/osservatorio-lombardia/osservatorio/access"
-	"github.com/osservatorio-lombardia/osservatorio/devstack"
+	"github.com/osservatorio-lombardia/osservatorio/devstack/devstacktest"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
 // On a real MinIO: an observatory's key reads releases, keys and its own space, writes only its
 // acknowledgements, and reaches nothing else; rotation and revocation refuse the old secret.
 func TestObservatoryKeysOnMinIO(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts MinIO: skipped in -short mode")
-	}
 	ctx := context.Background()
-	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(filepath.Dir(filepath.Dir(file)), "bin")
-	if _, err := os.Stat(filepath.Join(bin, "minio")); err != nil {
-		t.Skip("bin/minio is not built (make tools)")
-	}
-	addr, _ := devstack.FreeAddr()
-	stack, err := devstack.Start(ctx, devstack.Options{BinDir: bin, StateDir: t.TempDir(), NoTemporal: true,
-		MinioAddress: addr, AccessKey: "access-test", SecretKey: "access-test-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stack.Close()
+	addr := devstacktest.Start(t, "access-test", false).MinIO
 	root, err := objectstore.New(objectstore.Config{Endpoint: addr, AccessKey: "access-test", SecretKey: "access-test-secret"})
 	if err != nil {
 		t.Fatal(err)

@@ -4,40 +4,21 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 
-	"github.com/osservatorio-lombardia/osservatorio/devstack"
+	"github.com/osservatorio-lombardia/osservatorio/devstack/devstacktest"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
 // On a real MinIO (from bin/, as make test builds it): create-only writes, compare-and-swap, not-found,
 // listing and create-only copies behave as the platform relies on.
 func TestBucketOnMinIO(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts MinIO: skipped in -short mode")
-	}
 	ctx := context.Background()
-	_, file, _, _ := runtime.Caller(0)
-	addr, err := devstack.FreeAddr()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stack, err := devstack.Start(ctx, devstack.Options{BinDir: filepath.Join(filepath.Dir(filepath.Dir(file)), "bin"), StateDir: t.TempDir(),
-		NoTemporal: true, MinioAddress: addr, AccessKey: "objectstore-test", SecretKey: "objectstore-test-secret"})
-	if err != nil {
-		if _, statErr := os.Stat(filepath.Join(filepath.Dir(filepath.Dir(file)), "bin", "minio")); statErr != nil {
-			t.Skip("bin/minio is not built (make tools)")
-		}
-		t.Fatal(err)
-	}
-	defer stack.Close()
+	addr := devstacktest.Start(t, "objectstore-test", false).MinIO
 	st, err := objectstore.New(objectstore.Config{Endpoint: addr, AccessKey: "objectstore-test", SecretKey: "objectstore-test-secret"})
 	if err != nil {
 		t.Fatal(err)

@@ -3,16 +3,13 @@ package platform_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/deploy"
-	"github.com/osservatorio-lombardia/osservatorio/devstack"
+	"github.com/osservatorio-lombardia/osservatorio/devstack/devstacktest"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 )
 
@@ -20,28 +17,13 @@ import (
 // on them; no worker runs, so a started workflow stays running.
 func open(t *testing.T) *platform.Platform {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts Temporal and MinIO: skipped in -short mode")
-	}
-	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(filepath.Dir(filepath.Dir(file)), "bin")
-	if _, err := os.Stat(filepath.Join(bin, "temporal")); err != nil {
-		t.Skip("bin/temporal is not built (make tools)")
-	}
-	tAddr, _ := devstack.FreeAddr()
-	mAddr, _ := devstack.FreeAddr()
-	stack, err := devstack.Start(context.Background(), devstack.Options{BinDir: bin, StateDir: t.TempDir(), Headless: true,
-		TemporalAddress: tAddr, MinioAddress: mAddr, AccessKey: "platform-test", SecretKey: "platform-test-secret"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stack.Close() })
+	s := devstacktest.Start(t, "platform-test", true)
 	cfg, err := config.Parse("default", deploy.DefaultConfig, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Temporal.Address, cfg.Storage.Endpoint = tAddr, mAddr
-	cfg.Storage.AccessKey, cfg.Storage.SecretKey = "platform-test", "platform-test-secret"
+	cfg.Temporal.Address, cfg.Storage.Endpoint = s.Temporal, s.MinIO
+	cfg.Storage.AccessKey, cfg.Storage.SecretKey = s.AccessKey, s.SecretKey
 	p, err := platform.Open(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
