@@ -38,6 +38,14 @@ func TestInputCheckedAtTheEdge(t *testing.T) {
 		{[]string{"verify", "--dir", "/nonexistent/1.0.0"}, "trusted keys"},
 		{[]string{"refresh", "eurostat", "--publish-at", "25:00"}, "publish_at \"25:00\""},
 		{[]string{"--log-format", "xml", "config", "validate"}, "--log-format \"xml\": want text or json"},
+		{[]string{"raw", "show", "state/eurostat/x.json"}, "is not a raw object key"},
+		{[]string{"raw", "show", "raw/eurostat/x/abc.json", "--rows", "-1"}, "want 0-based positions"},
+		{[]string{"lineage", "1.0.0", "labour_flows", "--where", "1=1 OR territory='015'"}, "want column = 'value'"},
+		{[]string{"lineage", "latest", "labour_flows"}, "not a release version"},
+		{[]string{"audit", "--since", "yesterday"}, "--since \"yesterday\""},
+		{[]string{"schedule", "pause", "nowhere"}, "source \"nowhere\" has no schedule"},
+		{[]string{"release", "rebuild", "1.0"}, "not a release version"},
+		{[]string{"release", "diff", "1.0.0", "../x"}, "not a release version"},
 	} {
 		code, _, stderr := run(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/spf13/cobra"
 
 	"github.com/osservatorio-lombardia/osservatorio/release"
@@ -58,6 +60,11 @@ func (a *app) releaseDiffCmd() *cobra.Command {
 		Short: "What differs between two releases: inputs (snapshots, code lists, SQL, code) and outputs (files, rows)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, v := range args { // both, before asking the store anything
+				if _, err := semver.StrictNewVersion(v); err != nil {
+					return &ExitError{Code: 2, Err: fmt.Errorf("%q is not a release version (like 1.4.0)", v)}
+				}
+			}
 			p, err := a.openRelease(cmd.Context(), args[0])
 			if err != nil {
 				return err
