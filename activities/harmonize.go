@@ -192,7 +192,7 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 	}
 	var qr quality.Report
 	lap := time.Now()
-	qr.Add(quality.Run(ctx, db.SQL(), "labour_events", "read_parquet("+events+")", checks["labour_events"], nil)...)
+	qr.Add(quality.Run(ctx, db.SQL(), nil, "labour_events", "read_parquet("+events+")", checks["labour_events"], nil)...)
 	st.Timings["checks"] = time.Since(lap)
 	rep = EventsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, COStats: st, Checks: qr.Results}
 	if blocking := qr.Blocking(); len(blocking) > 0 {

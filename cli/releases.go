@@ -169,6 +169,7 @@ the differing tables instead (same rows in other bytes, or how many differ). Exi
 					return err
 				}
 			} else {
+				fmt.Fprintf(a.stdout, "code lists: %s\n", rep.CodeLists)
 				for _, w := range rep.Why {
 					fmt.Fprintf(a.stdout, "note: %s\n", w)
 				}

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Coded dimensions of the observations table: each holds a code of its own code list (dim_<name>.csv).
@@ -61,22 +60,13 @@ type mapped struct {
 
 type indKey struct{ source, dataset, code string }
 
-var (
-	modelOnce sync.Once
-	model     *Model
-	modelErr  error
-)
-
 // LoadModel reads the embedded code lists, source code maps and indicators (once).
-func LoadModel() (*Model, error) {
-	modelOnce.Do(func() { model, modelErr = loadModel() })
-	return model, modelErr
-}
+func LoadModel() (*Model, error) { return embedded.Model() }
 
-func loadModel() (*Model, error) {
+func loadModel(s *Set) (*Model, error) {
 	m := &Model{codes: map[string]map[string]Label{}, maps: map[mapKey]mapped{}, indicators: map[indKey]Indicator{}}
 	for _, dim := range Labelled {
-		t, err := Load("dim_" + dim)
+		t, err := s.Load("dim_" + dim)
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +75,7 @@ func loadModel() (*Model, error) {
 			m.codes[dim][r[0]] = Label{IT: r[1], EN: r[2]}
 		}
 	}
-	t, err := Load("source_codes")
+	t, err := s.Load("source_codes")
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +95,7 @@ func loadModel() (*Model, error) {
 		}
 		m.maps[mapKey{source, dim, from}] = mp
 	}
-	ind, err := Load("indicators")
+	ind, err := s.Load("indicators")
 	if err != nil {
 		return nil, err
 	}

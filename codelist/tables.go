@@ -1,12 +1,11 @@
 package codelist
 
 import (
-	"crypto/sha256"
 	"embed"
 	"encoding/csv"
-	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"regexp"
 	"strings"
 )
@@ -25,8 +24,10 @@ type Table struct {
 var Reference = []string{"sectors", "sector_sections", "co_contracts", "co_study_titles", "co_working_time", "citizenships", "territories"}
 
 // Load reads the embedded code list name (the CSV file name without .csv).
-func Load(name string) (Table, error) {
-	f, err := files.Open(name + ".csv")
+func Load(name string) (Table, error) { return embedded.Load(name) }
+
+func loadTable(fsys fs.FS, name string) (Table, error) {
+	f, err := fsys.Open(name + ".csv")
 	if err != nil {
 		return Table{}, fmt.Errorf("code list %s: %w", name, err)
 	}
@@ -98,25 +99,5 @@ func Variants(label, spellings string) []string {
 	return out
 }
 
-// Digests returns the sha256 of every embedded code list file, by file name: what a release records of
-// the code lists it was built with.
-func Digests() (map[string]string, error) {
-	return digests(files, ".")
-}
-
-func digests(fsys embed.FS, dir string) (map[string]string, error) {
-	entries, err := fsys.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]string{}
-	for _, e := range entries {
-		data, err := fsys.ReadFile(e.Name())
-		if err != nil {
-			return nil, err
-		}
-		sum := sha256.Sum256(data)
-		out[e.Name()] = hex.EncodeToString(sum[:])
-	}
-	return out, nil
-}
+// Digests returns the sha256 of every embedded code list file, by file name.
+func Digests() (map[string]string, error) { return embedded.Digests() }

@@ -3,22 +3,17 @@
 package codelist
 
 import (
-	_ "embed"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
-	"sync"
 	"unicode"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
 	"golang.org/x/text/unicode/norm"
 )
-
-//go:embed territories.csv
-var territoriesCSV string
 
 // Territory is one territory of the crosswalk, with every code a source may use for it.
 type Territory struct {
@@ -39,17 +34,8 @@ type Territories struct {
 	lookup map[string]int
 }
 
-var (
-	loadOnce sync.Once
-	loaded   *Territories
-	loadErr  error
-)
-
 // LoadTerritories returns the embedded Lombardy crosswalk.
-func LoadTerritories() (*Territories, error) {
-	loadOnce.Do(func() { loaded, loadErr = parseTerritories(strings.NewReader(territoriesCSV)) })
-	return loaded, loadErr
-}
+func LoadTerritories() (*Territories, error) { return embedded.Territories() }
 
 // MustTerritories is LoadTerritories for callers that cannot proceed without the crosswalk.
 func MustTerritories() *Territories {

@@ -88,6 +88,10 @@ func SubscriptionKey(observatory string) string { return "subscriptions/" + obse
 // EndpointKey is the key of the state of an observatory's webhook endpoint.
 func EndpointKey(observatory string) string { return "endpoints/" + observatory + ".json" }
 
+// CodeListKey is the key of one code list file stored by its sha256 (the files a release was built with,
+// read back to rebuild it).
+func CodeListKey(sha256 string) string { return "codelists/" + sha256 + ".csv" }
+
 // StateKey is the key of a dataset's state record.
 func StateKey(source, dataset string) string { return fmt.Sprintf("state/%s/%s.json", source, dataset) }
 

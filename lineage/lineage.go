@@ -211,7 +211,7 @@ func (tr *Tracer) inputs(ctx context.Context, version string, m *release.Manifes
 	if !errors.Is(err, objectstore.ErrNotFound) {
 		return in, false, err
 	}
-	in, err = release.CurrentInputs(version, nil)
+	in, err = release.CurrentInputs(version, nil, nil)
 	return in, false, err
 }
 

@@ -112,12 +112,16 @@ type Previous struct {
 	From string // SQL FROM expression of the previous table, "" when unavailable
 }
 
-// Run runs the checks of table over the SQL FROM expression from (e.g. read_parquet('…')).
-func Run(ctx context.Context, db *sql.DB, table, from string, checks []Check, prev *Previous) []Result {
+// Run runs the checks of table over the SQL FROM expression from (e.g. read_parquet('…')); code_list
+// checks use the code lists of codes (nil: those embedded in this binary).
+func Run(ctx context.Context, db *sql.DB, codes *codelist.Model, table, from string, checks []Check, prev *Previous) []Result {
+	if codes == nil {
+		codes, _ = codelist.LoadModel()
+	}
 	var out []Result
 	for _, c := range checks {
 		r := Result{Table: table, Check: c.Kind, Severity: c.Severity, Name: name(c)}
-		count, sample, detail, skip := build(c, from, prev)
+		count, sample, detail, skip := build(c, codes, from, prev)
 		if skip {
 			continue // nothing to compare with (first release)
 		}
@@ -161,7 +165,7 @@ func idents(cols []string) string {
 func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // build returns the query counting failing rows, a query sampling them, a detail, and whether to skip.
-func build(c Check, from string, prev *Previous) (count, sample, detail string, skip bool) {
+func build(c Check, codes *codelist.Model, from string, prev *Previous) (count, sample, detail string, skip bool) {
 	where := ""
 	switch c.Kind {
 	case "not_null":
@@ -177,7 +181,7 @@ func build(c Check, from string, prev *Previous) (count, sample, detail string, 
 		}
 		where = fmt.Sprintf("%s IS NOT NULL AND CAST(%s AS VARCHAR) NOT IN (%s)", ident(c.Column), ident(c.Column), strings.Join(vals, ", "))
 	case "code_list":
-		where = codeListWhere(c)
+		where = codeListWhere(c, codes)
 	case "range":
 		var conds []string
 		if c.Min != nil {
@@ -242,10 +246,9 @@ func build(c Check, from string, prev *Previous) (count, sample, detail string, 
 // codeListWhere selects the rows whose column holds a code outside the common model's code list c.List
 // (see package codelist) without naming the column in their unmapped flag: a code that is neither mapped
 // nor flagged, which the harmonization must never publish.
-func codeListWhere(c Check) string {
-	m, err := codelist.LoadModel()
-	if err != nil {
-		return "true"
+func codeListWhere(c Check, m *codelist.Model) string {
+	if m == nil {
+		return "true" // the code lists did not load: every row fails, loudly
 	}
 	codes := make([]string, 0, len(m.Codes(c.List)))
 	for code := range m.Codes(c.List) {

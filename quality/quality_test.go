@@ -54,7 +54,7 @@ func TestEachKindFailsOnBadRowsAndPassesOnGood(t *testing.T) {
 	}
 	for _, tt := range tests {
 		tt.check.Severity = "error"
-		rs := Run(context.Background(), db, "t", "t", []Check{tt.check}, &Previous{Rows: 10, From: "prev"})
+		rs := Run(context.Background(), db, nil, "t", "t", []Check{tt.check}, &Previous{Rows: 10, From: "prev"})
 		if len(rs) != 1 {
 			t.Fatalf("%s: %d results", name(tt.check), len(rs))
 		}
@@ -88,7 +88,7 @@ func TestCodeList(t *testing.T) {
 		column  string
 		failing int64
 	}{{"sex", 2}, {"age", 1}, {"education", 1}} {
-		r := Run(context.Background(), db, "o", "o", []Check{{Kind: "code_list", Column: c.column, List: c.column, Severity: "error"}}, nil)
+		r := Run(context.Background(), db, nil, "o", "o", []Check{{Kind: "code_list", Column: c.column, List: c.column, Severity: "error"}}, nil)
 		if len(r) != 1 || r[0].Failing != c.failing {
 			t.Errorf("code_list(%s): %+v, want %d failing", c.column, r, c.failing)
 		}

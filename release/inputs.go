@@ -1,6 +1,8 @@
 package release
 
 import (
+	"bytes"
+	"errors"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -78,9 +80,13 @@ func duckdbVersion() string {
 	return ""
 }
 
-// CurrentInputs records the inputs a build from states would have today.
-func CurrentInputs(version string, states []lake.State) (Inputs, error) {
-	lists, err := codelist.Digests()
+// CurrentInputs records the inputs a build from states with the code lists codes (nil: this binary's)
+// would have today.
+func CurrentInputs(version string, states []lake.State, codes *codelist.Set) (Inputs, error) {
+	if codes == nil {
+		codes = codelist.Embedded()
+	}
+	lists, err := codes.Digests()
 	if err != nil {
 		return Inputs{}, err
 	}
@@ -99,10 +105,14 @@ func digest(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// writeInputs stages inputs.json and adds it to the manifest's resources.
-func (s *Store) writeInputs(ctx context.Context, m *Manifest, states []lake.State, dir, stage string) error {
-	in, err := CurrentInputs(m.Version, states)
+// writeInputs stages inputs.json and adds it to the manifest's resources, and keeps every code list file
+// the release was built with by its sha256, so a rebuild reads them and not today's.
+func (s *Store) writeInputs(ctx context.Context, m *Manifest, states []lake.State, codes *codelist.Set, dir, stage string) error {
+	in, err := CurrentInputs(m.Version, states, codes)
 	if err != nil {
+		return err
+	}
+	if err := s.keepCodeLists(ctx, codes, in.CodeLists); err != nil {
 		return err
 	}
 	data, err := json.MarshalIndent(in, "", "  ")
@@ -123,6 +133,51 @@ func (s *Store) writeInputs(ctx context.Context, m *Manifest, states []lake.Stat
 	m.Resources = append(m.Resources, Resource{Name: "inputs", Path: Paths{InputsName}, Format: "json", MediaType: "application/json",
 		Bytes: size, Hash: "sha256:" + sum, Description: "What fed this release: snapshots, raw objects, the refreshes that made them, code lists, SQL, code version"})
 	return nil
+}
+
+// keepCodeLists stores each code list file under its sha256 (create-only: one copy whatever the releases).
+func (s *Store) keepCodeLists(ctx context.Context, codes *codelist.Set, sums map[string]string) error {
+	names := make([]string, 0, len(sums))
+	for name := range sums {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		key := lake.CodeListKey(sums[name])
+		if ok, err := s.B.Exists(ctx, key); err != nil || ok {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		data, err := codes.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		err = s.B.Put(ctx, key, bytes.NewReader(data), int64(len(data)), objectstore.PutOptions{ContentType: "text/csv", IfAbsent: true})
+		if err != nil && !errors.Is(err, objectstore.ErrExists) {
+			return fmt.Errorf("keep code list %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// RecordedCodeLists reads back the code list files a release recorded (by sha256) into dir and returns
+// them as a set, and the files it could not find (releases made before code lists were kept).
+func (s *Store) RecordedCodeLists(ctx context.Context, in Inputs, dir string) (*codelist.Set, []string, error) {
+	var missing []string
+	for name, sum := range in.CodeLists {
+		err := s.B.GetFile(ctx, lake.CodeListKey(sum), filepath.Join(dir, name))
+		if errors.Is(err, objectstore.ErrNotFound) {
+			missing = append(missing, name)
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	sort.Strings(missing)
+	return codelist.FromFS(os.DirFS(dir)), missing, nil
 }
 
 // Inputs returns what fed a published release.

@@ -1,11 +1,15 @@
 package release
 
 import (
+	"strings"
+
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/osservatorio-lombardia/osservatorio/codelist"
 )
 
 // FileComparison is one file of a release rebuilt.
@@ -23,6 +27,8 @@ type RebuildReport struct {
 	Version   string           `json:"version"`
 	Identical bool             `json:"identical"`
 	Files     []FileComparison `json:"files"`
+	// CodeLists says which code lists the rebuild used: those the release recorded, or this binary's.
+	CodeLists string `json:"codeLists"`
 	// Why lists what makes identical bytes impossible: code lists, SQL or code that changed since.
 	Why []string `json:"why,omitempty"`
 }
@@ -40,11 +46,23 @@ func (s *Store) Rebuild(ctx context.Context, version string, opts BuildOptions) 
 	if err != nil {
 		return nil, err
 	}
-	now, err := CurrentInputs(version, in.States)
+	rep := &RebuildReport{Version: version, Identical: true}
+	dir, err := os.MkdirTemp(opts.WorkDir, "codelists-*")
 	if err != nil {
 		return nil, err
 	}
-	rep := &RebuildReport{Version: version, Identical: true}
+	defer os.RemoveAll(dir)
+	codes, err := s.recordedCodes(ctx, in, dir, rep)
+	if err != nil {
+		return nil, err
+	}
+	if codes != nil {
+		opts.DB = opts.DB.WithCodes(codes)
+	}
+	now, err := CurrentInputs(version, in.States, codes)
+	if err != nil {
+		return nil, err
+	}
 	d := DiffInputs(in, now)
 	for _, f := range d.CodeLists {
 		rep.Why = append(rep.Why, "code list "+f+" changed since")
@@ -82,6 +100,27 @@ func (s *Store) Rebuild(ctx context.Context, version string, opts BuildOptions) 
 		}
 	}
 	return rep, nil
+}
+
+// recordedCodes reads back into dir the code lists the release was built with, and says in rep which
+// were used. It returns nil (build with this binary's code lists) when some were not kept.
+func (s *Store) recordedCodes(ctx context.Context, in Inputs, dir string, rep *RebuildReport) (*codelist.Set, error) {
+	codes, missing, err := s.RecordedCodeLists(ctx, in, dir)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		rep.CodeLists = fmt.Sprintf("this binary's: %d of the recorded files were not kept (%s)", len(missing), strings.Join(missing, ", "))
+		return nil, nil
+	}
+	if _, err := codes.Model(); err != nil {
+		return nil, fmt.Errorf("recorded code lists: %w", err)
+	}
+	if _, err := codes.Territories(); err != nil {
+		return nil, fmt.Errorf("recorded code lists: %w", err)
+	}
+	rep.CodeLists = fmt.Sprintf("recorded: %d files read back by sha256", len(in.CodeLists))
+	return codes, nil
 }
 
 // compareRows says whether a published table file and its rebuild hold the same rows.

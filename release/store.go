@@ -322,7 +322,7 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	if err := s.changeLog(ctx, opts.DB, prev, m, local, dir, stage); err != nil {
 		return nil, err
 	}
-	if err := s.writeInputs(ctx, m, states, dir, stage); err != nil {
+	if err := s.writeInputs(ctx, m, states, opts.DB.Codes(), dir, stage); err != nil {
 		return nil, err
 	}
 	data, err := Encode(m)
@@ -360,6 +360,10 @@ func (s *Store) check(ctx context.Context, opts BuildOptions, m *Manifest, local
 	if err != nil {
 		return nil, err
 	}
+	codes, err := opts.DB.Codes().Model()
+	if err != nil {
+		return nil, fmt.Errorf("code lists: %w", err)
+	}
 	rep := &quality.Report{Release: m.Version}
 	var prev *Manifest
 	if opts.Plan.Previous != "" {
@@ -384,7 +388,7 @@ func (s *Store) check(ctx context.Context, opts BuildOptions, m *Manifest, local
 				}
 			}
 		}
-		results := quality.Run(ctx, opts.DB.SQL(), table, "read_parquet('"+strings.ReplaceAll(path, "'", "''")+"')", all[table], pv)
+		results := quality.Run(ctx, opts.DB.SQL(), codes, table, "read_parquet('"+strings.ReplaceAll(path, "'", "''")+"')", all[table], pv)
 		// The stored queries read the published files, relative to the bundle (run them in a pulled
 		// release's folder, or with the release's prefix in front), not this build's temporary ones.
 		for i := range results {

@@ -552,7 +552,7 @@ func (d *DB) BuildFlows(ctx context.Context, parts []string, dir string) (map[st
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("CREATE OR REPLACE TEMP VIEW parts AS SELECT * FROM read_parquet([%s])", strings.Join(files, ", "))); err != nil {
 		return nil, err
 	}
-	if err := loadTerritories(ctx, conn); err != nil {
+	if err := d.loadTerritories(ctx, conn); err != nil {
 		return nil, err
 	}
 	periods := FlowPeriods

@@ -38,7 +38,7 @@ var LabelKey = []string{"dimension", "code"}
 // (at observations), with its labels and definition from codelist/indicators.csv and its unit as
 // published. An indicator no code list describes has empty labels (the release checks flag it).
 func (d *DB) WriteIndicators(ctx context.Context, observations, out string) (int64, error) {
-	m, err := codelist.LoadModel()
+	m, err := d.Codes().Model()
 	if err != nil {
 		return 0, err
 	}
@@ -76,7 +76,7 @@ var ageColumns = map[string]string{"observations": "age", "labour_flows": "age_c
 // Italian and English labels, and the age classes the tables (local Parquet files by table name) hold
 // beyond the enumerated ones, with labels made from their codes.
 func (d *DB) WriteLabels(ctx context.Context, tables map[string]string, out string) (int64, error) {
-	m, err := codelist.LoadModel()
+	m, err := d.Codes().Model()
 	if err != nil {
 		return 0, err
 	}

@@ -18,8 +18,8 @@ type normalizer struct {
 	unmapped map[[2]string]int64
 }
 
-func newNormalizer(snap Snapshot) (*normalizer, error) {
-	m, err := codelist.LoadModel()
+func newNormalizer(codes *codelist.Set, snap Snapshot) (*normalizer, error) {
+	m, err := codes.Model()
 	if err != nil {
 		return nil, fmt.Errorf("code lists: %w", err)
 	}

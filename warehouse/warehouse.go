@@ -31,7 +31,20 @@ type Options struct {
 
 // DB is one in-process DuckDB database.
 type DB struct {
-	db *sql.DB
+	db    *sql.DB
+	codes *codelist.Set // nil: the code lists embedded in this binary
+}
+
+// WithCodes returns the database building with the code lists set (those a past release recorded, to
+// rebuild it) instead of the embedded ones. Both share one DuckDB.
+func (d *DB) WithCodes(set *codelist.Set) *DB { return &DB{db: d.db, codes: set} }
+
+// Codes returns the code lists the database harmonizes and builds with.
+func (d *DB) Codes() *codelist.Set {
+	if d.codes == nil {
+		return codelist.Embedded()
+	}
+	return d.codes
 }
 
 // Open opens an in-memory DuckDB with opts.
@@ -141,7 +154,7 @@ func (d *DB) HarmonizeObservations(ctx context.Context, snap Snapshot, parse fun
 }
 
 func (d *DB) harmonizeObservations(ctx context.Context, snap Snapshot, parse func(emit func(connectors.Observation) error) error, out string) (int64, []Unmapped, error) {
-	norm, err := newNormalizer(snap)
+	norm, err := newNormalizer(d.Codes(), snap)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -155,7 +168,7 @@ func (d *DB) writeObservations(ctx context.Context, snap Snapshot, norm *normali
 		return 0, err
 	}
 	defer conn.Close()
-	if err := loadTerritories(ctx, conn); err != nil {
+	if err := d.loadTerritories(ctx, conn); err != nil {
 		return 0, err
 	}
 	if _, err := conn.ExecContext(ctx, rawObservationsDDL); err != nil {
@@ -221,8 +234,8 @@ func copyToParquet(ctx context.Context, conn *sql.Conn, query, out string, args 
 	return res.RowsAffected()
 }
 
-func loadTerritories(ctx context.Context, conn *sql.Conn) error {
-	terr, err := codelist.LoadTerritories()
+func (d *DB) loadTerritories(ctx context.Context, conn *sql.Conn) error {
+	terr, err := d.Codes().Territories()
 	if err != nil {
 		return err
 	}
@@ -303,7 +316,7 @@ func (d *DB) WriteTerritories(ctx context.Context, out string) (int64, error) {
 		return 0, err
 	}
 	defer conn.Close()
-	if err := loadTerritories(ctx, conn); err != nil {
+	if err := d.loadTerritories(ctx, conn); err != nil {
 		return 0, err
 	}
 	return copyToParquet(ctx, conn, "SELECT * FROM territories ORDER BY istat", out)
