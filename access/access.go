@@ -158,8 +158,9 @@ func (m *Manager) Get(ctx context.Context, observatory string) (Identity, bool, 
 }
 
 // Policy is the IAM policy of an observatory: read (and list) releases/, keys/ and slices/<id>/ of the
-// central bucket and everything in its own space; write only under acks/<id>/. Nothing else: no other
-// observatory's space, no raw data, no state, no delete.
+// central bucket, read (not list) the release files in blobs/ by the hashes its manifests name, and
+// everything in its own space; write only under acks/<id>/. Nothing else: no other observatory's space,
+// no raw data, no state, no delete.
 func Policy(central, observatory, space string) []byte {
 	arn := func(bucket, key string) string { return "arn:aws:s3:::" + bucket + key }
 	readable := []string{"releases/", lake.KeysPrefix, "slices/" + observatory + "/"}
@@ -169,6 +170,7 @@ func Policy(central, observatory, space string) []byte {
 		prefixes = append(prefixes, p, p+"*")
 	}
 	prefixes = append(prefixes, "") // listing the top level shows the folder names only
+	objects = append(objects, arn(central, "/"+lake.BlobsPrefix+"*"))
 	stmts := []map[string]any{
 		{"Effect": "Allow", "Action": []string{"s3:GetObject"}, "Resource": objects},
 		{"Effect": "Allow", "Action": []string{"s3:ListBucket"}, "Resource": []string{arn(central, "")},

@@ -30,7 +30,7 @@ func TestObservatoryKeysOnMinIO(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, k := range []string{"releases/1.0.0/datapackage.json", "keys/k.json", "raw/x/y/z.csv", "state/x/y.json", "identities/tokens/t.json", "acks/b/1.0.0.json"} {
+	for _, k := range []string{"releases/1.0.0/datapackage.json", "blobs/sha256/ab", "keys/k.json", "raw/x/y/z.csv", "state/x/y.json", "identities/tokens/t.json", "acks/b/1.0.0.json"} {
 		if err := central.Put(ctx, k, strings.NewReader("{}"), 2, objectstore.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -88,6 +88,8 @@ func TestObservatoryKeysOnMinIO(t *testing.T) {
 	allowed("read a release", get(as, "osservatorio", "releases/1.0.0/datapackage.json"), true)
 	allowed("list releases", list(as, "osservatorio", "releases/"), true)
 	allowed("read the public keys", get(as, "osservatorio", "keys/k.json"), true)
+	allowed("read a release file by its hash", get(as, "osservatorio", "blobs/sha256/ab"), true)
+	allowed("list the release files", list(as, "osservatorio", "blobs/"), false)
 	allowed("read its own space", get(as, "obs-a", "releases/1.0.0/datapackage.json"), true)
 	allowed("acknowledge", put(as, "osservatorio", "acks/a/1.0.0.json"), true)
 	allowed("read another observatory's space", get(as, "obs-b", "releases/1.0.0/datapackage.json"), false)
@@ -98,7 +100,7 @@ func TestObservatoryKeysOnMinIO(t *testing.T) {
 		allowed("read "+k, get(as, "osservatorio", k), false)
 	}
 	allowed("list raw/", list(as, "osservatorio", "raw/"), false)
-	for _, k := range []string{"releases/1.0.0/datapackage.json", "releases/9.9.9/x", "raw/x/y/new.csv", "state/x/y.json", "keys/evil.json"} {
+	for _, k := range []string{"releases/1.0.0/datapackage.json", "releases/9.9.9/x", "raw/x/y/new.csv", "state/x/y.json", "keys/evil.json", "blobs/sha256/cd"} {
 		allowed("write "+k, put(as, "osservatorio", k), false)
 	}
 	allowed("write into its own space", put(as, "obs-a", "x"), false)

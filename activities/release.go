@@ -146,15 +146,19 @@ type PublishInput struct {
 func (a *Activities) PublishRelease(ctx context.Context, in PublishInput) error {
 	defer keepAlive(ctx, nil)()
 	run := a.trace(ctx, "release.publish", "", time.Time{}, a.object(release.StagingPrefix(in.ReleaseID)+release.ManifestName, "", nil))
-	if err := a.Releases.Publish(ctx, in.ReleaseID, in.Version); err != nil {
+	moved, err := a.Releases.Publish(ctx, in.ReleaseID, in.Version)
+	if err != nil {
 		run.End(ctx, nil, err)
 		return classify(err)
 	}
+	activity.GetLogger(ctx).Info("release published", "version", in.Version, "files", moved.Files, "copied", moved.Copied,
+		"copied_bytes", moved.CopiedBytes, "kept", moved.Kept, "kept_bytes", moved.KeptBytes)
 	run.End(ctx, []openlineage.Dataset{a.object(release.Prefix(in.Version)+release.ManifestName, "", nil)}, nil)
 	wf, runID := execution(ctx)
 	host, _ := os.Hostname()
 	if err := (&audit.Log{B: a.Lake.B}).Record(ctx, audit.Entry{Actor: "workflow:" + wf, Action: "release.publish", Target: in.Version,
-		From: host, Details: map[string]string{"run": runID, "staged": in.ReleaseID}}); err != nil {
+		From: host, Details: map[string]string{"run": runID, "staged": in.ReleaseID, "files_copied": fmt.Sprint(moved.Copied),
+			"bytes_copied": fmt.Sprint(moved.CopiedBytes), "files_kept": fmt.Sprint(moved.Kept)}}); err != nil {
 		activity.GetLogger(ctx).Warn("audit log: entry not written", "action", "release.publish", "error", err)
 	}
 	return classify(a.Releases.Discard(ctx, in.ReleaseID))

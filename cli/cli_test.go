@@ -46,6 +46,7 @@ func TestInputCheckedAtTheEdge(t *testing.T) {
 		{[]string{"schedule", "pause", "nowhere"}, "source \"nowhere\" has no schedule"},
 		{[]string{"release", "rebuild", "1.0"}, "not a release version"},
 		{[]string{"release", "diff", "1.0.0", "../x"}, "not a release version"},
+		{[]string{"gc", "--grace", "0s"}, "--grace and --keep-raw must be positive"},
 	} {
 		code, _, stderr := run(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

@@ -167,7 +167,7 @@ func TestEndToEnd(t *testing.T) {
 			m, _ := shared.p.Releases.Get(ctx, "1.0.0")
 			dir := t.TempDir()
 			local := filepath.Join(dir, "obs.parquet")
-			if err := shared.p.Bucket.GetFile(ctx, release.Prefix("1.0.0")+"data/observations.parquet", local); err != nil {
+			if err := shared.p.Bucket.GetFile(ctx, fileKey(t, ctx, "1.0.0", "data/observations.parquet"), local); err != nil {
 				t.Fatal(err)
 			}
 			db, err := warehouse.Open(ctx, warehouse.Options{})
@@ -246,14 +246,14 @@ func TestEndToEnd(t *testing.T) {
 			}
 			// The change log names the one revised figure, its old and new value, in JSON and in Italian.
 			var log release.ChangeLog
-			if err := shared.p.Bucket.GetJSON(ctx, release.Prefix("1.0.1")+release.ChangesJSON, &log); err != nil {
+			if err := shared.p.Bucket.GetJSON(ctx, fileKey(t, ctx, "1.0.1", release.ChangesJSON), &log); err != nil {
 				t.Fatal(err)
 			}
 			if len(log.Revised) != 1 || log.Revised[0].Table != "observations" || log.Revised[0].Count != 1 ||
 				log.Revised[0].Sample[0].New != "99.9" || log.Revised[0].Sample[0].Old == "" || log.Bump != "patch" || len(log.NewPeriods) != 0 {
 				t.Errorf("changes.json = %+v", log)
 			}
-			rc, err := shared.p.Bucket.Get(ctx, release.Prefix("1.0.1")+release.ChangesMD)
+			rc, err := shared.p.Bucket.Get(ctx, fileKey(t, ctx, "1.0.1", release.ChangesMD))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -262,6 +262,7 @@ func TestEndToEnd(t *testing.T) {
 			if !strings.Contains(string(md), "1 valori rivisti") || !strings.Contains(string(md), "| 99.9 |") {
 				t.Errorf("CHANGES.md:\n%s", md)
 			}
+				onlyChangedFilesStored(t, ctx, "1.0.0", "1.0.1")
 		}},
 		{"an HTML page instead of data is rejected, kept, and changes nothing published", func(t *testing.T) {
 			before, _, _ := shared.p.Lake.State(ctx, "eurostat", employment)
@@ -424,7 +425,7 @@ func TestEndToEnd(t *testing.T) {
 			defer db.Close()
 			get := func(name string) string {
 				p := filepath.Join(dir, name+".parquet")
-				if err := shared.p.Bucket.GetFile(ctx, release.Prefix("1.1.0")+"data/"+name+".parquet", p); err != nil {
+				if err := shared.p.Bucket.GetFile(ctx, fileKey(t, ctx, "1.1.0", "data/"+name+".parquet"), p); err != nil {
 					t.Fatal(err)
 				}
 				return "read_parquet('" + p + "')"
@@ -627,6 +628,9 @@ func TestEndToEnd(t *testing.T) {
 		{"one release, one common model: every coded column in its code list or flagged, every unit and label", func(t *testing.T) {
 			commonModel(t, ctx)
 		}},
+		{"gc removes only what nothing needs: leftovers go, a running workflow's objects stay, every release still verifies", func(t *testing.T) {
+			gcKeepsWhatIsNeeded(t, ctx)
+		}},
 		{"rebuilding a release from the same raw objects gives the same bytes", func(t *testing.T) {
 			m, err := shared.p.Releases.Latest(ctx)
 			if err != nil {
@@ -701,13 +705,13 @@ func TestEndToEnd(t *testing.T) {
 			}
 			defer st.Discard(ctx, "race-a")
 			defer st.Discard(ctx, "race-b")
-			if err := st.Publish(ctx, "race-a", "99.0.0"); err != nil {
+			if _, err := st.Publish(ctx, "race-a", "99.0.0"); err != nil {
 				t.Fatal(err)
 			}
-			if err := st.Publish(ctx, "race-a", "99.0.0"); err != nil {
+			if _, err := st.Publish(ctx, "race-a", "99.0.0"); err != nil {
 				t.Errorf("publishing the same release again: %v, want a no-op", err)
 			}
-			err := st.Publish(ctx, "race-b", "99.0.0")
+			_, err := st.Publish(ctx, "race-b", "99.0.0")
 			if !fault.Is(err, fault.Conflict) {
 				t.Errorf("second release on 99.0.0: %v, want Conflict", err)
 			}

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/osservatorio-lombardia/osservatorio/codelist"
-	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
@@ -25,7 +24,7 @@ func commonModel(t *testing.T, ctx context.Context) {
 	dir := t.TempDir()
 	table := func(name string) string {
 		p := filepath.Join(dir, name+".parquet")
-		if err := shared.p.Bucket.GetFile(ctx, release.Prefix(m.Version)+"data/"+name+".parquet", p); err != nil {
+		if err := shared.p.Bucket.GetFile(ctx, fileKey(t, ctx, m.Version, "data/"+name+".parquet"), p); err != nil {
 			t.Fatalf("%s of %s: %v", name, m.Version, err)
 		}
 		return "read_parquet('" + p + "')"

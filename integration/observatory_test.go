@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/osservatorio-lombardia/osservatorio/access"
+	"github.com/osservatorio-lombardia/osservatorio/audit"
 	"github.com/osservatorio-lombardia/osservatorio/cli"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -28,6 +30,63 @@ func osv(t *testing.T, ctx context.Context, args ...string) (int, string, string
 	var out, errb bytes.Buffer
 	code := cli.Main(ctx, append([]string{"--config", writeConfig(t)}, args...), &out, &errb)
 	return code, out.String(), errb.String()
+}
+
+// fileKey is where the file at path of a published release is stored.
+func fileKey(t *testing.T, ctx context.Context, version, path string) string {
+	t.Helper()
+	key, err := shared.p.Releases.FileKey(ctx, version, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// onlyChangedFilesStored checks that publishing next stored only the files whose bytes changed since
+// prev: the others are prev's blobs, the release's prefix holds no data, and the audit entry counts it.
+func onlyChangedFilesStored(t *testing.T, ctx context.Context, prev, next string) {
+	t.Helper()
+	a, _ := shared.p.Releases.Get(ctx, prev)
+	b, _ := shared.p.Releases.Get(ctx, next)
+	had := map[string]bool{}
+	for _, r := range a.Resources {
+		for _, f := range r.Files() {
+			had[f.Hash] = true
+		}
+	}
+	kept, files := 0, 0
+	for _, r := range b.Resources {
+		for _, f := range r.Files() {
+			files++
+			if had[f.Hash] {
+				kept++
+			}
+			if key := fileKey(t, ctx, next, f.Path); !strings.HasPrefix(key, lake.BlobsPrefix) {
+				t.Errorf("%s of %s is stored at %s, not as a blob", f.Path, next, key)
+			}
+		}
+	}
+	if kept == 0 || kept == files {
+		t.Fatalf("%s shares %d of %d files with %s: the test needs some changed and some not", next, kept, files, prev)
+	}
+	infos, err := shared.p.Bucket.List(ctx, release.Prefix(next), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range infos {
+		if strings.Contains(in.Key, "/data/") {
+			t.Errorf("%s: a data file beside the manifest", in.Key)
+		}
+	}
+	entries, err := (&audit.Log{B: shared.p.Bucket}).List(ctx, audit.Filter{Action: "release.publish"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Target == next && (e.Details["files_kept"] != fmt.Sprint(kept) || e.Details["files_copied"] != fmt.Sprint(files-kept)) {
+			t.Errorf("publishing %s: %v; want %d files kept and %d copied", next, e.Details, kept, files-kept)
+		}
+	}
 }
 
 // credentials makes an observatory's own storage key with the CLI.
@@ -286,7 +345,7 @@ func onlySondrio(t *testing.T, ctx context.Context, prefix string, m release.Man
 		}
 		for _, f := range r.Files() {
 			local := filepath.Join(t.TempDir(), "f.parquet")
-			if err := shared.p.Bucket.GetFile(ctx, prefix+f.Path, local); err != nil {
+			if err := shared.p.Bucket.GetFile(ctx, m.FileKey(prefix, f.Path), local); err != nil {
 				t.Fatal(err)
 			}
 			var other, rows int64

@@ -88,6 +88,16 @@ func SubscriptionKey(observatory string) string { return "subscriptions/" + obse
 // EndpointKey is the key of the state of an observatory's webhook endpoint.
 func EndpointKey(observatory string) string { return "endpoints/" + observatory + ".json" }
 
+// BlobsPrefix holds the files of every release and slice once each, by content.
+const BlobsPrefix = "blobs/"
+
+// BlobKey is the key of a release file by its hash ("sha256:<hex>"): a table unchanged between releases,
+// or shared by a release and a slice, is stored once.
+func BlobKey(hash string) string { return BlobsPrefix + strings.Replace(hash, ":", "/", 1) }
+
+// HashKey is the key of the cached sha256 of an immutable object (with the ETag it was computed for).
+func HashKey(key string) string { return "hashes/" + key + ".json" }
+
 // CodeListKey is the key of one code list file stored by its sha256 (the files a release was built with,
 // read back to rebuild it).
 func CodeListKey(sha256 string) string { return "codelists/" + sha256 + ".csv" }

@@ -130,7 +130,7 @@ func (tr *Tracer) Trace(ctx context.Context, q Query) (*Answer, error) {
 		return nil, err
 	}
 	ans := &Answer{Version: q.Version, Table: q.Table, Positions: Positions, Rule: rule(q.Table, in, recorded)}
-	files, err := tr.local(ctx, q.Version, res.Files())
+	files, err := tr.local(ctx, m, res.Files())
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func (tr *Tracer) flowCell(ctx context.Context, q Query, m *release.Manifest, ra
 	var parts []warehouse.EventPart
 	offsets := map[string]int64{}
 	for _, p := range ev.Files() {
-		local, err := tr.local(ctx, q.Version, []release.Part{p})
+		local, err := tr.local(ctx, m, []release.Part{p})
 		if err != nil {
 			return err
 		}
@@ -258,7 +258,7 @@ func (tr *Tracer) raw(ctx context.Context, raws map[string]Raw, sha string, posi
 }
 
 // local returns local copies of release files, downloading those not in the cache.
-func (tr *Tracer) local(ctx context.Context, version string, files []release.Part) ([]string, error) {
+func (tr *Tracer) local(ctx context.Context, m *release.Manifest, files []release.Part) ([]string, error) {
 	if err := os.MkdirAll(tr.Cache, 0o755); err != nil {
 		return nil, err
 	}
@@ -267,7 +267,7 @@ func (tr *Tracer) local(ctx context.Context, version string, files []release.Par
 		path := filepath.Join(tr.Cache, strings.TrimPrefix(f.Hash, "sha256:")+".parquet")
 		if _, err := os.Stat(path); err != nil {
 			tmp := path + ".download"
-			if err := tr.Releases.B.GetFile(ctx, release.Prefix(version)+f.Path, tmp); err != nil {
+			if err := tr.Releases.B.GetFile(ctx, m.FileKey(release.Prefix(m.Version), f.Path), tmp); err != nil {
 				return nil, err
 			}
 			if err := os.Rename(tmp, path); err != nil {

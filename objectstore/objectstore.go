@@ -242,7 +242,7 @@ func (b *Bucket) List(ctx context.Context, prefix string, recursive bool) ([]Inf
 		if obj.Err != nil {
 			return nil, b.classify(prefix, obj.Err)
 		}
-		out = append(out, Info{Key: obj.Key, Size: obj.Size, ETag: strings.Trim(obj.ETag, `"`)})
+		out = append(out, Info{Key: obj.Key, Size: obj.Size, ETag: strings.Trim(obj.ETag, `"`), LastModified: obj.LastModified})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil

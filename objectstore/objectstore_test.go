@@ -63,6 +63,11 @@ func TestBucketOnMinIO(t *testing.T) {
 	if err != nil || len(infos) != 2 {
 		t.Errorf("list: %+v %v", infos, err)
 	}
+	for _, in := range infos {
+		if time.Since(in.LastModified) > time.Minute || in.Size == 0 { // gc judges age by it
+			t.Errorf("list: %s modified %v, %d bytes", in.Key, in.LastModified, in.Size)
+		}
+	}
 	if err := b.Remove(ctx, "state/x.json"); err != nil {
 		t.Error(err)
 	}

@@ -196,7 +196,7 @@ func pullOne(ctx context.Context, o Options, version string, keys map[string]sig
 	known := localFiles(o.Dir)
 	for _, r := range m.Resources {
 		for _, f := range r.Files() {
-			reused, err := fetchFile(ctx, o, prefix, partial, f, known)
+			reused, err := fetchFile(ctx, o, m.FileKey(prefix, f.Path), partial, f, known)
 			if err != nil {
 				return res, err
 			}
@@ -249,8 +249,9 @@ func acknowledge(ctx context.Context, o Options, res Result, status, reason stri
 }
 
 // fetchFile puts one file of the manifest in the partial bundle: kept if already there whole, linked from
-// another local release holding the same bytes, else downloaded. It says whether nothing was downloaded.
-func fetchFile(ctx context.Context, o Options, prefix, partial string, f release.Part, known map[string]string) (bool, error) {
+// another local release holding the same bytes, else downloaded from key. It says whether nothing was
+// downloaded.
+func fetchFile(ctx context.Context, o Options, key, partial string, f release.Part, known map[string]string) (bool, error) {
 	dst := filepath.Join(partial, filepath.FromSlash(f.Path))
 	if !filepath.IsLocal(f.Path) {
 		return false, fmt.Errorf("the manifest names %q, not a path inside the bundle", f.Path)
@@ -267,7 +268,7 @@ func fetchFile(ctx context.Context, o Options, prefix, partial string, f release
 			return true, nil
 		}
 	}
-	return false, download(ctx, o.Bucket, prefix+f.Path, dst)
+	return false, download(ctx, o.Bucket, key, dst)
 }
 
 // download writes key to path through a temporary file, so that path is whole or absent.

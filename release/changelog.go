@@ -128,7 +128,7 @@ func (s *Store) compareTable(ctx context.Context, db *warehouse.DB, prev *Manife
 	if prev != nil {
 		if r, ok := prev.Resource(table); ok && len(r.Path) == 1 {
 			oldFile = filepath.Join(dir, "previous-"+table+".parquet")
-			if err := s.B.GetFile(ctx, Prefix(prev.Version)+r.Path[0], oldFile); err != nil {
+			if err := s.B.GetFile(ctx, prev.FileKey(Prefix(prev.Version), r.Path[0]), oldFile); err != nil {
 				return err
 			}
 		}

@@ -141,32 +141,55 @@ func (s *Store) SetEndpointState(ctx context.Context, e Endpoint) error {
 	return s.B.PutJSON(ctx, lake.EndpointKey(e.Observatory), e, objectstore.PutOptions{})
 }
 
-// Deliver copies every file of a published bundle (a release, or an observatory's slice of it, under src)
-// to dst under prefix as releases/<version>/, and checks each copy's size. It returns the number of files
-// copied. dst may be on another S3 service: the bytes then stream through the worker.
+// Deliver copies a published bundle (a release, or an observatory's slice of it, under src) to dst under
+// prefix as a plain Data Package folder, releases/<version>/, and checks each copy's size: the files its
+// manifest lists (from the blob store), then the signature and quality report, the manifest last. A file
+// already there whole (an earlier attempt) is not copied again. It returns the number of files in place.
+// dst may be on another S3 service: the bytes then stream through the worker.
 func (s *Store) Deliver(ctx context.Context, version, src string, dst *objectstore.Bucket, prefix string) (int, error) {
-	files, err := s.B.List(ctx, src, true)
+	var m Manifest
+	if err := s.B.GetJSON(ctx, src+ManifestName, &m); err != nil {
+		if errors.Is(err, objectstore.ErrNotFound) {
+			return 0, fmt.Errorf("release %s: %w", version, ErrNoRelease)
+		}
+		return 0, err
+	}
+	type file struct {
+		key, path string
+		size      int64
+	}
+	var files []file
+	for _, r := range m.Resources {
+		for _, f := range r.Files() {
+			files = append(files, file{m.FileKey(src, f.Path), f.Path, f.Bytes})
+		}
+	}
+	beside, err := s.B.List(ctx, src, true)
 	if err != nil {
 		return 0, err
 	}
-	if len(files) == 0 {
-		return 0, fmt.Errorf("release %s: %w", version, ErrNoRelease)
+	for _, in := range beside {
+		if rel := strings.TrimPrefix(in.Key, src); rel != ManifestName {
+			if _, listed := m.Path(rel); !listed {
+				files = append(files, file{in.Key, rel, in.Size})
+			}
+		}
 	}
-	// The manifest goes last, so a subscriber that sees it sees a whole release.
-	sort.SliceStable(files, func(i, j int) bool {
-		return !strings.HasSuffix(files[i].Key, ManifestName) && strings.HasSuffix(files[j].Key, ManifestName)
-	})
+	files = append(files, file{src + ManifestName, ManifestName, -1}) // last: a subscriber that sees it sees a whole release
 	for _, f := range files {
-		dstKey := prefix + "releases/" + version + "/" + strings.TrimPrefix(f.Key, src)
-		if err := s.B.CopyTo(ctx, f.Key, dst, dstKey); err != nil {
+		dstKey := prefix + "releases/" + version + "/" + f.path
+		if st, err := dst.Stat(ctx, dstKey); err == nil && f.size >= 0 && st.Size == f.size {
+			continue
+		}
+		if err := s.B.CopyTo(ctx, f.key, dst, dstKey); err != nil {
 			return 0, err
 		}
 		st, err := dst.Stat(ctx, dstKey)
 		if err != nil {
 			return 0, err
 		}
-		if st.Size != f.Size {
-			return 0, fmt.Errorf("copy of %s has %d bytes, want %d", f.Key, st.Size, f.Size)
+		if f.size >= 0 && st.Size != f.size {
+			return 0, fmt.Errorf("copy of %s has %d bytes, want %d", f.key, st.Size, f.size)
 		}
 	}
 	return len(files), nil

@@ -183,7 +183,11 @@ func (s *Store) RecordedCodeLists(ctx context.Context, in Inputs, dir string) (*
 // Inputs returns what fed a published release.
 func (s *Store) Inputs(ctx context.Context, version string) (Inputs, error) {
 	var in Inputs
-	if err := s.B.GetJSON(ctx, Prefix(version)+InputsName, &in); err != nil {
+	m, err := s.Get(ctx, version)
+	if err != nil {
+		return in, err
+	}
+	if err := s.B.GetJSON(ctx, m.FileKey(Prefix(version), InputsName), &in); err != nil {
 		return in, fmt.Errorf("release %s records no inputs (made before releases did): %w", version, err)
 	}
 	return in, nil

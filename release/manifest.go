@@ -160,6 +160,37 @@ type Extra struct {
 	Changes      Changes `json:"changes"`
 	// SliceOf is set in an observatory's slice: the release and selection it was derived from.
 	SliceOf *SliceOf `json:"sliceOf,omitempty"`
+	// Files says where the platform's bucket stores the bundle's files: "blobs" (once each, by hash,
+	// under blobs/; the bundle's prefix holds its manifest, signature and quality report), or "" (beside
+	// the manifest, as releases were published before). A pulled or delivered copy is a plain folder
+	// whatever it says: its files are beside the manifest, at their paths.
+	Files string `json:"files,omitempty"`
+}
+
+// StoredAsBlobs is the value of Extra.Files for bundles whose files are stored by hash.
+const StoredAsBlobs = "blobs"
+
+// Path returns the file of the manifest at path.
+func (m *Manifest) Path(path string) (Part, bool) {
+	for _, r := range m.Resources {
+		for _, f := range r.Files() {
+			if f.Path == path {
+				return f, true
+			}
+		}
+	}
+	return Part{}, false
+}
+
+// FileKey returns the object key of the file at path of the bundle under prefix: its blob, or for a
+// bundle published before blobs (and for files the manifest does not list), prefix+path.
+func (m *Manifest) FileKey(prefix, path string) string {
+	if m.Osservatorio.Files == StoredAsBlobs {
+		if f, ok := m.Path(path); ok {
+			return lake.BlobKey(f.Hash)
+		}
+	}
+	return prefix + path
 }
 
 // Changes is the machine-readable diff against the previous release.

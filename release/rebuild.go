@@ -93,7 +93,7 @@ func (s *Store) Rebuild(ctx context.Context, version string, opts BuildOptions) 
 			c := FileComparison{Path: f.Path, Published: f.Hash, Rebuilt: rebuilt[f.Path].Hash}
 			c.Identical = c.Published == c.Rebuilt
 			if !c.Identical && r.Format == "parquet" && c.Rebuilt != "" {
-				c.Content = s.compareRows(ctx, opts, version, f.Path)
+				c.Content = s.compareRows(ctx, opts, m.FileKey(Prefix(version), f.Path), f.Path)
 			}
 			rep.Identical = rep.Identical && c.Identical
 			rep.Files = append(rep.Files, c)
@@ -124,14 +124,14 @@ func (s *Store) recordedCodes(ctx context.Context, in Inputs, dir string, rep *R
 }
 
 // compareRows says whether a published table file and its rebuild hold the same rows.
-func (s *Store) compareRows(ctx context.Context, opts BuildOptions, version, path string) string {
+func (s *Store) compareRows(ctx context.Context, opts BuildOptions, published, path string) string {
 	dir, err := os.MkdirTemp(opts.WorkDir, "rebuild-*")
 	if err != nil {
 		return err.Error()
 	}
 	defer os.RemoveAll(dir)
 	a, b := filepath.Join(dir, "published.parquet"), filepath.Join(dir, "rebuilt.parquet")
-	if err := s.B.GetFile(ctx, Prefix(version)+path, a); err != nil {
+	if err := s.B.GetFile(ctx, published, a); err != nil {
 		return err.Error()
 	}
 	if err := s.B.GetFile(ctx, stagingPrefix(opts.ReleaseID)+path, b); err != nil {

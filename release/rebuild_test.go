@@ -42,7 +42,7 @@ func TestRebuildReadsTheRecordedCodeLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Publish(ctx, "r1", "1.0.0"); err != nil {
+	if _, err := store.Publish(ctx, "r1", "1.0.0"); err != nil {
 		t.Fatal(err)
 	}
 

@@ -73,6 +73,7 @@ func (s *Store) Slice(ctx context.Context, o SliceOptions) (*Manifest, error) {
 	out.Name = m.Name + "-" + o.Observatory
 	out.Resources, out.Sources = nil, nil
 	out.Osservatorio.SliceOf = &SliceOf{Release: m.Version, Observatory: o.Observatory, Selection: o.Selection}
+	out.Osservatorio.Files = StoredAsBlobs
 	sourceOfRaw := map[string]string{}
 	for _, src := range m.Sources {
 		sourceOfRaw[src.RawSHA256] = src.Source
@@ -90,7 +91,7 @@ func (s *Store) Slice(ctx context.Context, o SliceOptions) (*Manifest, error) {
 		if len(o.Selection.Tables) > 0 && !slices.Contains(o.Selection.Tables, r.Name) && !slices.Contains(changeLogResources, r.Name) {
 			continue
 		}
-		res, keep, err := s.sliceResource(ctx, o, r, sourceOfRaw, coSources, dir, prefix)
+		res, keep, err := s.sliceResource(ctx, o, m, r, sourceOfRaw, coSources, dir)
 		if err != nil {
 			return nil, fmt.Errorf("slice %s of %s for %s: %w", r.Name, o.Version, o.Observatory, err)
 		}
@@ -115,8 +116,9 @@ func (s *Store) Slice(ctx context.Context, o SliceOptions) (*Manifest, error) {
 	return &out, err
 }
 
-// sliceResource writes one table of the slice; keep is false when the selection leaves nothing of it.
-func (s *Store) sliceResource(ctx context.Context, o SliceOptions, r Resource, sourceOfRaw map[string]string, coSources map[string]bool, dir, prefix string) (Resource, bool, error) {
+// sliceResource writes one table of the slice (a file it takes whole is the release's blob, not a copy);
+// keep is false when the selection leaves nothing of it.
+func (s *Store) sliceResource(ctx context.Context, o SliceOptions, m *Manifest, r Resource, sourceOfRaw map[string]string, coSources map[string]bool, dir string) (Resource, bool, error) {
 	sel := o.Selection
 	bySource := len(sel.Sources) > 0 && hasField(r, "source")
 	byProvince := sel.Province != "" && slices.Contains(territorial, r.Name)
@@ -133,12 +135,12 @@ func (s *Store) sliceResource(ctx context.Context, o SliceOptions, r Resource, s
 		}
 		part := f
 		if !bySource && !byProvince {
-			if err := s.B.CopyTo(ctx, Prefix(o.Version)+f.Path, s.B, prefix+f.Path); err != nil {
+			if err := s.copyBlob(ctx, m.FileKey(Prefix(o.Version), f.Path), f.Hash); err != nil {
 				return out, false, err
 			}
 		} else {
 			var err error
-			if part, err = s.slicePart(ctx, o, f, bySource, byProvince, multi, dir, prefix); err != nil {
+			if part, err = s.slicePart(ctx, o, m.FileKey(Prefix(o.Version), f.Path), f, bySource, byProvince, multi, dir); err != nil {
 				return out, false, err
 			}
 		}
@@ -158,10 +160,10 @@ func (s *Store) sliceResource(ctx context.Context, o SliceOptions, r Resource, s
 	return out, len(out.Path) > 0, nil
 }
 
-// slicePart filters one file of the release with DuckDB and stages the result in the slice.
-func (s *Store) slicePart(ctx context.Context, o SliceOptions, f Part, bySource, byProvince, multi bool, dir, prefix string) (Part, error) {
+// slicePart filters one file of the release (stored at key) with DuckDB and stores the result as a blob.
+func (s *Store) slicePart(ctx context.Context, o SliceOptions, key string, f Part, bySource, byProvince, multi bool, dir string) (Part, error) {
 	in := filepath.Join(dir, "in-"+path.Base(f.Path))
-	if err := s.B.GetFile(ctx, Prefix(o.Version)+f.Path, in); err != nil {
+	if err := s.B.GetFile(ctx, key, in); err != nil {
 		return Part{}, err
 	}
 	defer os.Remove(in)
@@ -180,7 +182,7 @@ func (s *Store) slicePart(ctx context.Context, o SliceOptions, f Part, bySource,
 	if err != nil {
 		return Part{}, err
 	}
-	if err := s.B.PutFile(ctx, prefix+f.Path, spec.Out, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+	if err := s.putBlob(ctx, spec.Out, "sha256:"+sum); err != nil {
 		return Part{}, err
 	}
 	return Part{Path: f.Path, Bytes: size, Hash: "sha256:" + sum, Rows: rows, RawSHA256: f.RawSHA256}, nil
@@ -188,4 +190,28 @@ func (s *Store) slicePart(ctx context.Context, o SliceOptions, f Part, bySource,
 
 func hasField(r Resource, name string) bool {
 	return slices.ContainsFunc(r.Schema.Fields, func(f Field) bool { return f.Name == name })
+}
+
+// copyBlob stores the object at key as the blob of hash, unless it is there (it is, for a release
+// published with blobs).
+func (s *Store) copyBlob(ctx context.Context, key, hash string) error {
+	blob := lake.BlobKey(hash)
+	if key == blob {
+		return nil
+	}
+	ok, err := s.B.Exists(ctx, blob)
+	if err != nil || ok {
+		return err
+	}
+	return s.B.CopyTo(ctx, key, s.B, blob)
+}
+
+// putBlob stores a local file as the blob of hash, unless it is there.
+func (s *Store) putBlob(ctx context.Context, local, hash string) error {
+	blob := lake.BlobKey(hash)
+	ok, err := s.B.Exists(ctx, blob)
+	if err != nil || ok {
+		return err
+	}
+	return s.B.PutFile(ctx, blob, local, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"})
 }

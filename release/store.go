@@ -87,6 +87,16 @@ func (s *Store) Get(ctx context.Context, version string) (*Manifest, error) {
 	return &m, nil
 }
 
+// FileKey returns where the file at path of a published release is stored (its blob, for a release
+// published with blobs).
+func (s *Store) FileKey(ctx context.Context, version, path string) (string, error) {
+	m, err := s.Get(ctx, version)
+	if err != nil {
+		return "", err
+	}
+	return m.FileKey(Prefix(version), path), nil
+}
+
 // Latest returns the newest published manifest, or nil when there is none.
 func (s *Store) Latest(ctx context.Context) (*Manifest, error) {
 	vs, err := s.Versions(ctx)
@@ -190,7 +200,8 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		Version: opts.Plan.Version, Created: created.UTC().Truncate(time.Second),
 		Licenses:     LicensesOf(sources),
 		Sources:      sources,
-		Osservatorio: Extra{Previous: opts.Plan.Previous, Bump: opts.Plan.Bump, InputsDigest: opts.Plan.InputsDigest, Changes: changes},
+		Osservatorio: Extra{Previous: opts.Plan.Previous, Bump: opts.Plan.Bump, InputsDigest: opts.Plan.InputsDigest, Changes: changes,
+			Files: StoredAsBlobs},
 	}
 	stage := stagingPrefix(opts.ReleaseID)
 	local := map[string]string{} // table → local file, for the quality gates
@@ -250,11 +261,11 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 				if err != nil {
 					return nil, err
 				}
-				sum, err := s.hashObject(ctx, key)
+				sum, err := s.hashObject(ctx, key, info.ETag)
 				if err != nil {
 					return nil, err
 				}
-				if err := s.B.CopyTo(ctx, key, s.B, stage+p); err != nil {
+				if err := s.stage(ctx, key, stage+p, "sha256:"+sum); err != nil {
 					return nil, err
 				}
 				res.Path = append(res.Path, p)
@@ -382,7 +393,7 @@ func (s *Store) check(ctx context.Context, opts BuildOptions, m *Manifest, local
 				pv = &quality.Previous{Rows: r.Rows}
 				if len(r.Files()) == 1 {
 					old := filepath.Join(dir, "previous-"+table+".parquet")
-					if err := s.B.GetFile(ctx, Prefix(prev.Version)+r.Files()[0].Path, old); err == nil {
+					if err := s.B.GetFile(ctx, prev.FileKey(Prefix(prev.Version), r.Files()[0].Path), old); err == nil {
 						pv.From = "read_parquet('" + old + "')"
 					}
 				}
@@ -464,8 +475,14 @@ func (s *Store) download(ctx context.Context, dir, prefix string, states []lake.
 	return out, nil
 }
 
-// hashObject streams an object and returns its sha256.
-func (s *Store) hashObject(ctx context.Context, key string) (string, error) {
+// hashObject returns the sha256 of an object: from the cache kept beside it when its ETag has not
+// changed (harmonized parts are immutable, and hashing 4.6 GB again each release costs seconds), else
+// by streaming it.
+func (s *Store) hashObject(ctx context.Context, key, etag string) (string, error) {
+	var cached struct{ ETag, SHA256 string }
+	if err := s.B.GetJSON(ctx, lake.HashKey(key), &cached); err == nil && etag != "" && cached.ETag == etag {
+		return cached.SHA256, nil
+	}
 	r, err := s.B.Get(ctx, key)
 	if err != nil {
 		return "", err
@@ -475,48 +492,111 @@ func (s *Store) hashObject(ctx context.Context, key string) (string, error) {
 	if _, err := io.Copy(h, r); err != nil {
 		return "", err
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := hex.EncodeToString(h.Sum(nil))
+	if etag != "" {
+		cached.ETag, cached.SHA256 = etag, sum
+		if err := s.B.PutJSON(ctx, lake.HashKey(key), cached, objectstore.PutOptions{}); err != nil {
+			return "", err
+		}
+	}
+	return sum, nil
+}
+
+// stage copies a file the release takes as it is (a harmonized part) into the staging prefix, unless its
+// blob is stored already: an unchanged part is not copied at all.
+func (s *Store) stage(ctx context.Context, key, stagedKey, hash string) error {
+	ok, err := s.B.Exists(ctx, lake.BlobKey(hash))
+	if err != nil || ok {
+		return err
+	}
+	return s.B.CopyTo(ctx, key, s.B, stagedKey)
 }
 
 // Publish makes the staged release visible under its version. It claims the version with a create-only
-// write (a Conflict fault when another release holds it), copies the files, and writes the manifest last,
-// create-only. Publishing the same release again is a no-op.
-func (s *Store) Publish(ctx context.Context, releaseID, version string) error {
+// write (a Conflict fault when another release holds it), stores each file the blob store lacks (a file
+// unchanged since an earlier release is not copied again), and writes the manifest last, create-only.
+// Publishing the same release again is a no-op.
+func (s *Store) Publish(ctx context.Context, releaseID, version string) (Moved, error) {
 	claim := []byte(releaseID)
 	err := s.B.Put(ctx, claimKey(version), bytes.NewReader(claim), int64(len(claim)), objectstore.PutOptions{IfAbsent: true})
 	if errors.Is(err, objectstore.ErrExists) {
 		holder, rerr := s.readClaim(ctx, version)
 		if rerr != nil {
-			return rerr
+			return Moved{}, rerr
 		}
 		if holder != releaseID {
-			return fault.Errorf(fault.Conflict, "version %s is claimed by release %s", version, holder)
+			return Moved{}, fault.Errorf(fault.Conflict, "version %s is claimed by release %s", version, holder)
 		}
 	} else if err != nil {
-		return err
+		return Moved{}, err
 	}
 	stage := stagingPrefix(releaseID)
-	files, err := s.B.List(ctx, stage, true)
+	var m Manifest
+	if err := s.B.GetJSON(ctx, stage+ManifestName, &m); err != nil {
+		if errors.Is(err, objectstore.ErrNotFound) {
+			return Moved{}, fmt.Errorf("publish %s: nothing staged under %s", version, stage)
+		}
+		return Moved{}, err
+	}
+	moved, err := s.storeFiles(ctx, stage, Prefix(version), &m)
 	if err != nil {
-		return err
-	}
-	if len(files) == 0 {
-		return fmt.Errorf("publish %s: nothing staged under %s", version, stage)
-	}
-	for _, f := range files {
-		rel := strings.TrimPrefix(f.Key, stage)
-		if rel == ManifestName {
-			continue
-		}
-		if err := s.B.CopyTo(ctx, f.Key, s.B, Prefix(version)+rel); err != nil {
-			return err
-		}
+		return moved, err
 	}
 	err = s.B.CopyToIfAbsent(ctx, stage+ManifestName, Prefix(version)+ManifestName)
 	if errors.Is(err, objectstore.ErrExists) {
-		return nil // published by an earlier attempt of this same release (the claim proves it is ours)
+		return moved, nil // published by an earlier attempt of this same release (the claim proves it is ours)
 	}
-	return err
+	return moved, err
+}
+
+// Moved counts what publishing a bundle stored: the files copied into the blob store and those it held.
+type Moved struct {
+	Files       int   `json:"files"`
+	Copied      int   `json:"copied"`
+	CopiedBytes int64 `json:"copiedBytes"`
+	Kept        int   `json:"kept"` // already stored by an earlier release
+	KeptBytes   int64 `json:"keptBytes"`
+}
+
+// storeFiles moves the staged files of m into the blob store (those it lacks) and the files m does not
+// list (signature, quality report) beside the manifest under prefix.
+func (s *Store) storeFiles(ctx context.Context, stage, prefix string, m *Manifest) (Moved, error) {
+	var mv Moved
+	for _, r := range m.Resources {
+		for _, f := range r.Files() {
+			mv.Files++
+			key := lake.BlobKey(f.Hash)
+			ok, err := s.B.Exists(ctx, key)
+			if err != nil {
+				return mv, err
+			}
+			if ok { // stored by an earlier release (a part not staged because its blob was there)
+				mv.Kept++
+				mv.KeptBytes += f.Bytes
+				continue
+			}
+			// The key is the content's hash: two releases storing one blob at once write the same bytes.
+			if err := s.B.CopyTo(ctx, stage+f.Path, s.B, key); err != nil {
+				return mv, fmt.Errorf("store %s: %w", f.Path, err)
+			}
+			mv.Copied++
+			mv.CopiedBytes += f.Bytes
+		}
+	}
+	files, err := s.B.List(ctx, stage, true)
+	if err != nil {
+		return mv, err
+	}
+	for _, f := range files {
+		rel := strings.TrimPrefix(f.Key, stage)
+		if _, listed := m.Path(rel); listed || rel == ManifestName {
+			continue
+		}
+		if err := s.B.CopyTo(ctx, f.Key, s.B, prefix+rel); err != nil {
+			return mv, err
+		}
+	}
+	return mv, nil
 }
 
 func (s *Store) readClaim(ctx context.Context, version string) (string, error) {

@@ -29,9 +29,39 @@ type FileCheck struct {
 // Opener opens a file of a bundle by its path in the bundle ("datapackage.json", "data/x.parquet").
 type Opener func(ctx context.Context, name string) (io.ReadCloser, error)
 
-// BucketOpener opens the files of the bundle under prefix in bucket b.
+// BucketOpener opens the files of the bundle under prefix in bucket b: its manifest, signature and quality
+// report there, the files its manifest lists in the blob store (or beside the manifest, in a bundle
+// delivered as a plain folder).
 func BucketOpener(b *objectstore.Bucket, prefix string) Opener {
-	return func(ctx context.Context, name string) (io.ReadCloser, error) { return b.Get(ctx, prefix+name) }
+	var m *Manifest
+	return func(ctx context.Context, name string) (io.ReadCloser, error) {
+		if name == ManifestName || name == SignatureName {
+			return b.Get(ctx, prefix+name)
+		}
+		if m == nil {
+			var read Manifest
+			if err := b.GetJSON(ctx, prefix+ManifestName, &read); err != nil {
+				return nil, err
+			}
+			m = &read
+		}
+		return openFile(ctx, b, prefix, m, name)
+	}
+}
+
+// manifestOpener opens the files of the bundle under prefix whose manifest is m.
+func manifestOpener(b *objectstore.Bucket, prefix string, m *Manifest) Opener {
+	return func(ctx context.Context, name string) (io.ReadCloser, error) { return openFile(ctx, b, prefix, m, name) }
+}
+
+// openFile opens a file of a bundle from the blob store, or beside the manifest: where a bundle was
+// delivered to an observatory's bucket as a plain folder, or published before blobs.
+func openFile(ctx context.Context, b *objectstore.Bucket, prefix string, m *Manifest, name string) (io.ReadCloser, error) {
+	rc, err := b.Get(ctx, m.FileKey(prefix, name))
+	if errors.Is(err, objectstore.ErrNotFound) && m.FileKey(prefix, name) != prefix+name {
+		return b.Get(ctx, prefix+name)
+	}
+	return rc, err
 }
 
 // DirOpener opens the files of a bundle in a local folder.
@@ -46,7 +76,7 @@ func DirOpener(dir string) Opener {
 
 // Verify re-hashes every file of the release under prefix in bucket b against manifest m.
 func Verify(ctx context.Context, b *objectstore.Bucket, prefix string, m *Manifest) []FileCheck {
-	return VerifyFiles(ctx, BucketOpener(b, prefix), m)
+	return VerifyFiles(ctx, manifestOpener(b, prefix, m), m)
 }
 
 // VerifyFiles re-hashes every file of a bundle against manifest m.
