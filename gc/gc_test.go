@@ -18,13 +18,13 @@ func TestRemovable(t *testing.T) {
 		age      time.Duration
 		why, old bool
 	}{
-		{"blobs/sha256/a", 100 * 24 * time.Hour, false, false},                  // referenced: never
-		{"blobs/sha256/b", 25 * time.Hour, true, true},                          // unreferenced, past the grace period
-		{"blobs/sha256/c", 23 * time.Hour, true, false},                         // within the grace period
-		{"staging/r/datapackage.json", 25 * time.Hour, true, true},              // a build left behind
-		{"work/fetch/s/d/p1", time.Hour, true, false},                           // written after a running workflow began
-		{"raw/s/d/x.json", 25 * time.Hour, true, false},                         // a rejected download, kept for inspection
-		{"raw/s/d/y.json", 31 * 24 * time.Hour, true, true},                     // … for 30 days
+		{"blobs/sha256/a", 100 * 24 * time.Hour, false, false},                   // referenced: never
+		{"blobs/sha256/b", 25 * time.Hour, true, true},                           // unreferenced, past the grace period
+		{"blobs/sha256/c", 23 * time.Hour, true, false},                          // within the grace period
+		{"staging/r/datapackage.json", 25 * time.Hour, true, true},               // a build left behind
+		{"work/fetch/s/d/p1", time.Hour, true, false},                            // written after a running workflow began
+		{"raw/s/d/x.json", 25 * time.Hour, true, false},                          // a rejected download, kept for inspection
+		{"raw/s/d/y.json", 31 * 24 * time.Hour, true, true},                      // … for 30 days
 		{"hashes/harmonized/x/live.parquet.json", 100 * time.Hour, false, false}, // the hash of a live object
 		{"hashes/harmonized/x/gone.parquet.json", 100 * time.Hour, true, true},
 		{"hashes/state/x.json", 100 * time.Hour, false, false}, // of an object gc never scans

@@ -262,7 +262,7 @@ func TestEndToEnd(t *testing.T) {
 			if !strings.Contains(string(md), "1 valori rivisti") || !strings.Contains(string(md), "| 99.9 |") {
 				t.Errorf("CHANGES.md:\n%s", md)
 			}
-				onlyChangedFilesStored(t, ctx, "1.0.0", "1.0.1")
+			onlyChangedFilesStored(t, ctx, "1.0.0", "1.0.1")
 		}},
 		{"an HTML page instead of data is rejected, kept, and changes nothing published", func(t *testing.T) {
 			before, _, _ := shared.p.Lake.State(ctx, "eurostat", employment)

@@ -198,8 +198,8 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	m := &Manifest{
 		Schema: ProfileURL, Name: opts.Name, Title: "Osservatorio mercato del lavoro Lombardia",
 		Version: opts.Plan.Version, Created: created.UTC().Truncate(time.Second),
-		Licenses:     LicensesOf(sources),
-		Sources:      sources,
+		Licenses: LicensesOf(sources),
+		Sources:  sources,
 		Osservatorio: Extra{Previous: opts.Plan.Previous, Bump: opts.Plan.Bump, InputsDigest: opts.Plan.InputsDigest, Changes: changes,
 			Files: StoredAsBlobs},
 	}

@@ -51,7 +51,9 @@ func BucketOpener(b *objectstore.Bucket, prefix string) Opener {
 
 // manifestOpener opens the files of the bundle under prefix whose manifest is m.
 func manifestOpener(b *objectstore.Bucket, prefix string, m *Manifest) Opener {
-	return func(ctx context.Context, name string) (io.ReadCloser, error) { return openFile(ctx, b, prefix, m, name) }
+	return func(ctx context.Context, name string) (io.ReadCloser, error) {
+		return openFile(ctx, b, prefix, m, name)
+	}
 }
 
 // openFile opens a file of a bundle from the blob store, or beside the manifest: where a bundle was
