@@ -13,6 +13,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/health"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -31,6 +32,8 @@ type Source struct {
 	HTTP *httpfetch.Client
 	// Credit is the source's licence and attribution, written into every release's manifest.
 	Credit release.Credit
+	// Freshness is how old its datasets may get, and the failures in a row that make one failing.
+	Freshness health.Thresholds
 	// Embargo says when a release built at the given time with a change of this source may be published
 	// (the zero time: at once); nil means at once.
 	Embargo func(built time.Time) time.Time
@@ -83,6 +86,8 @@ type Activities struct {
 	// names it, so that its harmonization runs here.
 	WorkerQueue string
 	DuckDB      warehouse.Options
+	// Alerts is where a dataset turning stale or failing is alerted besides the log; nil: the log only.
+	Alerts *AlertSink
 }
 
 // deferredRetryDelay is how long to wait before asking again for an extraction the source queued.

@@ -66,6 +66,7 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 		{"GET /api/releases/{version}/verify", readers, s.verify},
 		{"GET /api/releases/{version}/deliveries", readers, s.deliveries},
 		{"GET /api/datasets", operators, s.datasets},
+		{"GET /api/status", operators, s.status},
 		{"GET /api/releases/{version}/lineage/{table}", operators, s.lineage},
 		{"GET /api/releases/{version}/inputs", operators, s.inputs},
 		{"POST /api/sources/{source}/refresh", engineers, s.refresh},
@@ -90,7 +91,7 @@ type server struct {
 
 // Endpoints lists the API's routes, for the index.
 var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
-	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "GET /api/releases/{version}/lineage/{table}",
+	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "GET /api/status", "GET /api/releases/{version}/lineage/{table}",
 	"GET /api/releases/{version}/inputs", "POST /api/sources/{source}/refresh",
 	"GET /api/observatories/{id}/subscription", "PUT /api/observatories/{id}/subscription",
 	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz"}
@@ -346,6 +347,19 @@ func (s *server) datasets(w http.ResponseWriter, r *http.Request, _ identity.Tok
 		return
 	}
 	s.json(w, states)
+}
+
+// status is osservatorio status: every dataset judged now, with its next run when Temporal answers.
+func (s *server) status(w http.ResponseWriter, r *http.Request, _ identity.Token) {
+	list, err := s.p.Status(r.Context(), time.Now())
+	if list == nil && err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	if err != nil {
+		s.log.Warn("status: next runs unknown", "error", err)
+	}
+	s.json(w, list)
 }
 
 var sourceRE = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)

@@ -35,6 +35,7 @@ type Config struct {
 	Sources       map[string]Source `yaml:"sources" json:"sources"`
 	Observatories []Observatory     `yaml:"observatories" json:"observatories"`
 	Lineage       Lineage           `yaml:"lineage" json:"lineage"`
+	Alerts        Alerts            `yaml:"alerts" json:"alerts"`
 	lines         map[string]int    // path → line, for errors found after decoding
 }
 
@@ -129,9 +130,11 @@ type Source struct {
 	DateWindow Duration `yaml:"date_window" json:"date_window,omitempty"`
 	// License is the licence the source publishes its data under and Attribution how it asks to be
 	// credited: both go into every release's manifest, per source and in the package's licences.
-	License     License   `yaml:"license" json:"license"`
-	Attribution string    `yaml:"attribution" json:"attribution"`
-	Datasets    []Dataset `yaml:"datasets" json:"datasets"`
+	License     License `yaml:"license" json:"license"`
+	Attribution string  `yaml:"attribution" json:"attribution"`
+	// Freshness is how old the source's datasets may get before they are stale (osservatorio status).
+	Freshness *Freshness `yaml:"freshness" json:"freshness,omitempty"`
+	Datasets  []Dataset  `yaml:"datasets" json:"datasets"`
 }
 
 // License is a data licence as a Data Package names it: an SPDX-style id, its URL and a title.
@@ -337,6 +340,9 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	if v := getenv("OSSERVATORIO_TEMPORAL_ADDRESS"); v != "" {
 		c.Temporal.Address = v
 	}
+	if v := getenv("OSSERVATORIO_ALERTS_WEBHOOK_SECRET"); v != "" && c.Alerts.Webhook != nil {
+		c.Alerts.Webhook.Secret = v
+	}
 }
 
 func (c *Config) applyDefaults() {
@@ -355,6 +361,9 @@ func (c *Config) applyDefaults() {
 	def(&c.Release.SigningKey, filepath.Join(c.Dev.StateDir, "keys", "release-signing.pem"))
 	if c.Release.DeliveryAttempts == 0 {
 		c.Release.DeliveryAttempts = 5
+	}
+	if c.Alerts.Failures == 0 {
+		c.Alerts.Failures = 3
 	}
 	for name, s := range c.Sources {
 		if s.MaxBytes == 0 {
@@ -427,6 +436,7 @@ func (c *Config) validate() []Problem {
 	if u := c.Lineage.URL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		add("lineage.url", "lineage.url %q must start with http:// or https://", u)
 	}
+	c.validateAlerts(add)
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	names := make([]string, 0, len(c.Sources))
 	for name := range c.Sources {

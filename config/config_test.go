@@ -227,3 +227,37 @@ func TestWebhookSecretFromTheEnvironment(t *testing.T) {
 		t.Error("the configuration's JSON holds the webhook secret")
 	}
 }
+
+func TestFreshnessAndAlerts(t *testing.T) {
+	_, err := Parse("f.yaml", []byte(`storage: {endpoint: "127.0.0.1:9000"}
+temporal: {address: "127.0.0.1:7233"}
+alerts:
+  webhook: {url: "ops.example.org/hooks"}
+sources:
+  eurostat:
+    base_url: http://x
+    freshness: {warn_after: 72h, error_after: 36h}
+    datasets: [{id: a}]
+`), noEnv)
+	var ce *Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *Error", err)
+	}
+	msg := ce.Error()
+	for _, want := range []string{"alerts.webhook.url \"ops.example.org/hooks\" must be an http(s) URL", "OSSERVATORIO_ALERTS_WEBHOOK_SECRET",
+		"sources.eurostat.freshness needs 0 < warn_after <= error_after"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("problems %q: none says %q", msg, want)
+		}
+	}
+	c, err := Parse("default", deploy.DefaultConfig, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.FreshnessOf("eurostat"); f.WarnAfter.D() != 2400*time.Hour || !f.SourceToo() {
+		t.Errorf("eurostat freshness %+v", f)
+	}
+	if f := c.FreshnessOf("mur"); f.WarnAfter.D() != 48*time.Hour || f.SourceToo() || c.Alerts.Failures != 3 {
+		t.Errorf("default freshness %+v, failures %d", f, c.Alerts.Failures)
+	}
+}

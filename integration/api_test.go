@@ -60,6 +60,7 @@ func apiRoles(t *testing.T, ctx context.Context) {
 		{"GET", "/api/releases/1.0.0/verify", "", map[string]int{"engineer": ok, "auditor": ok, "admin": ok, "observatory:milano": ok}},
 		{"GET", "/api/releases/1.0.0/deliveries", "", map[string]int{"engineer": ok, "auditor": ok, "admin": ok, "observatory:milano": ok}},
 		{"GET", "/api/datasets", "", map[string]int{"engineer": ok, "auditor": ok, "admin": ok, "observatory:milano": denied}},
+		{"GET", "/api/status", "", map[string]int{"engineer": ok, "auditor": ok, "admin": ok, "observatory:milano": denied}},
 		{"POST", "/api/sources/nowhere/refresh", "", map[string]int{"engineer": http.StatusNotFound, "auditor": denied, "admin": http.StatusNotFound, "observatory:milano": denied}},
 		{"GET", "/api/tokens", "", map[string]int{"engineer": denied, "auditor": denied, "admin": ok, "observatory:milano": denied}},
 		{"POST", "/api/tokens", `{"role": "auditor", "name": "made by the test"}`, map[string]int{"engineer": denied, "auditor": denied, "admin": http.StatusCreated, "observatory:milano": denied}},

@@ -692,6 +692,9 @@ func TestEndToEnd(t *testing.T) {
 		{"every job run emitted OpenLineage START and COMPLETE or FAIL, stored and posted, valid RunEvents", func(t *testing.T) {
 			openLineageEvents(t, ctx)
 		}},
+		{"status judges every dataset by our checks and the source's own update; failing checks are alerted, signed", func(t *testing.T) {
+			statusJudgesEveryDataset(t, ctx)
+		}},
 		{"every operator action of the run is in the audit log", func(t *testing.T) {
 			auditLog(t, ctx)
 		}},

@@ -79,3 +79,10 @@ func (h *hookReceiver) messages(version string) []hookMessage {
 	}
 	return out
 }
+
+// all returns every message the endpoint got.
+func (h *hookReceiver) all() []hookMessage {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]hookMessage(nil), h.got...)
+}

@@ -40,6 +40,7 @@ type env struct {
 	worker  sdkworker.Worker // the in-process worker (a test may stop it and start another)
 	stack   *devstack.Stack  // the Temporal and MinIO servers (a test may restart them)
 	hooks   *hookReceiver    // Sondrio's webhook endpoint
+	alerts  *hookReceiver    // the alerts' webhook endpoint
 	lineage *lineageReceiver // a Marquez-compatible endpoint
 }
 
@@ -104,6 +105,10 @@ func run(m *testing.M) int {
 	hooks := &hookReceiver{secret: hookSecret}
 	hookSrv := httptest.NewServer(hooks)
 	defer hookSrv.Close()
+	alerts := &hookReceiver{secret: hookSecret}
+	alertSrv := httptest.NewServer(alerts)
+	defer alertSrv.Close()
+	cfg.Alerts = config.Alerts{Webhook: &config.AlertWebhook{URL: alertSrv.URL + "/alerts", Secret: hookSecret}, Failures: 2}
 	for i := range cfg.Observatories {
 		switch o := &cfg.Observatories[i]; o.ID {
 		case "milano":
@@ -118,6 +123,10 @@ func run(m *testing.M) int {
 	for name, src := range cfg.Sources {
 		src.BaseURL = srv.URL + "/" + name
 		src.FilesURL = src.BaseURL + "/files"
+		if name == "eurostat" {
+			// Judged on Eurostat's own UPDATE_DATA too: the recorded ones are from 2025, months past 90 days.
+			src.Freshness = &config.Freshness{WarnAfter: config.Duration(30 * 24 * time.Hour), ErrorAfter: config.Duration(90 * 24 * time.Hour)}
+		}
 		if name == "mur" {
 			src.IdleTimeout = config.Duration(3 * time.Second) // the stalled-source test waits this long
 		}
@@ -163,7 +172,7 @@ func run(m *testing.M) int {
 		fmt.Println(err)
 		return 1
 	}
-	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w, stack: stack, hooks: hooks, lineage: lineageSink}
+	shared = &env{cfg: cfg, p: p, sources: sources, logger: logger, state: state, worker: w, stack: stack, hooks: hooks, alerts: alerts, lineage: lineageSink}
 	defer func() { shared.worker.Stop() }()
 	return m.Run()
 }

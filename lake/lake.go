@@ -102,6 +102,11 @@ func HashKey(key string) string { return "hashes/" + key + ".json" }
 // read back to rebuild it).
 func CodeListKey(sha256 string) string { return "codelists/" + sha256 + ".csv" }
 
+// HealthKey is the key of a dataset's check record (package health).
+func HealthKey(source, dataset string) string {
+	return fmt.Sprintf("health/%s/%s.json", source, dataset)
+}
+
 // StateKey is the key of a dataset's state record.
 func StateKey(source, dataset string) string { return fmt.Sprintf("state/%s/%s.json", source, dataset) }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/connectors/mim"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/mlps"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/mur"
+	"github.com/osservatorio-lombardia/osservatorio/health"
 	"github.com/osservatorio-lombardia/osservatorio/httpfetch"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -175,12 +176,15 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 			return nil, err
 		}
 		s := activities.Source{Conn: conn, MaxBytes: src.MaxBytes, SchemaDrift: src.SchemaDrift, HTTP: own,
-			Credit: credits[name], Embargo: embargo(src.PublishAt)}
+			Credit: credits[name], Embargo: embargo(src.PublishAt), Freshness: Thresholds(cfg, name)}
 		for _, d := range src.Datasets {
 			s.Datasets = append(s.Datasets, connectors.Dataset{Source: name, ID: d.ID, Code: d.Code, Filters: d.Filters, Since: d.Since, Format: d.Format, Resource: d.Resource, Unit: d.Unit, UnitMult: d.UnitMult,
 				Query: d.Query, Columns: d.Columns})
 		}
 		acts.Sources[name] = s
+	}
+	if w := cfg.Alerts.Webhook; w != nil {
+		acts.Alerts = &activities.AlertSink{URL: w.URL, Secret: w.Secret}
 	}
 	for _, o := range cfg.Observatories {
 		sub, err := subscriber(o)
@@ -190,6 +194,12 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		acts.Observatories = append(acts.Observatories, activities.Observatory{ID: o.ID, Name: o.Name, Bucket: o.Bucket, Prefix: o.Prefix, Subscriber: sub})
 	}
 	return acts, nil
+}
+
+// Thresholds are a source's freshness and the failures in a row that make a dataset failing.
+func Thresholds(cfg *config.Config, source string) health.Thresholds {
+	f := cfg.FreshnessOf(source)
+	return health.Thresholds{WarnAfter: f.WarnAfter.D(), ErrorAfter: f.ErrorAfter.D(), SourceToo: f.SourceToo(), Failures: cfg.Alerts.Failures}
 }
 
 // embargo turns a source's publish_at into the publish time of a release built at a given time.

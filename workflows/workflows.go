@@ -17,6 +17,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/activities"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/health"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 )
 
@@ -126,6 +127,7 @@ func RefreshSource(ctx workflow.Context, in RefreshInput) (RefreshResult, error)
 		}
 		res.Datasets = append(res.Datasets, rep)
 	}
+	recordChecks(ctx, in.Source, res.Datasets)
 	if changed > 0 {
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: workflow.GetInfo(ctx).WorkflowExecution.ID + "-release",
@@ -148,6 +150,22 @@ func RefreshSource(ctx workflow.Context, in RefreshInput) (RefreshResult, error)
 			RefreshIncomplete, nil, res)
 	}
 	return res, nil
+}
+
+// recordChecks updates the datasets' health records (osservatorio status, alerts). It never fails the
+// refresh: a record not written is logged.
+func recordChecks(ctx workflow.Context, source string, reps []DatasetReport) {
+	if workflow.GetVersion(ctx, "record-checks", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return
+	}
+	checks := make([]health.Check, len(reps))
+	for i, r := range reps {
+		checks[i] = health.Check{Dataset: r.Dataset, Changed: r.Changed, Error: r.Error, ErrorKind: r.ErrorKind}
+	}
+	qctx := workflow.WithActivityOptions(ctx, quickOptions)
+	if err := workflow.ExecuteActivity(qctx, a.RecordChecks, activities.ChecksInput{Source: source, Checks: checks}).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("health records not written", "source", source, "error", err)
+	}
 }
 
 func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetReport {

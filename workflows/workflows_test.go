@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/activities"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/health"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 )
 
@@ -36,6 +38,11 @@ func TestRefreshUnchangedSourceMakesNothing(t *testing.T) {
 	env.OnActivity(a.Harmonize, mock.Anything, mock.Anything).Return(activities.HarmonizeResult{}, nil).Never()
 	env.OnActivity(a.Accept, mock.Anything, mock.Anything).Return(nil).Never()
 	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{}, nil).Never()
+	var recorded activities.ChecksInput
+	env.OnActivity(a.RecordChecks, mock.Anything, mock.Anything).Return(func(_ context.Context, in activities.ChecksInput) error {
+		recorded = in
+		return nil
+	}).Once()
 
 	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "eurostat"})
 	if err := env.GetWorkflowError(); err != nil {
@@ -50,6 +57,9 @@ func TestRefreshUnchangedSourceMakesNothing(t *testing.T) {
 	}
 	if len(res.Datasets) != 2 || res.Datasets[0].Changed || res.Datasets[1].Changed {
 		t.Errorf("datasets = %+v, want two unchanged", res.Datasets)
+	}
+	if want := []health.Check{{Dataset: "d1"}, {Dataset: "d2"}}; recorded.Source != "eurostat" || !reflect.DeepEqual(recorded.Checks, want) {
+		t.Errorf("health recorded %+v, want %+v", recorded, want)
 	}
 	env.AssertExpectations(t)
 }
@@ -88,6 +98,7 @@ func TestRefreshChangedReleasesAndOneObservatoryFails(t *testing.T) {
 		return nil
 	})
 
+	env.OnActivity(a.RecordChecks, mock.Anything, mock.Anything).Return(nil)
 	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "eurostat"})
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
@@ -127,6 +138,7 @@ func TestRefreshBadDatasetDoesNotStopOthers(t *testing.T) {
 		temporal.NewNonRetryableApplicationError("BadInput eurostat/bad: an HTML page instead of data", string(fault.BadInput), nil)).Once()
 	env.OnActivity(a.Fetch, mock.Anything, activities.FetchInput{Source: "eurostat", Dataset: "good"}).Return(activities.FetchResult{Changed: false}, nil).Once()
 
+	env.OnActivity(a.RecordChecks, mock.Anything, mock.Anything).Return(nil)
 	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "eurostat"})
 	err := env.GetWorkflowError()
 	var ae *temporal.ApplicationError
@@ -225,6 +237,7 @@ func harmonizeQueues(t *testing.T, first error) ([]string, error) {
 	})
 	env.OnActivity(a.Accept, mock.Anything, mock.Anything).Return(nil)
 	env.OnActivity(a.PlanRelease, mock.Anything).Return(release.Plan{Skip: true}, nil)
+	env.OnActivity(a.RecordChecks, mock.Anything, mock.Anything).Return(nil)
 	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "lombardia"})
 	return queues, env.GetWorkflowError()
 }
