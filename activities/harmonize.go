@@ -15,6 +15,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 	"github.com/osservatorio-lombardia/osservatorio/quality"
@@ -57,6 +58,9 @@ func (a *Activities) Harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 	run := a.trace(ctx, "harmonize."+in.Source+"."+in.Dataset, sql, time.Time{}, a.object(in.RawKey, in.SHA256, nil))
 	res, err := a.harmonize(ctx, in)
 	err = fault.In(err, in.Source, in.Dataset)
+	if err == nil {
+		metrics.Rows.WithLabelValues(in.Source, res.Table).Add(float64(res.Rows))
+	}
 	if run != nil {
 		var outputs []openlineage.Dataset
 		if res.SnapshotKey != "" {
@@ -193,6 +197,7 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 	var qr quality.Report
 	lap := time.Now()
 	qr.Add(quality.Run(ctx, db.SQL(), nil, "labour_events", "read_parquet("+events+")", checks["labour_events"], nil)...)
+	countFailed(qr.Results)
 	st.Timings["checks"] = time.Since(lap)
 	rep = EventsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, COStats: st, Checks: qr.Results}
 	if blocking := qr.Blocking(); len(blocking) > 0 {
@@ -308,4 +313,13 @@ func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
 		return fmt.Errorf("accept %s/%s: %w", in.Source, in.Dataset, err)
 	}
 	return nil
+}
+
+// countFailed counts the failed quality checks by severity.
+func countFailed(results []quality.Result) {
+	for _, r := range results {
+		if !r.Passed {
+			metrics.QualityFailed.WithLabelValues(r.Severity).Inc()
+		}
+	}
 }

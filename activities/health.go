@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/osservatorio-lombardia/osservatorio/health"
+	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/webhook"
 )
 
@@ -48,6 +49,14 @@ func (a *Activities) RecordChecks(ctx context.Context, in ChecksInput) error {
 			return err
 		}
 		r.Apply(c, now, wf, run)
+		outcome := "unchanged"
+		switch {
+		case c.Error != "":
+			outcome = "failed"
+		case c.Changed:
+			outcome = "changed"
+		}
+		metrics.Checks.WithLabelValues(in.Source, outcome).Inc()
 		if st, ok, err := a.Lake.State(ctx, in.Source, c.Dataset); err == nil && ok {
 			r.SourceUpdated = health.SourceUpdated(st)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/audit"
 	"github.com/osservatorio-lombardia/osservatorio/fault"
+	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/signing"
@@ -78,6 +79,9 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 	m, err := a.Releases.Build(ctx, states, release.BuildOptions{
 		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db, Credits: credits, Signer: signer,
 	})
+	if rep, cerr := a.Releases.Checks(ctx, ""); cerr == nil && (err == nil || fault.Is(err, fault.QualityGateFailed)) {
+		countFailed(rep.Results)
+	}
 	if err != nil {
 		run.End(ctx, nil, err)
 		_ = a.Releases.Discard(ctx, in.ReleaseID)
@@ -151,6 +155,9 @@ func (a *Activities) PublishRelease(ctx context.Context, in PublishInput) error 
 		run.End(ctx, nil, err)
 		return classify(err)
 	}
+	metrics.Releases.Inc()
+	metrics.ReleaseBytes.WithLabelValues("copied").Add(float64(moved.CopiedBytes))
+	metrics.ReleaseBytes.WithLabelValues("kept").Add(float64(moved.KeptBytes))
 	activity.GetLogger(ctx).Info("release published", "version", in.Version, "files", moved.Files, "copied", moved.Copied,
 		"copied_bytes", moved.CopiedBytes, "kept", moved.Kept, "kept_bytes", moved.KeptBytes)
 	run.End(ctx, []openlineage.Dataset{a.object(release.Prefix(in.Version)+release.ManifestName, "", nil)}, nil)

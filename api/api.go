@@ -21,6 +21,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/audit"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
+	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 )
@@ -55,6 +56,7 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { s.json(w, map[string]string{"status": "ok"}) })
 	mux.HandleFunc("GET /", s.index)
+	mux.Handle("GET /metrics", metrics.Handler()) // open, as /healthz: counts and latencies, no data
 	for _, rt := range []struct {
 		pattern string
 		roles   []string
@@ -94,7 +96,7 @@ var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/relea
 	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "GET /api/status", "GET /api/releases/{version}/lineage/{table}",
 	"GET /api/releases/{version}/inputs", "POST /api/sources/{source}/refresh",
 	"GET /api/observatories/{id}/subscription", "PUT /api/observatories/{id}/subscription",
-	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz"}
+	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz", "GET /metrics"}
 
 // guard refuses requests for a Host the API does not serve (DNS rebinding) and browser requests from an
 // Origin it does not serve (cross-site requests), and limits request bodies.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/api"
 	"github.com/osservatorio-lombardia/osservatorio/devstack"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
+	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 )
@@ -216,7 +218,7 @@ func (a *app) demoRefresh(ctx context.Context, p *platform.Platform, m *mirror.S
 }
 
 func (a *app) workerCmd() *cobra.Command {
-	var workDir string
+	var workDir, metricsAddr string
 	c := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker: executes the workflows and activities (scale out by running more)",
@@ -231,12 +233,50 @@ func (a *app) workerCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var ready atomic.Bool
+			if metricsAddr != "" {
+				srv, err := metricsServer(metricsAddr, &ready)
+				if err != nil {
+					return err
+				}
+				defer srv.Close()
+				a.say("metrics, /healthz and /readyz on http://%s", metricsAddr)
+			}
 			a.say("worker on task queue %s at %s", p.Config.Temporal.TaskQueue, p.Config.Temporal.Address)
-			return w.Run(interruptOn(cmd.Context()))
+			if err := w.Start(); err != nil {
+				return err
+			}
+			ready.Store(true)
+			<-interruptOn(cmd.Context())
+			ready.Store(false)
+			w.Stop()
+			return nil
 		},
 	}
 	c.Flags().StringVar(&workDir, "work-dir", "", "scratch folder for spooled downloads and DuckDB (default: the system temp folder)")
+	c.Flags().StringVar(&metricsAddr, "metrics-address", "127.0.0.1:9464", "serve /metrics (Prometheus), /healthz and /readyz here; \"\" to serve none")
 	return c
+}
+
+// metricsServer serves the process's metrics, /healthz (alive) and /readyz (polling its task queues).
+func metricsServer(addr string, ready *atomic.Bool) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics address %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "not polling yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return srv, nil
 }
 
 // interruptOn returns a channel closed when ctx ends, as worker.Run wants.

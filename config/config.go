@@ -62,6 +62,20 @@ type Temporal struct {
 	Address   string `yaml:"address" json:"address"`
 	Namespace string `yaml:"namespace" json:"namespace"`
 	TaskQueue string `yaml:"task_queue" json:"task_queue"`
+	// TLS connects over TLS: to Temporal Cloud (its CA is public: set nothing but, for mTLS, cert and
+	// key) or to a self-hosted server behind TLS (ca: its CA).
+	TLS *TemporalTLS `yaml:"tls" json:"tls,omitempty"`
+	// APIKey authenticates to Temporal Cloud instead of mTLS (it implies TLS); set it with
+	// OSSERVATORIO_TEMPORAL_API_KEY rather than in the file.
+	APIKey string `yaml:"api_key" json:"-"`
+}
+
+// TemporalTLS are the PEM files of a TLS connection to Temporal.
+type TemporalTLS struct {
+	Cert       string `yaml:"cert" json:"cert,omitempty"` // client certificate (mTLS)
+	Key        string `yaml:"key" json:"key,omitempty"`   // its private key
+	CA         string `yaml:"ca" json:"ca,omitempty"`     // the server's CA, when not a public one
+	ServerName string `yaml:"server_name" json:"server_name,omitempty"`
 }
 
 // API is the platform's HTTP API.
@@ -340,6 +354,12 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	if v := getenv("OSSERVATORIO_TEMPORAL_ADDRESS"); v != "" {
 		c.Temporal.Address = v
 	}
+	if v := getenv("OSSERVATORIO_TEMPORAL_NAMESPACE"); v != "" {
+		c.Temporal.Namespace = v
+	}
+	if v := getenv("OSSERVATORIO_TEMPORAL_API_KEY"); v != "" {
+		c.Temporal.APIKey = v
+	}
 	if v := getenv("OSSERVATORIO_ALERTS_WEBHOOK_SECRET"); v != "" && c.Alerts.Webhook != nil {
 		c.Alerts.Webhook.Secret = v
 	}
@@ -437,6 +457,9 @@ func (c *Config) validate() []Problem {
 		add("lineage.url", "lineage.url %q must start with http:// or https://", u)
 	}
 	c.validateAlerts(add)
+	if t := c.Temporal.TLS; t != nil && (t.Cert == "") != (t.Key == "") {
+		add("temporal.tls", "temporal.tls needs both cert and key for mTLS, or neither")
+	}
 	parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 	names := make([]string, 0, len(c.Sources))
 	for name := range c.Sources {

@@ -76,6 +76,8 @@ type Options struct {
 	Logger  *slog.Logger
 	// Transport wraps the HTTP transport, e.g. with a rate limiter that every attempt passes through.
 	Transport func(http.RoundTripper) http.RoundTripper
+	// Source names the source in the metrics (requests, status, 304s, bytes); "" counts as "other".
+	Source string
 	// Timeout bounds one request, its body included (0: none; a source's `timeout`).
 	Timeout time.Duration
 	// Idle bounds the wait for the response headers and then for each next byte of the body (default
@@ -116,6 +118,11 @@ func New(opts Options) *Client {
 	if tr, ok := c.HTTPClient.Transport.(*http.Transport); ok {
 		tr.ResponseHeaderTimeout = idle
 	}
+	source := opts.Source
+	if source == "" {
+		source = "other"
+	}
+	c.HTTPClient.Transport = counted{source: source, base: c.HTTPClient.Transport}
 	if opts.Transport != nil {
 		c.HTTPClient.Transport = opts.Transport(c.HTTPClient.Transport)
 	}

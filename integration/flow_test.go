@@ -695,6 +695,9 @@ func TestEndToEnd(t *testing.T) {
 		{"status judges every dataset by our checks and the source's own update; failing checks are alerted, signed", func(t *testing.T) {
 			statusJudgesEveryDataset(t, ctx)
 		}},
+		{"the worker's and the API's /metrics count requests, checks, rows, failed checks, releases and deliveries", func(t *testing.T) {
+			metricsCountTheRun(t, ctx)
+		}},
 		{"every operator action of the run is in the audit log", func(t *testing.T) {
 			auditLog(t, ctx)
 		}},

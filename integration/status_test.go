@@ -3,9 +3,12 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/osservatorio-lombardia/osservatorio/api"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 )
 
@@ -49,5 +52,55 @@ func statusJudgesEveryDataset(t *testing.T, ctx context.Context) {
 	}
 	if code, out, _ := osv(t, ctx, "status"); code != 6 || !strings.Contains(out, "stale or failing") {
 		t.Errorf("status: exit %d\n%s", code, out)
+	}
+}
+
+// metricsCountTheRun scrapes the API's /metrics after the run (the worker runs in this process): the
+// platform's counters and the Temporal SDK's are there, with the sources', datasets' and releases' values.
+func metricsCountTheRun(t *testing.T, ctx context.Context) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequestWithContext(ctx, "GET", "http://127.0.0.1/metrics", nil)
+	api.Handler(shared.p, nil).ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("GET /metrics: %d %s", rec.Code, rec.Body)
+	}
+	values := map[string]float64{}
+	sdk := 0
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		values[line[:i]] = v
+		if strings.HasPrefix(line, "temporal_") {
+			sdk++
+		}
+	}
+	for _, series := range []string{
+		`osservatorio_source_requests_total{code="200",source="eurostat"}`,
+		`osservatorio_source_requests_total{code="504",source="lombardia"}`,
+		`osservatorio_source_bytes_total{source="lombardia"}`,
+		`osservatorio_dataset_checks_total{outcome="changed",source="eurostat"}`,
+		`osservatorio_dataset_checks_total{outcome="unchanged",source="eurostat"}`,
+		`osservatorio_dataset_checks_total{outcome="failed",source="eurostat"}`,
+		`osservatorio_rows_harmonized_total{source="lombardia",table="labour_events"}`,
+		`osservatorio_rows_harmonized_total{source="eurostat",table="observations"}`,
+		`osservatorio_quality_checks_failed_total{severity="error"}`,
+		`osservatorio_releases_published_total`,
+		`osservatorio_release_bytes_total{how="copied"}`,
+		`osservatorio_release_bytes_total{how="kept"}`,
+		`osservatorio_deliveries_total{status="pending"}`,
+		`osservatorio_deliveries_total{status="delivered"}`,
+	} {
+		if values[series] <= 0 {
+			t.Errorf("%s = %v, want > 0", series, values[series])
+		}
+	}
+	if sdk == 0 {
+		t.Error("no temporal_ series: the SDK's metrics are not reported")
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/worker"
@@ -70,8 +71,12 @@ func (p *Platform) Temporal(ctx context.Context) (client.Client, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
+	conn, creds, err := connection(p.Config.Temporal)
+	if err != nil {
+		return nil, err
+	}
 	c, err := client.DialContext(dctx, client.Options{HostPort: p.Config.Temporal.Address, Namespace: p.Config.Temporal.Namespace,
-		Logger: slogAdapter{p.Logger}})
+		Logger: slogAdapter{p.Logger}, MetricsHandler: metrics.Temporal(), ConnectionOptions: conn, Credentials: creds})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", p.Config.Temporal.Address, err)
 	}

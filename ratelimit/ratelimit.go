@@ -17,8 +17,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
@@ -141,9 +143,15 @@ type roundTripper struct {
 }
 
 func (rt roundTripper) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
 	stamp, err := rt.l.Wait(r.Context())
 	if err != nil {
 		return nil, err
+	}
+	if waited := time.Since(start); waited > 100*time.Millisecond { // more than the store's round trips
+		name := strings.TrimSuffix(strings.TrimPrefix(rt.l.key, "ratelimit/"), ".json")
+		metrics.RateLimitWaits.WithLabelValues(name).Inc()
+		metrics.RateLimitWaited.WithLabelValues(name).Add(waited.Seconds())
 	}
 	resp, err := rt.base.RoundTrip(r)
 	// Best effort: without the second stamp the first one (earlier) still holds the place.

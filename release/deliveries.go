@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
@@ -49,7 +50,11 @@ func deliveryKey(version, observatory string) string {
 
 // RecordDelivery writes a ledger entry, replacing an earlier one for the same release and observatory.
 func (s *Store) RecordDelivery(ctx context.Context, d Delivery) error {
-	return s.B.PutJSON(ctx, deliveryKey(d.Release, d.Observatory), d, objectstore.PutOptions{})
+	if err := s.B.PutJSON(ctx, deliveryKey(d.Release, d.Observatory), d, objectstore.PutOptions{}); err != nil {
+		return err
+	}
+	metrics.Deliveries.WithLabelValues(d.Status).Inc()
+	return nil
 }
 
 // ErrNoDelivery says the ledger has no entry for a release and an observatory.

@@ -162,7 +162,7 @@ func Activities(ctx context.Context, cfg *config.Config, store *objectstore.Stor
 		src := cfg.Sources[name]
 		// Each source has its client: its own timeout and, where it has one, the limiter every request to it
 		// passes, from any worker.
-		opts := httpfetch.Options{Logger: logger, Timeout: src.Timeout.D(), Idle: src.IdleTimeout.D()}
+		opts := httpfetch.Options{Logger: logger, Source: name, Timeout: src.Timeout.D(), Idle: src.IdleTimeout.D()}
 		if rl := src.RateLimit; rl != nil {
 			margin := ratelimit.DefaultMargin
 			if rl.Margin != nil {
