@@ -354,6 +354,21 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	if v := getenv("OSSERVATORIO_TEMPORAL_ADDRESS"); v != "" {
 		c.Temporal.Address = v
 	}
+	if v := getenv("OSSERVATORIO_STORAGE_USE_SSL"); v != "" {
+		c.Storage.UseSSL = v == "true" || v == "1"
+	}
+	if v := getenv("OSSERVATORIO_STORAGE_REGION"); v != "" {
+		c.Storage.Region = v
+	}
+	if v := getenv("OSSERVATORIO_API_ADDRESS"); v != "" {
+		c.API.Address = v
+	}
+	if v := getenv("OSSERVATORIO_API_ALLOWED_HOSTS"); v != "" {
+		c.API.AllowedHosts = strings.Split(v, ",")
+	}
+	if v := getenv("OSSERVATORIO_RELEASE_SIGNING_KEY"); v != "" {
+		c.Release.SigningKey = v
+	}
 	if v := getenv("OSSERVATORIO_TEMPORAL_NAMESPACE"); v != "" {
 		c.Temporal.Namespace = v
 	}

@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +50,30 @@ var (
 	RateLimitWaited = f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "ratelimit_wait_seconds_total",
 		Help: "Time requests spent waiting for a place under a source's rate limit."}, []string{"limit"})
 )
+
+// ours are the platform's own metrics, for Names.
+var ours = []prometheus.Collector{Requests, Bytes, NotModified, Checks, Rows, QualityFailed, Releases, ReleaseBytes,
+	Deliveries, RateLimitWaits, RateLimitWaited}
+
+// Names returns the names of the platform's own metrics (osservatorio_…).
+func Names() []string {
+	ch := make(chan *prometheus.Desc, len(ours))
+	go func() {
+		for _, c := range ours {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		s := d.String() // Desc{fqName: "osservatorio_…", …}
+		if i := strings.Index(s, `fqName: "`); i >= 0 {
+			rest := s[i+len(`fqName: "`):]
+			out = append(out, rest[:strings.IndexByte(rest, '"')])
+		}
+	}
+	return out
+}
 
 func init() {
 	Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
