@@ -146,6 +146,12 @@ type Source struct {
 	// credited: both go into every release's manifest, per source and in the package's licences.
 	License     License `yaml:"license" json:"license"`
 	Attribution string  `yaml:"attribution" json:"attribution"`
+	// CatchupWindow is how late a missed scheduled refresh (the server or the workers were down) may still
+	// run (default Temporal's, 1 year: set e.g. 6h so that a day-old refresh is not run late).
+	CatchupWindow Duration `yaml:"catchup_window" json:"catchup_window,omitempty"`
+	// Overlap is what a scheduled refresh does when the previous one still runs: skip (default),
+	// buffer_one (run it after), cancel_other or terminate_other.
+	Overlap string `yaml:"overlap" json:"overlap,omitempty"`
 	// Freshness is how old the source's datasets may get before they are stale (osservatorio status).
 	Freshness *Freshness `yaml:"freshness" json:"freshness,omitempty"`
 	Datasets  []Dataset  `yaml:"datasets" json:"datasets"`
@@ -502,6 +508,14 @@ func (c *Config) validate() []Problem {
 		}
 		if s.Timeout < 0 || s.IdleTimeout < 0 {
 			add(p, "sources.%s: timeout and idle_timeout must be positive", name)
+		}
+		switch s.Overlap {
+		case "", "skip", "buffer_one", "cancel_other", "terminate_other":
+		default:
+			add(p+".overlap", "sources.%s.overlap %q must be skip, buffer_one, cancel_other or terminate_other", name, s.Overlap)
+		}
+		if s.CatchupWindow < 0 || (s.CatchupWindow > 0 && s.CatchupWindow.D() < 10*time.Second) {
+			add(p+".catchup_window", "sources.%s.catchup_window must be at least 10s", name)
 		}
 		if rl := s.RateLimit; rl != nil && (rl.Requests <= 0 || rl.Per <= 0) {
 			add(p+".rate_limit", "sources.%s.rate_limit needs requests > 0 and per > 0 (e.g. {requests: 5, per: 1m})", name)

@@ -237,6 +237,7 @@ sources:
   eurostat:
     base_url: http://x
     freshness: {warn_after: 72h, error_after: 36h}
+    overlap: sometimes
     datasets: [{id: a}]
 `), noEnv)
 	var ce *Error
@@ -245,7 +246,7 @@ sources:
 	}
 	msg := ce.Error()
 	for _, want := range []string{"alerts.webhook.url \"ops.example.org/hooks\" must be an http(s) URL", "OSSERVATORIO_ALERTS_WEBHOOK_SECRET",
-		"sources.eurostat.freshness needs 0 < warn_after <= error_after"} {
+		"sources.eurostat.freshness needs 0 < warn_after <= error_after", "sources.eurostat.overlap \"sometimes\" must be skip, buffer_one"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("problems %q: none says %q", msg, want)
 		}

@@ -122,6 +122,20 @@ type Schedule struct {
 	Action string `json:"action"` // created, updated or deleted
 }
 
+// overlapPolicy is the Temporal overlap policy a source's overlap names (default skip: a refresh still
+// running when the next is due makes the next one not run).
+func overlapPolicy(name string) enums.ScheduleOverlapPolicy {
+	switch name {
+	case "buffer_one":
+		return enums.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE
+	case "cancel_other":
+		return enums.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER
+	case "terminate_other":
+		return enums.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER
+	}
+	return enums.SCHEDULE_OVERLAP_POLICY_SKIP
+}
+
 // RegisterSchedules creates or updates one Temporal Schedule per source with a schedule, in Europe/Rome.
 func (p *Platform) RegisterSchedules(ctx context.Context) ([]Schedule, error) {
 	c, err := p.Temporal(ctx)
@@ -140,8 +154,10 @@ func (p *Platform) RegisterSchedules(ctx context.Context) ([]Schedule, error) {
 			ID: id, Workflow: "RefreshSource", TaskQueue: p.Config.Temporal.TaskQueue,
 			Args: []interface{}{workflows.RefreshInput{Source: name}},
 		}
+		overlap := overlapPolicy(src.Overlap)
+		catchup := src.CatchupWindow.D()
 		_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
-			ID: id, Spec: spec, Action: action, Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP,
+			ID: id, Spec: spec, Action: action, Overlap: overlap, CatchupWindow: catchup,
 			Note: "refresh of " + name + " (osservatorio configuration)",
 		})
 		s := Schedule{ID: id, Source: name, Cron: src.Schedule, Action: "created"}
@@ -150,6 +166,11 @@ func (p *Platform) RegisterSchedules(ctx context.Context) ([]Schedule, error) {
 				DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
 					in.Description.Schedule.Spec = &spec
 					in.Description.Schedule.Action = action
+					if in.Description.Schedule.Policy == nil {
+						in.Description.Schedule.Policy = &client.SchedulePolicies{}
+					}
+					in.Description.Schedule.Policy.Overlap = overlap
+					in.Description.Schedule.Policy.CatchupWindow = catchup
 					return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
 				},
 			})

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+
 	"github.com/osservatorio-lombardia/osservatorio/config"
 	"github.com/osservatorio-lombardia/osservatorio/deploy"
 	"github.com/osservatorio-lombardia/osservatorio/devstack/devstacktest"
@@ -36,6 +38,9 @@ func TestPlatformOnRealServers(t *testing.T) {
 	p := open(t)
 	ctx := context.Background()
 	t.Run("schedules are created, then updated, and those of removed sources deleted", func(t *testing.T) {
+		istat := p.Config.Sources["istat"]
+		istat.Overlap, istat.CatchupWindow = "buffer_one", config.Duration(6*time.Hour)
+		p.Config.Sources["istat"] = istat
 		first, err := p.RegisterSchedules(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -58,6 +63,13 @@ func TestPlatformOnRealServers(t *testing.T) {
 		if spec.TimeZoneName != platform.TimeZone || len(spec.Calendars) != 1 || len(spec.Calendars[0].Hour) != 2 ||
 			spec.Calendars[0].Hour[0].Start != 11 || spec.Calendars[0].Hour[1].Start != 23 || spec.Calendars[0].Minute[0].Start != 30 {
 			t.Errorf("eurostat schedule spec = %+v, want 11:30 and 23:30 in %s", spec, platform.TimeZone)
+		}
+		if d.Schedule.Policy.Overlap != enums.SCHEDULE_OVERLAP_POLICY_SKIP {
+			t.Errorf("eurostat overlap %v, want the default skip", d.Schedule.Policy.Overlap)
+		}
+		is, err := c.ScheduleClient().GetHandle(ctx, platform.ScheduleID("istat")).Describe(ctx)
+		if err != nil || is.Schedule.Policy.Overlap != enums.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE || is.Schedule.Policy.CatchupWindow != 6*time.Hour {
+			t.Errorf("istat policies %+v %v; want buffer_one and a 6h catch-up window", is.Schedule.Policy, err)
 		}
 		delete(p.Config.Sources, "mur")
 		// The schedule list is eventually consistent: sync until it sees mur's schedule and deletes it.
