@@ -38,6 +38,7 @@ type app struct {
 	verbose        bool
 	logFormat      string
 	getenv         func(string) string
+	printed        bool // a JSON document went to stdout
 }
 
 // Main runs the command line args and returns the process exit code.
@@ -52,11 +53,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	fmt.Fprintln(stderr, "osservatorio:", err)
+	code := 1
 	var ee *ExitError
 	if errors.As(err, &ee) {
-		return ee.Code
+		code = ee.Code
 	}
-	return 1
+	// Under --json the error is also a JSON document on stdout, unless the command printed its own
+	// (a report that says what failed).
+	if a.asJSON && !a.printed {
+		_ = a.printJSON(map[string]any{"error": err.Error(), "exit_code": code})
+	}
+	return code
 }
 
 func (a *app) root() *cobra.Command {
@@ -139,6 +146,7 @@ func (a *app) manifest(ctx context.Context, p *platform.Platform, version string
 
 // printJSON writes v as indented JSON.
 func (a *app) printJSON(v any) error {
+	a.printed = true
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,5 +68,20 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, stdout, _ := run(t, "config", "show"); strings.Contains(stdout, "osservatorio-dev-secret") {
 		t.Error("config show prints the storage secret")
+	}
+}
+
+// Under --json an error is a JSON document on stdout too, with the exit code.
+func TestErrorsUnderJSONAreJSON(t *testing.T) {
+	code, stdout, stderr := run(t, "--json", "lineage", "latest", "labour_flows")
+	var e struct {
+		Error    string `json:"error"`
+		ExitCode int    `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &e); err != nil || code != 2 || e.ExitCode != 2 || !strings.Contains(e.Error, "not a release version") || !strings.Contains(stderr, "not a release version") {
+		t.Errorf("exit %d, stdout %q (%v), stderr %q", code, stdout, err, stderr)
+	}
+	if _, stdout, _ := run(t, "lineage", "latest", "labour_flows"); stdout != "" {
+		t.Errorf("without --json, stdout %q", stdout)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -28,7 +29,11 @@ func (a *app) refreshCmd() *cobra.Command {
 		Short: "Refresh one source now: change check, fetch, harmonize, release",
 		Long: `Starts the RefreshSource workflow for SOURCE (e.g. eurostat). Each dataset costs one small request
 when unchanged; a changed one is fetched to a content-addressed raw object, harmonized, and accepted, and a
-release follows. With --wait, prints per dataset: changed or unchanged, bytes, rows, raw object key.
+release follows. With --wait, reports on stderr each step as it ends (fetched or unchanged, rows, accepted),
+the progress of downloads, and every failed attempt with its error and when the next is due, then prints
+per dataset: changed or unchanged, bytes, rows, raw object key. A plain refresh while one of the source
+runs (by hand or by its schedule) follows that one; one with --dataset, --force or --publish-at says it
+runs and what it covers.
 Exits 2 when some dataset failed (the previous data stays published).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,7 +59,20 @@ Exits 2 when some dataset failed (the previous data stays published).`,
 				fmt.Fprintf(a.stdout, "started refresh of %s: workflow %s (run %s)\n", args[0], run.GetID(), run.GetRunID())
 				return nil
 			}
+			if run.GetID() != "refresh-"+args[0]+"-manual" {
+				fmt.Fprintf(a.stderr, "a scheduled refresh of %s is running: following it (workflow %s)\n", args[0], run.GetID())
+			}
+			wctx, stop := context.WithCancel(cmd.Context())
+			watched := make(chan struct{})
+			go func() {
+				defer close(watched)
+				p.WatchRefresh(wctx, run.GetID(), run.GetRunID(), 2*time.Second, func(line string) {
+					fmt.Fprintf(a.stderr, "%s %s\n", time.Now().Format("15:04:05"), line)
+				})
+			}()
 			res, err := platform.WaitRefresh(cmd.Context(), run)
+			stop()
+			<-watched
 			if a.asJSON {
 				out := map[string]any{"result": res}
 				if err != nil {

@@ -50,6 +50,16 @@ type Structure struct {
 // harmonized rows (code, filters, since, format, file, query, columns, unit): part of a snapshot's key, so
 // that a configuration change harmonizes the same raw bytes again.
 func (d Dataset) Settings() string {
+	// An empty map and none are the same settings (a configuration written back and read again has {}).
+	if len(d.Filters) == 0 {
+		d.Filters = nil
+	}
+	if len(d.Query) == 0 {
+		d.Query = nil
+	}
+	if len(d.Columns) == 0 {
+		d.Columns = nil
+	}
 	b, _ := json.Marshal(struct {
 		Code, Since, Format, Resource, Unit string
 		Filters, Query                      map[string][]string

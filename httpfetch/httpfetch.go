@@ -245,7 +245,7 @@ func passed(ctx context.Context) []int {
 func readSnippet(r io.Reader) string {
 	buf := make([]byte, 200)
 	n, _ := io.ReadFull(r, buf)
-	return string(buf[:n])
+	return strings.Join(strings.Fields(string(buf[:n])), " ") // one line, whatever the body's layout
 }
 
 // Spooled is a body written to a local spool file.

@@ -1,30 +1,39 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/osservatorio-lombardia/osservatorio/cli"
+	"github.com/osservatorio-lombardia/osservatorio/devstack"
 	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/workflows"
 )
 
-// killWorkerMidDownload runs a paged download on a worker process of its own, kills it with SIGKILL once
-// two pages are stored, and lets the in-process worker take over: the fetch resumes after the stored pages
-// (asked for none of them again), and the raw bytes equal the accepted ones, so nothing was lost and
-// nothing taken twice.
+// killWorkerMidDownload runs a paged download on three worker processes of their own (one dev server, one
+// MinIO), with another source's refresh beside it, kills the process that holds the download with SIGKILL
+// once two pages are stored, and lets the two others take over: the fetch resumes after the stored pages
+// (asked for none of them again), the raw bytes equal the accepted ones, so nothing was lost and nothing
+// taken twice, and the activities of both refreshes spread over the workers (counted per worker from the
+// histories). Each process serves /readyz and /metrics on an address of its own.
 func killWorkerMidDownload(t *testing.T, ctx context.Context) {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "osservatorio")
@@ -55,19 +64,18 @@ func killWorkerMidDownload(t *testing.T, ctx context.Context) {
 		}
 		page.ServeHTTP(w, r)
 	})
-	shared.worker.Stop() // only the process below polls now
-	proc := exec.Command(bin, "--config", cfgFile, "worker", "--work-dir", dir)
-	proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer proc.Process.Kill()
+	shared.worker.Stop() // only the processes below poll now
+	procs := startWorkers(t, bin, cfgFile, dir, 3)
 	restarted := false
 	restart := func() {
 		if restarted {
 			return
 		}
 		restarted = true
+		for _, p := range procs {
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			p.cmd.Wait()
+		}
 		w, err := shared.p.NewWorker(ctx, shared.state)
 		if err != nil {
 			t.Fatal(err)
@@ -85,38 +93,32 @@ func killWorkerMidDownload(t *testing.T, ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Two pages (rows 0-1999) stored with their checkpoints: kill the worker.
+	beside, err := shared.p.StartRefresh(rctx, "eurostat", platform.RefreshOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two pages (rows 0-1999) stored with their checkpoints: kill the worker that downloads.
 	deadline := time.Now().Add(90 * time.Second)
-	for {
-		infos, err := shared.p.Bucket.List(ctx, "work/fetch/lombardia/cessati/", true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored := 0
-		for _, in := range infos {
-			if strings.HasSuffix(in.Key, ".checkpoint.json") {
-				stored++
-			}
-		}
-		if stored >= 2 {
-			break
-		}
+	for storedPages(t, ctx) < 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the worker process stored %d pages in 90 s", stored)
+			t.Fatal("the workers stored fewer than 2 pages in 90 s")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if err := syscall.Kill(-proc.Process.Pid, syscall.SIGKILL); err != nil {
+	victim := downloader(t, ctx, run, procs)
+	if err := syscall.Kill(-victim.cmd.Process.Pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	proc.Wait()
+	victim.cmd.Wait()
 	mu.Lock()
 	before := len(offsets)
 	mu.Unlock()
-	restart()
 	res, err := platform.WaitRefresh(rctx, run)
 	if err != nil {
 		t.Fatalf("refresh after the kill: %v", err)
+	}
+	if _, err := platform.WaitRefresh(rctx, beside); err != nil {
+		t.Fatalf("the refresh beside it: %v", err)
 	}
 	r := report(t, res, "cessati")
 	if !strings.Contains(r.Reason, "same bytes") {
@@ -134,6 +136,113 @@ func killWorkerMidDownload(t *testing.T, ctx context.Context) {
 	if len(after) == 0 {
 		t.Error("no page was asked after the kill")
 	}
+	// The history keeps the worker of each activity's last attempt: the killed one's attempt is not there,
+	// its successor's is.
+	perWorker := activitiesPerWorker(t, ctx, run, beside)
+	t.Logf("activities per worker: %v (killed mid-download: %s)", perWorker, victim.identity)
+	if len(perWorker) < 2 {
+		t.Errorf("activities per worker %v: want the work spread over the workers", perWorker)
+	}
+	for id := range perWorker {
+		if !slices.ContainsFunc(procs, func(p *workerProc) bool { return p.identity == id }) {
+			t.Errorf("an activity ran on %s, not one of the worker processes", id)
+		}
+	}
+}
+
+type workerProc struct {
+	cmd      *exec.Cmd
+	identity string // as Temporal records it: pid@host@
+	metrics  string
+}
+
+// startWorkers starts n worker processes, each with its own metrics address, and waits until each is
+// ready (polling its task queues).
+func startWorkers(t *testing.T, bin, cfgFile, dir string, n int) []*workerProc {
+	host, _ := os.Hostname()
+	var out []*workerProc
+	for i := range n {
+		addr, err := devstack.FreeAddr()
+		if err != nil {
+			t.Fatal(err)
+		}
+		work := filepath.Join(dir, fmt.Sprintf("worker-%d", i))
+		os.MkdirAll(work, 0o755)
+		cmd := exec.Command(bin, "--config", cfgFile, "worker", "--work-dir", work, "--metrics-address", addr)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, &workerProc{cmd: cmd, identity: fmt.Sprintf("%d@%s@", cmd.Process.Pid, host), metrics: addr})
+	}
+	for _, p := range out {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := http.Get("http://" + p.metrics + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("worker %s not ready in 30 s", p.identity)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+func storedPages(t *testing.T, ctx context.Context) int {
+	infos, err := shared.p.Bucket.List(ctx, "work/fetch/lombardia/cessati/", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := 0
+	for _, in := range infos {
+		if strings.HasSuffix(in.Key, ".checkpoint.json") {
+			stored++
+		}
+	}
+	return stored
+}
+
+// downloader is the worker process running the refresh's pending fetch.
+func downloader(t *testing.T, ctx context.Context, run client.WorkflowRun, procs []*workerProc) *workerProc {
+	c, _ := shared.p.Temporal(ctx)
+	d, err := c.DescribeWorkflow(ctx, run.GetID(), run.GetRunID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pa := range d.RawResponse.GetPendingActivities() {
+		for _, p := range procs {
+			if pa.GetLastWorkerIdentity() == p.identity {
+				return p
+			}
+		}
+	}
+	t.Fatalf("no worker process holds the download: %+v", d.RawResponse.GetPendingActivities())
+	return nil
+}
+
+// activitiesPerWorker counts the activity attempts each worker started in the runs' histories.
+func activitiesPerWorker(t *testing.T, ctx context.Context, runs ...client.WorkflowRun) map[string]int {
+	c, _ := shared.p.Temporal(ctx)
+	out := map[string]int{}
+	for _, r := range runs {
+		it := c.GetWorkflowHistory(ctx, r.GetID(), r.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := ev.GetActivityTaskStartedEventAttributes(); a != nil {
+				out[a.GetIdentity()]++
+			}
+		}
+	}
+	return out
 }
 
 // stalledSource: a source that accepts connections and never answers fails each attempt after its idle
@@ -336,4 +445,77 @@ func concurrentReleases(t *testing.T, ctx context.Context) {
 			t.Errorf("refresh %d made no release: %+v", i, r)
 		}
 	}
+}
+
+// lineWriter keeps the lines written to it, each with when it arrived.
+type lineWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	lines []timedLine
+}
+
+type timedLine struct {
+	at   time.Time
+	text string
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line)
+			return len(p), nil
+		}
+		w.lines = append(w.lines, timedLine{time.Now(), strings.TrimSpace(line)})
+	}
+}
+
+func (w *lineWriter) find(s string) (timedLine, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, l := range w.lines {
+		if strings.Contains(l.text, s) {
+			return l, true
+		}
+	}
+	return timedLine{}, false
+}
+
+// refreshTalks runs refresh --wait against a source answering 503: within 30 s the command has said
+// which attempt failed, why, and when the next one comes, instead of waiting silently.
+func refreshTalks(t *testing.T, ctx context.Context) {
+	shared.sources.override(t, "/mur/api/3/action/package_show", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "upstream maintenance", http.StatusServiceUnavailable)
+	})
+	id := shared.cfg.Sources["mur"].Datasets[0].ID
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stdout bytes.Buffer
+	stderr := &lineWriter{}
+	started := time.Now()
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(cctx, []string{"--config", writeConfig(t), "refresh", "mur", "--wait", "--dataset", id, "--force"}, &stdout, stderr)
+	}()
+	c, _ := shared.p.Temporal(ctx)
+	defer c.TerminateWorkflow(context.WithoutCancel(ctx), "refresh-mur-manual", "", "refresh-talks test done")
+	for {
+		if l, ok := stderr.find("attempt 1 failed"); ok {
+			took := l.at.Sub(started)
+			t.Logf("after %s: %s", took.Round(100*time.Millisecond), l.text)
+			if took > 30*time.Second || !strings.Contains(l.text, "HTTP 503") || !strings.Contains(l.text, "attempt 2 in") || !strings.Contains(l.text, id) {
+				t.Errorf("%q after %s; want, within 30 s, the dataset, the 503 and when attempt 2 comes", l.text, took)
+			}
+			break
+		}
+		if time.Since(started) > 45*time.Second {
+			t.Fatalf("refresh --wait said nothing of the failing attempt in 45 s: %v", stderr.lines)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }

@@ -698,6 +698,9 @@ func TestEndToEnd(t *testing.T) {
 		{"the worker's and the API's /metrics count requests, checks, rows, failed checks, releases and deliveries", func(t *testing.T) {
 			metricsCountTheRun(t, ctx)
 		}},
+		{"this run's refresh histories replay on this code (kept for the next version's replay test)", func(t *testing.T) {
+			historiesReplay(t, ctx)
+		}},
 		{"every operator action of the run is in the audit log", func(t *testing.T) {
 			auditLog(t, ctx)
 		}},
@@ -915,6 +918,9 @@ func TestEndToEnd(t *testing.T) {
 		}},
 		{"a source that accepts the connection and never answers fails each attempt in seconds, naming the URL", func(t *testing.T) {
 			stalledSource(t, ctx)
+		}},
+		{"refresh --wait on a failing source says within 30 s which attempt failed, why, and when the next comes", func(t *testing.T) {
+			refreshTalks(t, ctx)
 		}},
 		{"MinIO, then Temporal, killed and restarted mid-run: the refresh ends, the release verifies", func(t *testing.T) {
 			serversRestartedMidRun(t, ctx)

@@ -13,8 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -259,22 +257,5 @@ func (tr *Tracer) raw(ctx context.Context, raws map[string]Raw, sha string, posi
 
 // local returns local copies of release files, downloading those not in the cache.
 func (tr *Tracer) local(ctx context.Context, m *release.Manifest, files []release.Part) ([]string, error) {
-	if err := os.MkdirAll(tr.Cache, 0o755); err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, f := range files {
-		path := filepath.Join(tr.Cache, strings.TrimPrefix(f.Hash, "sha256:")+".parquet")
-		if _, err := os.Stat(path); err != nil {
-			tmp := path + ".download"
-			if err := tr.Releases.B.GetFile(ctx, m.FileKey(release.Prefix(m.Version), f.Path), tmp); err != nil {
-				return nil, err
-			}
-			if err := os.Rename(tmp, path); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, path)
-	}
-	return out, nil
+	return tr.Releases.LocalCopies(ctx, m, files, tr.Cache)
 }

@@ -280,15 +280,19 @@ func (p *Platform) StartRefresh(ctx context.Context, source string, opts Refresh
 		return nil, err
 	}
 	id := "refresh-" + source + "-manual"
-	// A plain refresh while one runs joins it: the same work. One that asks for something else (some
-	// datasets, a forced fetch) would silently get the running one's instead: say so.
-	if len(opts.Datasets) > 0 || opts.Force || !opts.PublishAt.IsZero() {
-		d, err := c.DescribeWorkflow(ctx, id, "")
-		if err == nil && d.RawResponse.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			info := d.RawResponse.GetWorkflowExecutionInfo()
-			return nil, fmt.Errorf("%w: a refresh of %s is running (workflow %s, started %s); wait for it to end, then ask again",
-				ErrRefreshRunning, source, id, info.GetStartTime().AsTime().Format(time.RFC3339))
+	// A plain refresh while one runs (started by hand or by the schedule) joins it: the same work, fetched
+	// once. One that asks for something else (some datasets, a forced fetch, an embargo) would silently get
+	// the running one's instead: say so, and what the running one covers.
+	running, err := p.runningRefresh(ctx, c, source, id)
+	if err != nil {
+		return nil, err
+	}
+	if running != nil {
+		if len(opts.Datasets) == 0 && !opts.Force && opts.PublishAt.IsZero() {
+			return c.GetWorkflow(ctx, running.ID, running.RunID), nil
 		}
+		return nil, fmt.Errorf("%w: a refresh of %s is running (workflow %s, started %s, covering %s); wait for it to end, then ask again",
+			ErrRefreshRunning, source, running.ID, running.Started.Format(time.RFC3339), running.covers())
 	}
 	return c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,

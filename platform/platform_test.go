@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,8 +160,30 @@ func TestPlatformOnRealServers(t *testing.T) {
 			t.Errorf("second plain refresh: run %v, %v; want the running %s", joined, err, run.GetRunID())
 		}
 		_, err = p.StartRefresh(ctx, "eurostat", platform.RefreshOptions{Datasets: []string{"lfst_r_lfu3rt"}})
-		if !errors.Is(err, platform.ErrRefreshRunning) {
-			t.Errorf("refresh of one dataset while one runs: %v, want ErrRefreshRunning", err)
+		if !errors.Is(err, platform.ErrRefreshRunning) || !strings.Contains(err.Error(), "covering every dataset") {
+			t.Errorf("refresh of one dataset while one runs: %v, want ErrRefreshRunning saying what it covers", err)
+		}
+	})
+	t.Run("a manual refresh while the scheduled one runs joins it: the source is fetched once", func(t *testing.T) {
+		if err := p.TriggerSchedule(ctx, "istat"); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := p.Temporal(ctx)
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			run, err := p.StartRefresh(ctx, "istat", platform.RefreshOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(run.GetID(), platform.ScheduleID("istat")+"-") && run.GetID() != "refresh-istat-manual" {
+				c.TerminateWorkflow(ctx, run.GetID(), run.GetRunID(), "test done")
+				break
+			}
+			c.TerminateWorkflow(ctx, run.GetID(), run.GetRunID(), "started before visibility showed the scheduled one")
+			if time.Now().After(deadline) {
+				t.Fatalf("the manual refresh never joined the scheduled one (got %s)", run.GetID())
+			}
+			time.Sleep(300 * time.Millisecond)
 		}
 	})
 }

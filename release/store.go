@@ -97,6 +97,29 @@ func (s *Store) FileKey(ctx context.Context, version, path string) (string, erro
 	return m.FileKey(Prefix(version), path), nil
 }
 
+// LocalCopies returns local copies of files of the published release m, kept in cache by hash (a file of
+// a release never changes), downloading those not there.
+func (s *Store) LocalCopies(ctx context.Context, m *Manifest, files []Part, cache string) ([]string, error) {
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range files {
+		path := filepath.Join(cache, strings.TrimPrefix(f.Hash, "sha256:")+filepath.Ext(f.Path))
+		if _, err := os.Stat(path); err != nil {
+			tmp := path + ".download"
+			if err := s.B.GetFile(ctx, m.FileKey(Prefix(m.Version), f.Path), tmp); err != nil {
+				return nil, err
+			}
+			if err := os.Rename(tmp, path); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, path)
+	}
+	return out, nil
+}
+
 // Latest returns the newest published manifest, or nil when there is none.
 func (s *Store) Latest(ctx context.Context) (*Manifest, error) {
 	vs, err := s.Versions(ctx)

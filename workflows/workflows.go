@@ -120,8 +120,19 @@ func RefreshSource(ctx workflow.Context, in RefreshInput) (RefreshResult, error)
 		}
 	}
 	changed := 0
+	// A source that is down for one dataset after every retry is down for the others: they are reported
+	// with it at once, not each after its own retry budget.
+	skipWhenDown := workflow.GetVersion(ctx, "skip-datasets-when-source-down", workflow.DefaultVersion, 1) == 1
+	down := ""
 	for _, id := range datasets {
+		if skipWhenDown && down != "" {
+			res.Datasets = append(res.Datasets, DatasetReport{Dataset: id, Error: "not tried: " + down, ErrorKind: string(fault.SourceUnavailable)})
+			continue
+		}
 		rep := refreshDataset(ctx, in, id)
+		if rep.ErrorKind == string(fault.SourceUnavailable) {
+			down = fmt.Sprintf("%s was unavailable for %s after every retry (%s)", in.Source, id, rep.Error)
+		}
 		if rep.Changed && rep.Error == "" {
 			changed++
 		}

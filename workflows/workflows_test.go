@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,6 +155,35 @@ func TestRefreshBadDatasetDoesNotStopOthers(t *testing.T) {
 	}
 	if res.Release != nil {
 		t.Errorf("release = %+v, want none: nothing changed", res.Release)
+	}
+}
+
+// A source down for its first dataset after every retry is not asked again for the others: they are
+// reported with it, at once.
+func TestRefreshOfASourceThatIsDownStopsAfterOneRetryBudget(t *testing.T) {
+	env := newEnv(t)
+	env.OnActivity(a.SourceDatasets, mock.Anything, "mur").Return([]string{"d1", "d2", "d3"}, nil)
+	calls := 0
+	env.OnActivity(a.Fetch, mock.Anything, activities.FetchInput{Source: "mur", Dataset: "d1"}).Return(func(context.Context, activities.FetchInput) (activities.FetchResult, error) {
+		calls++
+		return activities.FetchResult{}, temporal.NewApplicationError("SourceUnavailable mur/d1: GET http://x: connection refused", string(fault.SourceUnavailable))
+	})
+	env.OnActivity(a.RecordChecks, mock.Anything, mock.Anything).Return(nil)
+	env.ExecuteWorkflow(RefreshSource, RefreshInput{Source: "mur"})
+	var ae *temporal.ApplicationError
+	if err := env.GetWorkflowError(); !errors.As(err, &ae) || ae.Type() != RefreshIncomplete {
+		t.Fatalf("err = %v, want %s", err, RefreshIncomplete)
+	}
+	var res RefreshResult
+	if err := ae.Details(&res); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 6 {
+		t.Errorf("d1 fetched %d times, want 6 (its retry budget)", calls)
+	}
+	if len(res.Datasets) != 3 || !strings.HasPrefix(res.Datasets[2].Error, "not tried: mur was unavailable for d1 after every retry") ||
+		res.Datasets[1].ErrorKind != string(fault.SourceUnavailable) {
+		t.Errorf("datasets = %+v; want d2 and d3 reported with d1", res.Datasets)
 	}
 }
 
