@@ -12,7 +12,7 @@ FUZZTIME       ?= 10s
 BENCH_EVENTS   ?= 1000000,25000000
 FANOUT         ?= 100,250,500,1000,2000
 
-.PHONY: help tools build run demo test unit integration lint fuzz bench bench-fanout bench-lineage clean
+.PHONY: help tools chromium build run demo test unit integration lint fuzz bench bench-fanout bench-lineage clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -33,7 +33,11 @@ $(BIN)/workflowcheck:
 	@echo "==> installing workflowcheck into bin/"
 	GOBIN=$(BIN) go install $(WORKFLOWCHECK)
 
-tools: $(BIN)/temporal $(BIN)/minio ## build the temporal and minio servers into bin/ (cached)
+tools: $(BIN)/temporal $(BIN)/minio chromium ## build the temporal and minio servers into bin/ (cached); Debian's chromium for the console's browser tests
+
+chromium: ## install Debian's chromium (headless browser tests of the console) when missing
+	@command -v chromium >/dev/null 2>&1 || { echo "==> installing Debian's chromium (console browser tests; first time only)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 build: ## build bin/osservatorio (with its VCS revision, which every release records)
 	@echo "==> building bin/osservatorio"

@@ -92,7 +92,11 @@ const EventAlert = "dataset."
 
 func (a *Activities) alert(ctx context.Context, al Alert, now time.Time) {
 	log := activity.GetLogger(ctx)
-	log.Warn("alert: dataset "+al.State, "source", al.Source, "dataset", al.Dataset, "state", al.State, "previous", al.Previous, "why", al.Why)
+	say := log.Warn
+	if al.State == health.OK {
+		say = log.Info // a recovery
+	}
+	say("alert: dataset "+al.State, "source", al.Source, "dataset", al.Dataset, "state", al.State, "previous", al.Previous, "why", al.Why)
 	if a.Alerts == nil || a.Alerts.URL == "" {
 		return
 	}

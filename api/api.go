@@ -20,6 +20,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 
 	"github.com/osservatorio-lombardia/osservatorio/audit"
+	"github.com/osservatorio-lombardia/osservatorio/console"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
 	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
@@ -55,7 +56,10 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 	s := &server{p: p, log: logger, verified: map[string]*release.Verification{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { s.json(w, map[string]string{"status": "ok"}) })
-	mux.HandleFunc("GET /", s.index)
+	mux.HandleFunc("GET /api", s.index)
+	mux.HandleFunc("POST /api/session", s.signIn)
+	mux.HandleFunc("DELETE /api/session", s.signOut)
+	mux.Handle("GET /", console.Handler())
 	mux.Handle("GET /metrics", metrics.Handler()) // open, as /healthz: counts and latencies, no data
 	for _, rt := range []struct {
 		pattern string
@@ -71,6 +75,9 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 		{"GET /api/status", operators, s.status},
 		{"GET /api/releases/{version}/lineage/{table}", operators, s.lineage},
 		{"GET /api/releases/{version}/inputs", operators, s.inputs},
+		{"GET /api/releases/{version}/flows", readers, s.flows},
+		{"GET /api/releases/{version}/balances", readers, s.balances},
+		{"GET /api/territories", readers, s.territories},
 		{"POST /api/sources/{source}/refresh", engineers, s.refresh},
 		{"GET /api/observatories/{id}/subscription", observatories, s.subscription},
 		{"PUT /api/observatories/{id}/subscription", observatories, s.subscribe},
@@ -94,7 +101,8 @@ type server struct {
 // Endpoints lists the API's routes, for the index.
 var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
 	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "GET /api/status", "GET /api/releases/{version}/lineage/{table}",
-	"GET /api/releases/{version}/inputs", "POST /api/sources/{source}/refresh",
+	"GET /api/releases/{version}/inputs", "GET /api/releases/{version}/flows", "GET /api/releases/{version}/balances",
+	"GET /api/territories", "POST /api/session", "DELETE /api/session", "POST /api/sources/{source}/refresh",
 	"GET /api/observatories/{id}/subscription", "PUT /api/observatories/{id}/subscription",
 	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz", "GET /metrics"}
 
@@ -135,6 +143,9 @@ func (s *server) guard(next http.Handler) http.Handler {
 func (s *server) authorize(roles []string, h func(http.ResponseWriter, *http.Request, identity.Token)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if c, err := r.Cookie(SessionCookie); !ok && err == nil && c.Value != "" {
+			bearer, ok = c.Value, true // the console's session: the token, in an HttpOnly cookie
+		}
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="osservatorio"`)
 			s.fail(w, http.StatusUnauthorized, "authentication required: send Authorization: Bearer <token> (osservatorio token create)")
@@ -191,21 +202,32 @@ func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func (s *server) index(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/" {
-		s.fail(w, http.StatusNotFound, "no such endpoint")
-		return
-	}
+
 	s.json(w, map[string]any{"service": "osservatorio", "endpoints": Endpoints,
 		"authentication": "Authorization: Bearer <token>; tokens come from `osservatorio token create --role ROLE`"})
 }
 
 func (s *server) whoami(w http.ResponseWriter, r *http.Request, tok identity.Token) {
-	s.json(w, map[string]string{"id": tok.ID, "role": string(tok.Role), "name": tok.Name})
+	out := map[string]string{"id": tok.ID, "role": string(tok.Role), "name": tok.Name}
+	if id, ok := strings.CutPrefix(string(tok.Role), identity.Observatory+":"); ok {
+		if o, found := s.p.Config.Observatory(id); found {
+			out["province"] = o.Province // the console opens on it
+		}
+	}
+	s.json(w, out)
 }
 
 // versionArg returns the request's {version}, or answers 400 when it is not a semantic version.
 func (s *server) versionArg(w http.ResponseWriter, r *http.Request) (string, bool) {
 	v := r.PathValue("version")
+	if v == "latest" {
+		m, err := s.p.Releases.Latest(r.Context())
+		if err != nil || m == nil {
+			s.fail(w, http.StatusNotFound, "no release is published yet")
+			return "", false
+		}
+		return m.Version, true
+	}
 	if _, err := semver.StrictNewVersion(v); err != nil {
 		s.fail(w, http.StatusBadRequest, "%q is not a release version (like 1.4.0)", v)
 		return "", false

@@ -32,7 +32,12 @@ func TestGuardAndAuthentication(t *testing.T) {
 		body                 string
 	}{
 		{"health", "GET", "http://127.0.0.1:8080/healthz", nil, 200, "ok"},
-		{"index", "GET", "http://localhost:8080/", nil, 200, "Bearer"},
+		{"index", "GET", "http://localhost:8080/api", nil, 200, "Bearer"},
+		{"console", "GET", "http://localhost:8080/", nil, 200, "echarts-6.1.0.min.js"},
+		{"console sign-in page", "GET", "http://localhost:8080/accesso", nil, 200, "Token di accesso"},
+		{"console asset", "GET", "http://localhost:8080/static/app.js", nil, 200, "Intl.NumberFormat('it-IT')"},
+		{"unknown endpoint", "GET", "http://localhost:8080/api/nothing", nil, 404, "no such endpoint"},
+		{"a cookie that is no token", "GET", "http://127.0.0.1:8080/api/releases", map[string]string{"Cookie": "osv_session=nope"}, 401, "not valid"},
 		{"proxy name", "GET", "https://osservatorio.example.it/healthz", nil, 200, "ok"},
 		{"no token", "GET", "http://127.0.0.1:8080/api/releases", nil, 401, "authentication required"},
 		{"not a bearer", "GET", "http://127.0.0.1:8080/api/releases", map[string]string{"Authorization": "Basic YTpi"}, 401, "Bearer"},

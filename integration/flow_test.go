@@ -698,6 +698,9 @@ func TestEndToEnd(t *testing.T) {
 		{"the worker's and the API's /metrics count requests, checks, rows, failed checks, releases and deliveries", func(t *testing.T) {
 			metricsCountTheRun(t, ctx)
 		}},
+		{"the console in a headless browser shows the published figures, for a province, a frequency and the sources", func(t *testing.T) {
+			consoleShowsTheReleaseFigures(t, ctx)
+		}},
 		{"this run's refresh histories replay on this code (kept for the next version's replay test)", func(t *testing.T) {
 			historiesReplay(t, ctx)
 		}},

@@ -69,6 +69,7 @@ func onlyChangedFilesStored(t *testing.T, ctx context.Context, prev, next string
 	if kept == 0 || kept == files {
 		t.Fatalf("%s shares %d of %d files with %s: the test needs some changed and some not", next, kept, files, prev)
 	}
+	t.Logf("publishing %s after %s stored %d of its %d files; %d were %s's blobs", next, prev, files-kept, files, kept, prev)
 	infos, err := shared.p.Bucket.List(ctx, release.Prefix(next), true)
 	if err != nil {
 		t.Fatal(err)

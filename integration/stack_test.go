@@ -98,6 +98,7 @@ func run(m *testing.M) int {
 	cfg.Temporal.Address, cfg.Temporal.TaskQueue = tAddr, "it-"+fmt.Sprint(time.Now().UnixNano())
 	cfg.Release.DeliveryAttempts = 2
 	cfg.Release.SigningKey = filepath.Join(state, "keys", "release-signing.pem")
+	cfg.Dev.StateDir = state // caches (lineage, the console's release files) stay in the run's folder
 	lineageSink := &lineageReceiver{}
 	lineageSrv := httptest.NewServer(lineageSink)
 	defer lineageSrv.Close()

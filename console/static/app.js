@@ -1,0 +1,235 @@
+'use strict';
+// The console: hash routes over the API, figures from the published release tables only.
+const num = new Intl.NumberFormat('it-IT');
+const when = new Intl.DateTimeFormat('it-IT', {dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/Rome'});
+const page = document.getElementById('pagina');
+const state = {me: null, territories: [], releases: [], charts: [], gen: 0};
+
+// stale says a newer route started while this one awaited: it must not draw over it.
+const stale = (gen) => gen !== state.gen;
+
+async function api(path) {
+  const res = await fetch(path, {credentials: 'same-origin'});
+  if (res.status === 401) { location.href = '/accesso'; throw new Error('non autenticato'); }
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.error || ('HTTP ' + res.status));
+  return body;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'on') for (const [ev, fn] of Object.entries(v)) e.addEventListener(ev, fn);
+    else if (v !== undefined && v !== null) e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+function option(value, label, selected) {
+  const o = el('option', {value}, label);
+  if (selected) o.selected = true;
+  return o;
+}
+
+function territoryName(code) {
+  const t = state.territories.find((x) => x.istat === code);
+  return t ? t.name : code;
+}
+
+function periodLabel(p) {
+  const m = /^(\d{4})-(\d{2})$/.exec(p);
+  if (!m) return p.replace('-Q', ' T');
+  return new Intl.DateTimeFormat('it-IT', {month: 'short', year: 'numeric', timeZone: 'UTC'}).format(new Date(Date.UTC(+m[1], +m[2] - 1, 1)));
+}
+
+function chart(container, option) {
+  if (!container.isConnected) return null; // the page moved on
+  const c = echarts.init(container, null, {renderer: 'svg', locale: 'EN'});
+  c.setOption(Object.assign({animation: false, tooltip: {trigger: 'axis', valueFormatter: (v) => num.format(v)},
+    legend: {top: 0}, grid: {left: 70, right: 20, top: 40, bottom: 40}}, option));
+  state.charts.push(c);
+  return c;
+}
+
+function clearCharts() { state.charts.forEach((c) => c.dispose()); state.charts = []; }
+
+const breakdowns = [['contract_class', 'tipo di contratto'], ['sector_section', 'settore (sezione Ateco)'], ['sex', 'sesso'],
+  ['age_class', 'classe d\'età'], ['citizenship_group', 'cittadinanza']];
+
+const flowFields = [['attivazioni', 'Attivazioni'], ['cessazioni', 'Cessazioni'], ['proroghe', 'Proroghe'],
+  ['trasformazioni_in', 'Trasformazioni (in)'], ['trasformazioni_out', 'Trasformazioni (out)'], ['saldo', 'Saldo']];
+
+async function dashboard(params, gen) {
+  const latest = state.releases[0];
+  if (!latest) { page.replaceChildren(el('p', {}, 'Nessun rilascio pubblicato.')); return; }
+  const territory = params.get('territorio') || state.me.province || '03';
+  const freq = params.get('freq') || 'month';
+  const compare = params.get('confronto') || '';
+  const version = params.get('rilascio') || latest.version;
+  const go = (k, v) => { params.set(k, v); location.hash = '#/?' + params.toString(); };
+  const controls = el('div', {class: 'controlli'},
+    el('label', {}, 'Territorio', el('select', {id: 'territorio', on: {change: (e) => go('territorio', e.target.value)}},
+      state.territories.map((t) => option(t.istat, t.name, t.istat === territory)))),
+    el('label', {}, 'Periodicità', el('select', {id: 'freq', on: {change: (e) => go('freq', e.target.value)}},
+      option('month', 'mensile', freq === 'month'), option('quarter', 'trimestrale', freq === 'quarter'), option('year', 'annuale', freq === 'year'))),
+    el('label', {}, 'Confronta con', el('select', {id: 'confronto', on: {change: (e) => go('confronto', e.target.value)}},
+      option('', 'nessuno', compare === ''), state.territories.filter((t) => t.istat !== territory).map((t) => option(t.istat, t.name, t.istat === compare)))),
+    el('label', {}, 'Rilascio', el('select', {id: 'rilascio', on: {change: (e) => go('rilascio', e.target.value)}},
+      state.releases.map((r) => option(r.version, r.version, r.version === version)))));
+  const q = `territory=${territory}&freq=${freq}`;
+  const [flows, balances, manifest] = await Promise.all([
+    api(`/api/releases/${version}/flows?${q}`), api(`/api/releases/${version}/balances?territory=${territory}`), api(`/api/releases/${version}`)]);
+  const other = compare ? await api(`/api/releases/${version}/flows?territory=${compare}&freq=${freq}`) : [];
+  const by = params.get('per') || 'contract_class';
+  const split = await api(`/api/releases/${version}/flows?${q}&by=${by}`);
+  const breakdownChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Attivazioni per ${by}`});
+  if (stale(gen)) return;
+  const sources = (manifest.sources || []).filter((s) => s.source === 'lombardia');
+  const credit = `Rilascio ${version}. Fonte: ${sources.length ? sources[0].attribution || 'Regione Lombardia, comunicazioni obbligatorie' : 'comunicazioni obbligatorie'}` +
+    (sources.length ? ` (${sources.map((s) => s.dataset + ', scaricato il ' + when.format(new Date(s.fetchedAt))).join('; ')}; licenza ${((sources[0].licenses || [])[0] || {}).name || 'n.d.'})` : '') + '.';
+  const flowsChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Flussi di ${territoryName(territory)}`});
+  const balanceChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Saldo cumulato di ${territoryName(territory)}`});
+  const rows = flows.map((f) => el('tr', {'data-period': f.period},
+    el('th', {scope: 'row'}, periodLabel(f.period)),
+    flowFields.map(([k]) => el('td', {class: 'num', 'data-field': k, 'data-value': f[k]}, num.format(f[k]))),
+    el('td', {}, el('button', {type: 'button', on: {click: () => lineage(version, territory, f.period, freq)}}, 'Da dove viene?'))));
+  page.replaceChildren(
+    el('h1', {}, `${territoryName(territory)}: eventi lavorativi`), controls,
+    el('h2', {}, 'Attivazioni, cessazioni e saldo'), flowsChart,
+    el('p', {class: 'nota'}, credit, ' ', el('a', {href: `/api/releases/${version}/flows?${q}&format=csv`, download: ''}, 'Scarica i dati (CSV)')),
+    el('h2', {}, 'Saldo cumulato dal gennaio 2017'), balanceChart,
+    el('p', {class: 'nota'}, credit, ' ', el('a', {href: `/api/releases/${version}/balances?territory=${territory}&format=csv`, download: ''}, 'Scarica i dati (CSV)')),
+    el('h2', {}, 'Attivazioni per ', el('select', {id: 'per', 'aria-label': 'Disaggregazione', on: {change: (e) => go('per', e.target.value)}},
+      breakdowns.map(([k, l]) => option(k, l, k === by)))), breakdownChart,
+    el('p', {class: 'nota'}, credit, ' ', el('a', {href: `/api/releases/${version}/flows?${q}&by=${by}&format=csv`, download: ''}, 'Scarica i dati (CSV)')),
+    el('h2', {}, 'I valori'),
+    el('table', {id: 'flussi'}, el('thead', {}, el('tr', {}, el('th', {scope: 'col'}, 'Periodo'), flowFields.map(([, l]) => el('th', {scope: 'col'}, l)), el('th', {scope: 'col'}, 'Origine'))), el('tbody', {}, rows)),
+    el('pre', {id: 'origine', 'aria-live': 'polite'}));
+  clearCharts();
+  const periods = flows.map((f) => periodLabel(f.period));
+  const series = [
+    {name: 'Attivazioni', type: 'bar', data: flows.map((f) => f.attivazioni)},
+    {name: 'Cessazioni', type: 'bar', data: flows.map((f) => f.cessazioni)},
+    {name: 'Saldo', type: 'line', data: flows.map((f) => f.saldo)}];
+  if (compare) {
+    const byPeriod = Object.fromEntries(other.map((f) => [f.period, f.saldo]));
+    series.push({name: `Saldo ${territoryName(compare)}`, type: 'line', lineStyle: {type: 'dashed'}, data: flows.map((f) => byPeriod[f.period] ?? null)});
+  }
+  chart(flowsChart, {xAxis: {type: 'category', data: periods}, yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}}, series});
+  const groups = [...new Set(split.map((f) => f.group))];
+  const splitPeriods = [...new Set(split.map((f) => f.period))];
+  const cell = Object.fromEntries(split.map((f) => [f.period + '|' + f.group, f.attivazioni]));
+  chart(breakdownChart, {xAxis: {type: 'category', data: splitPeriods.map(periodLabel)}, yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
+    series: groups.map((g) => ({name: g || 'n.d.', type: 'bar', stack: 'tot', data: splitPeriods.map((p) => cell[p + '|' + g] ?? 0)}))});
+  chart(balanceChart, {xAxis: {type: 'category', data: balances.map((b) => periodLabel(b.period))},
+    yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
+    series: [{name: 'Saldo cumulato', type: 'line', areaStyle: {}, data: balances.map((b) => b.saldo_cumulato)}]});
+}
+
+async function lineage(version, territory, period, freq) {
+  const out = document.getElementById('origine');
+  if (freq !== 'month') { out.textContent = 'L\'origine si interroga sui valori mensili.'; return; }
+  out.textContent = 'Ricerca dell\'origine…';
+  try {
+    const where = encodeURIComponent(`territory='${territory}' AND period='${period}' AND sex='T'`);
+    const a = await api(`/api/releases/${version}/lineage/labour_flows?where=${where}&limit=1&sample=3`);
+    out.textContent = JSON.stringify(a, null, 2);
+  } catch (e) {
+    out.textContent = 'Origine non disponibile: ' + e.message;
+  }
+}
+
+let geo = null;
+
+async function map(params, gen) {
+  const latest = state.releases[0];
+  if (!latest) { page.replaceChildren(el('p', {}, 'Nessun rilascio pubblicato.')); return; }
+  const version = params.get('rilascio') || latest.version;
+  const field = params.get('indicatore') || 'saldo';
+  const all = await api(`/api/releases/${version}/flows?freq=year&by=territory`);
+  const years = [...new Set(all.map((f) => f.period))].sort();
+  const year = params.get('anno') || years[years.length - 1];
+  const go = (k, v) => { params.set(k, v); location.hash = '#/mappa?' + params.toString(); };
+  if (!geo) {
+    geo = await (await fetch('/static/geo/lombardia-province.geojson')).json();
+    echarts.registerMap('lombardia', geo);
+  }
+  const names = Object.fromEntries(geo.features.map((f) => [f.properties.prov_istat_code, f.properties.prov_name]));
+  const data = all.filter((f) => f.period === year && names[f.group]).map((f) => ({name: names[f.group], value: f[field], istat: f.group}));
+  const box = el('div', {class: 'grafico', id: 'mappa', style: 'height: 560px', role: 'img', 'aria-label': `Mappa delle province: ${field} ${year}`});
+  if (stale(gen)) return;
+  page.replaceChildren(el('h1', {}, 'Le province a confronto'),
+    el('div', {class: 'controlli'},
+      el('label', {}, 'Indicatore', el('select', {id: 'indicatore', on: {change: (e) => go('indicatore', e.target.value)}}, flowFields.map(([k, l]) => option(k, l, k === field)))),
+      el('label', {}, 'Anno', el('select', {id: 'anno', on: {change: (e) => go('anno', e.target.value)}}, years.map((y) => option(y, y, y === year))))),
+    box,
+    el('p', {class: 'nota'}, `Rilascio ${version}, comunicazioni obbligatorie di Regione Lombardia. Confini: Istat, elaborazione openpolis (CC BY 4.0).`, ' ',
+      el('a', {href: `/api/releases/${version}/flows?freq=year&by=territory&format=csv`, download: ''}, 'Scarica i dati (CSV)')),
+    el('table', {id: 'province'}, el('thead', {}, el('tr', {}, el('th', {scope: 'col'}, 'Provincia'), el('th', {scope: 'col'}, (flowFields.find(([k]) => k === field) || [field, field])[1]))),
+      el('tbody', {}, data.sort((a, b) => b.value - a.value).map((d) => el('tr', {'data-istat': d.istat}, el('th', {scope: 'row'}, d.name), el('td', {class: 'num', 'data-value': d.value}, num.format(d.value)))))));
+  clearCharts();
+  const values = data.map((d) => d.value);
+  chart(box, {tooltip: {trigger: 'item', valueFormatter: (v) => num.format(v)}, legend: {show: false},
+    visualMap: {min: Math.min(...values, 0), max: Math.max(...values, 1), calculable: true, left: 10, bottom: 10, formatter: (v) => num.format(Math.round(v)),
+      inRange: {color: ['#c6dbef', '#6baed6', '#08519c']}},
+    series: [{name: field, type: 'map', map: 'lombardia', nameProperty: 'prov_name', label: {show: true, fontSize: 10}, data}]});
+}
+
+async function sources(gen) {
+  let list;
+  try { list = await api('/api/status'); } catch (e) { page.replaceChildren(el('p', {}, 'Le fonti sono visibili a ingegneri e revisori: ' + e.message)); return; }
+  if (stale(gen)) return;
+  const fmt = (t) => (t ? when.format(new Date(t)) : '–');
+  page.replaceChildren(el('h1', {}, 'Fonti'), el('table', {id: 'fonti'},
+    el('thead', {}, el('tr', {}, ['Fonte', 'Dataset', 'Stato', 'Ultimo controllo', 'Aggiornata alla fonte', 'Ultimo successo', 'Prossima esecuzione', 'Errori di fila', 'Motivo'].map((h) => el('th', {scope: 'col'}, h)))),
+    el('tbody', {}, list.map((d) => el('tr', {},
+      el('td', {}, d.source), el('td', {}, d.dataset), el('td', {class: 'stato-' + d.state}, d.state),
+      el('td', {}, fmt(d.last_check)), el('td', {}, fmt(d.source_updated)), el('td', {}, fmt(d.last_success)),
+      el('td', {}, d.paused ? 'in pausa' : fmt(d.next_run)), el('td', {class: 'num'}, num.format(d.failures)), el('td', {}, d.last_error || d.why || ''))))));
+}
+
+async function releases() {
+  page.replaceChildren(el('h1', {}, 'Rilasci'), el('table', {id: 'rilasci'},
+    el('thead', {}, el('tr', {}, ['Versione', 'Creato', 'Tipo', 'Precedente', 'Righe', 'Verifica'].map((h) => el('th', {scope: 'col'}, h)))),
+    el('tbody', {}, state.releases.map((r) => {
+      const out = el('span', {});
+      return el('tr', {},
+        el('td', {}, r.version), el('td', {}, when.format(new Date(r.created))), el('td', {}, r.bump), el('td', {}, r.previous || '–'),
+        el('td', {class: 'num'}, num.format(Object.values(r.rows || {}).reduce((a, b) => a + b, 0))),
+        el('td', {}, el('button', {type: 'button', on: {click: async () => {
+          out.textContent = ' verifica…';
+          try { const v = await api(`/api/releases/${r.version}/verify`); out.textContent = v.ok ? ' integro, firma valida' : ' NON integro'; } catch (e) { out.textContent = ' ' + e.message; }
+        }}}, 'Verifica'), out));
+    }))));
+}
+
+async function route() {
+  const gen = ++state.gen;
+  clearCharts(); // a page without charts must not keep the last page's, detached
+  const [path, query] = (location.hash.slice(1) || '/').split('?');
+  const params = new URLSearchParams(query || '');
+  document.querySelectorAll('header nav a').forEach((a) => a.toggleAttribute('aria-current', a.getAttribute('href') === '#' + path));
+  try {
+    if (path === '/fonti') await sources(gen);
+    else if (path === '/mappa') await map(params, gen);
+    else if (path === '/rilasci') await releases();
+    else await dashboard(params, gen);
+  } catch (e) {
+    if (!stale(gen)) page.replaceChildren(el('p', {role: 'alert'}, 'Errore: ' + e.message));
+  }
+  if (!stale(gen)) document.body.dataset.ready = path;
+}
+
+async function start() {
+  state.me = await api('/api/whoami');
+  document.getElementById('utente').textContent = state.me.name ? `${state.me.name} (${state.me.role})` : state.me.role;
+  document.getElementById('esci').addEventListener('click', async () => { await fetch('/api/session', {method: 'DELETE'}); location.href = '/accesso'; });
+  [state.territories, state.releases] = await Promise.all([api('/api/territories'), api('/api/releases')]);
+  state.releases.sort((a, b) => b.created.localeCompare(a.created) || b.version.localeCompare(a.version, undefined, {numeric: true}));
+  window.addEventListener('hashchange', route);
+  window.addEventListener('resize', () => state.charts.forEach((c) => { if (c.getDom().isConnected) c.resize(); }));
+  await route();
+}
+
+start();

@@ -1,0 +1,177 @@
+// Package explore answers the console's and the reports' questions from a published release's tables
+// (never raw data): the labour flows of a territory by month, quarter or year, with a breakdown, and its
+// balances. Release files are read from a local cache by hash.
+package explore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/osservatorio-lombardia/osservatorio/codelist"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+)
+
+// Explorer reads release tables with DuckDB.
+type Explorer struct {
+	Releases *release.Store
+	DB       *warehouse.DB
+	Cache    string // release files by hash
+}
+
+// Flow is one period's flows of a territory (and group, with a breakdown).
+type Flow struct {
+	Period            string `json:"period"`
+	Group             string `json:"group,omitempty"`
+	Attivazioni       int64  `json:"attivazioni"`
+	Cessazioni        int64  `json:"cessazioni"`
+	Proroghe          int64  `json:"proroghe"`
+	TrasformazioniIn  int64  `json:"trasformazioni_in"`
+	TrasformazioniOut int64  `json:"trasformazioni_out"`
+	Saldo             int64  `json:"saldo"`
+}
+
+// Balance is one month's balance of a territory and its cumulative balance since 2017-01.
+type Balance struct {
+	Period        string `json:"period"`
+	Saldo         int64  `json:"saldo"`
+	SaldoCumulato int64  `json:"saldo_cumulato"`
+}
+
+// FlowTables are the flow tables by frequency.
+var FlowTables = map[string]string{"month": "labour_flows", "quarter": "labour_flows_quarterly", "year": "labour_flows_yearly"}
+
+// Breakdowns are the columns a flow series may be broken down by; territory gives every province and
+// the region (the territory asked is then ignored).
+var Breakdowns = []string{"contract_class", "sector_section", "sex", "age_class", "citizenship_group", "territory"}
+
+// ErrQuestion is a question the release tables cannot answer as asked (a bad territory, frequency or
+// breakdown).
+var ErrQuestion = errors.New("bad question")
+
+// Flows returns a territory's flows by period (freq month, quarter or year), summed over every other
+// dimension, or broken down by one (by).
+func (e *Explorer) Flows(ctx context.Context, version, territory, freq, by string) ([]Flow, error) {
+	table, ok := FlowTables[freq]
+	if !ok {
+		return nil, fmt.Errorf("%w: frequency %q (month, quarter or year)", ErrQuestion, freq)
+	}
+	if by != "" && !slices.Contains(Breakdowns, by) {
+		return nil, fmt.Errorf("%w: breakdown %q (%s)", ErrQuestion, by, strings.Join(Breakdowns, ", "))
+	}
+	where, args := "territory = ?", []any{territory}
+	if by == "territory" {
+		where, args = "true", nil
+	} else if err := checkTerritory(territory); err != nil {
+		return nil, err
+	}
+	from, err := e.table(ctx, version, table)
+	if err != nil {
+		return nil, err
+	}
+	group, sex := "''", "sex = 'T'"
+	switch by {
+	case "sex":
+		group, sex = "sex", "sex <> 'T'"
+	case "":
+	default:
+		group = by
+	}
+	q := fmt.Sprintf(`SELECT period, %s AS grp, sum(attivazioni), sum(cessazioni), sum(proroghe), sum(trasformazioni_in),
+		sum(trasformazioni_out), sum(saldo) FROM %s WHERE %s AND %s GROUP BY ALL ORDER BY period, grp`, group, from, where, sex)
+	rows, err := e.DB.SQL().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Flow{}
+	for rows.Next() {
+		var f Flow
+		if err := rows.Scan(&f.Period, &f.Group, &f.Attivazioni, &f.Cessazioni, &f.Proroghe, &f.TrasformazioniIn, &f.TrasformazioniOut, &f.Saldo); err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// Balances returns a territory's monthly balance and cumulative balance, every contract class together.
+func (e *Explorer) Balances(ctx context.Context, version, territory string) ([]Balance, error) {
+	if err := checkTerritory(territory); err != nil {
+		return nil, err
+	}
+	from, err := e.table(ctx, version, "labour_balances")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := e.DB.SQL().QueryContext(ctx, `SELECT period, saldo, saldo_cumulato FROM `+from+
+		` WHERE territory = ? AND contract_class = 'TOTAL' ORDER BY period`, territory)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Balance{}
+	for rows.Next() {
+		var b Balance
+		if err := rows.Scan(&b.Period, &b.Saldo, &b.SaldoCumulato); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Territory is a province or the region.
+type Territory struct {
+	Istat string `json:"istat"`
+	Name  string `json:"name"`
+	Level string `json:"level"`
+}
+
+// Territories are the 12 provinces and the region, the region first.
+func Territories() []Territory {
+	var out []Territory
+	for _, t := range codelist.MustTerritories().All() {
+		out = append(out, Territory{Istat: t.Istat, Name: t.Name, Level: t.Level})
+	}
+	slices.SortStableFunc(out, func(a, b Territory) int {
+		if a.Level != b.Level {
+			return strings.Compare(b.Level, a.Level) // region before province
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+func checkTerritory(code string) error {
+	for _, t := range Territories() {
+		if t.Istat == code {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: territory %q is not a Lombardy province or the region (03)", ErrQuestion, code)
+}
+
+// table returns the SQL FROM expression of a release table, its files copied into the cache.
+func (e *Explorer) table(ctx context.Context, version, name string) (string, error) {
+	m, err := e.Releases.Get(ctx, version)
+	if err != nil {
+		return "", err
+	}
+	r, ok := m.Resource(name)
+	if !ok {
+		return "", fmt.Errorf("%w: release %s has no table %s", ErrQuestion, version, name)
+	}
+	paths, err := e.Releases.LocalCopies(ctx, m, r.Files(), e.Cache)
+	if err != nil {
+		return "", err
+	}
+	quoted := make([]string, len(paths))
+	for i, p := range paths {
+		quoted[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
+	}
+	return "read_parquet([" + strings.Join(quoted, ", ") + "])", nil
+}

@@ -1,0 +1,84 @@
+package explore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/osservatorio-lombardia/osservatorio/devstack/devstacktest"
+	"github.com/osservatorio-lombardia/osservatorio/explore"
+	"github.com/osservatorio-lombardia/osservatorio/lake"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
+	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+)
+
+// On a release holding a small labour_flows table (in the blob store, as published): totals are the
+// sex = T rows summed over the other dimensions, a breakdown by sex takes M and F, one by territory every
+// territory, and a territory that is not Lombardy's is a question, not an error of the platform.
+func TestFlows(t *testing.T) {
+	ctx := context.Background()
+	s := devstacktest.Start(t, "explore-test", false)
+	st, err := objectstore.New(objectstore.Config{Endpoint: s.MinIO, AccessKey: s.AccessKey, SecretKey: s.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := st.Bucket("explore-test")
+	if err := b.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db, err := warehouse.Open(ctx, warehouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	file := filepath.Join(t.TempDir(), "labour_flows.parquet")
+	_, err = db.SQL().ExecContext(ctx, `COPY (SELECT * FROM (VALUES
+		('015', '2024-01', 'fixed_term', 'C', 'T', 'Y25-34', 'IT', 10, 4, 1, 0, 0, 6),
+		('015', '2024-01', 'permanent',  'C', 'T', 'Y25-34', 'IT', 5, 2, 0, 1, 0, 4),
+		('015', '2024-01', 'permanent',  'C', 'M', 'Y25-34', 'IT', 3, 1, 0, 1, 0, 3),
+		('015', '2024-01', 'permanent',  'C', 'F', 'Y25-34', 'IT', 2, 1, 0, 0, 0, 1),
+		('015', '2024-02', 'permanent',  'C', 'T', 'Y25-34', 'IT', 7, 9, 0, 0, 0, -2),
+		('016', '2024-01', 'permanent',  'C', 'T', 'Y25-34', 'IT', 1, 1, 0, 0, 0, 0))
+		t(territory, period, contract_class, sector_section, sex, age_class, citizenship_group,
+		  attivazioni, cessazioni, proroghe, trasformazioni_in, trasformazioni_out, saldo)) TO '`+file+`' (FORMAT parquet)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, sum := fileHash(t, file)
+	hash := "sha256:" + sum
+	if err := b.PutFile(ctx, lake.BlobKey(hash), file, objectstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m := release.Manifest{Name: "t", Version: "1.0.0", Osservatorio: release.Extra{Files: release.StoredAsBlobs},
+		Resources: []release.Resource{{Name: "labour_flows", Path: release.Paths{"data/labour_flows.parquet"}, Format: "parquet", Bytes: size, Hash: hash}}}
+	data, _ := release.Encode(&m)
+	if err := b.Put(ctx, release.Prefix("1.0.0")+release.ManifestName, bytesReader(data), int64(len(data)), objectstore.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e := &explore.Explorer{Releases: release.NewStore(b), DB: db, Cache: t.TempDir()}
+	got := func(territory, by string) string {
+		t.Helper()
+		fs, err := e.Flows(ctx, "1.0.0", territory, "month", by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(fs)
+	}
+	if g, want := got("015", ""), "[{2024-01  15 6 1 1 0 10} {2024-02  7 9 0 0 0 -2}]"; g != want {
+		t.Errorf("totals %s, want %s", g, want)
+	}
+	if g, want := got("015", "sex"), "[{2024-01 F 2 1 0 0 0 1} {2024-01 M 3 1 0 1 0 3}]"; g != want {
+		t.Errorf("by sex %s, want %s", g, want)
+	}
+	if g, want := got("", "territory"), "[{2024-01 015 15 6 1 1 0 10} {2024-01 016 1 1 0 0 0 0} {2024-02 015 7 9 0 0 0 -2}]"; g != want {
+		t.Errorf("by territory %s, want %s", g, want)
+	}
+	for _, bad := range [][3]string{{"001", "month", ""}, {"015", "week", ""}, {"015", "month", "secret"}} {
+		if _, err := e.Flows(ctx, "1.0.0", bad[0], bad[1], bad[2]); !errors.Is(err, explore.ErrQuestion) {
+			t.Errorf("%v: %v, want ErrQuestion", bad, err)
+		}
+	}
+}

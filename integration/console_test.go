@@ -1,0 +1,223 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/osservatorio-lombardia/osservatorio/api"
+	"github.com/osservatorio-lombardia/osservatorio/identity"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
+)
+
+// artifacts is where the browser tests leave their screenshots (git-ignored).
+func artifacts(t *testing.T) string {
+	dir := filepath.Join(repoRoot(), "integration", "artifacts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// consoleShowsTheReleaseFigures drives the console in Debian's headless chromium: Milano's observatory
+// signs in with its token (an HttpOnly cookie) and lands on its province; the figures in the page equal
+// those DuckDB computes from the published Parquet tables, for months and years and for another province;
+// an engineer sees the sources and every page loads with no console error. Screenshots of each page go
+// to integration/artifacts.
+func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is not installed: make tools installs Debian's package")
+	}
+	srv := httptest.NewServer(api.Handler(shared.p, nil))
+	defer srv.Close()
+	_, observatory, err := shared.p.Tokens.Create(ctx, identity.Role("observatory:milano"), "Osservatorio di Milano")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, engineer, err := shared.p.Tokens.Create(ctx, identity.Engineer, "Ingegnera dei dati")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-component-update", true), chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1600))
+	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancel()
+	var mu sync.Mutex
+	var problems []string
+	bctx, cancel := chromedp.NewContext(actx, chromedp.WithListener(func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, fmt.Sprintf("exception: %s %v", e.ExceptionDetails.Text, e.ExceptionDetails.Exception))
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.ConsoleAPICalledTypeError {
+				problems = append(problems, fmt.Sprintf("console.error: %v", e.Args))
+			}
+		}
+	}))
+	defer cancel()
+	bctx, cancel = context.WithTimeout(bctx, 2*time.Minute)
+	defer cancel()
+	js := func(expr string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			_, err := chromedp.Evaluate[any](expr, chromedp.EvalAwaitPromise)(ctx, tg)
+			return chromedp.Void{}, err
+		}
+	}
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+			top, err := chromedp.CaptureScreenshot()(ctx, tg) // what a visitor sees first
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			if err := os.WriteFile(filepath.Join(artifacts(t), strings.TrimSuffix(name, ".png")+"-schermo.png"), top, 0o644); err != nil {
+				return chromedp.Void{}, err
+			}
+			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return chromedp.Void{}, err
+			}
+			return chromedp.Void{}, os.WriteFile(filepath.Join(artifacts(t), name), png, 0o644)
+		}
+	}
+	open := func(hash string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
+			js(`document.body.dataset.ready = ''; location.hash = '` + hash + `'`),
+			chromedp.WaitVisible(`body[data-ready]:not([data-ready=""])`),
+		}
+	}
+	// Sign in as Milano's observatory: the dashboard opens on its province.
+	err = chromedp.Do(bctx,
+		chromedp.Navigate(srv.URL+"/accesso"),
+		chromedp.SendKeys("#token", observatory),
+		chromedp.Click(`button[type="submit"]`),
+		chromedp.WaitVisible(`body[data-ready]`),
+		chromedp.WaitVisible(`#flussi tbody tr`),
+		shot("console-cruscotto.png"))
+	if err != nil {
+		t.Fatalf("sign in and dashboard: %v (%v)", err, problems)
+	}
+	if selected, err := chromedp.Run(bctx, chromedp.Value("#territorio")); err != nil || selected != "015" {
+		t.Errorf("Milano's observatory landed on territory %q (%v), want 015", selected, err)
+	}
+	m, err := shared.p.Releases.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ hash, territory, table string }{
+		{"#/?territorio=015&freq=month", "015", "labour_flows"},
+		{"#/?territorio=015&freq=year", "015", "labour_flows_yearly"},
+		{"#/?territorio=016&freq=month&confronto=03", "016", "labour_flows"},
+	} {
+		if err := chromedp.Do(bctx, open(c.hash)...); err != nil {
+			t.Fatalf("%s: %v", c.hash, err)
+		}
+		shown, err := chromedp.Run(bctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('#flussi tbody tr')].map(tr =>
+			[tr.dataset.period, ...[...tr.querySelectorAll('td[data-field]')].map(td => td.dataset.value)])`))
+		if err != nil {
+			t.Fatalf("%s: %v", c.hash, err)
+		}
+		want := flowsFromParquet(t, ctx, m.Version, c.table, c.territory)
+		if got := fmt.Sprint(shown); got != fmt.Sprint(want) || len(want) == 0 {
+			t.Errorf("%s: the page shows %v, the Parquet table %v", c.hash, shown, want)
+		}
+	}
+	if err := chromedp.Do(bctx, shot("console-confronto.png")); err != nil {
+		t.Fatal(err)
+	}
+	// The map: the 12 provinces, each with its year's saldo as the yearly table has it.
+	if err := chromedp.Do(bctx, append(open("#/mappa?indicatore=saldo"), shot("console-mappa.png"))...); err != nil {
+		t.Fatal(err)
+	}
+	areas, err := chromedp.Run(bctx, chromedp.Evaluate[int](`echarts.getInstanceByDom(document.getElementById('mappa')).getOption().series[0].data.length`))
+	if err != nil || areas != 12 {
+		t.Errorf("the map has %d provinces (%v), want 12", areas, err)
+	}
+	year, _ := chromedp.Run(bctx, chromedp.Value("#anno"))
+	mapped, err := chromedp.Run(bctx, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll('#province tbody tr')].map(tr => [tr.dataset.istat, tr.querySelector('td').dataset.value]))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range []string{"012", "015", "108"} {
+		want := flowsFromParquet(t, ctx, m.Version, "labour_flows_yearly", code)
+		for _, row := range want {
+			if row[0] == year && mapped[code] != row[6] {
+				t.Errorf("map %s %s: saldo %q, the yearly table %q", code, year, mapped[code], row[6])
+			}
+		}
+	}
+	// An engineer sees the sources; the releases page lists every release.
+	count := func(sel string) int {
+		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('`+sel+`').length`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	steps := append([]chromedp.Action[chromedp.Void]{js(`fetch('/api/session', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({token: '` + engineer + `'})}).then(r => r.status)`)},
+		open("#/fonti")...)
+	if err := chromedp.Do(bctx, append(steps, shot("console-fonti.png"))...); err != nil {
+		t.Fatal(err)
+	}
+	sources := count("#fonti tbody tr")
+	if err := chromedp.Do(bctx, append(open("#/rilasci"), shot("console-rilasci.png"))...); err != nil {
+		t.Fatal(err)
+	}
+	releases := count("#rilasci tbody tr")
+	versions, _ := shared.p.Releases.Versions(ctx)
+	if sources == 0 || releases != len(versions) {
+		t.Errorf("sources page %d rows, releases page %d rows (%d releases)", sources, releases, len(versions))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Errorf("console errors: %s", strings.Join(problems, "; "))
+	}
+}
+
+// flowsFromParquet computes what the dashboard's table should show from the release's Parquet files.
+func flowsFromParquet(t *testing.T, ctx context.Context, version, table, territory string) [][]string {
+	m, err := shared.p.Releases.Get(ctx, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := m.Resource(table)
+	paths, err := shared.p.Releases.LocalCopies(ctx, m, r.Files(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := warehouse.Open(ctx, warehouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.SQL().QueryContext(ctx, `SELECT period, sum(attivazioni)::VARCHAR, sum(cessazioni)::VARCHAR, sum(proroghe)::VARCHAR,
+		sum(trasformazioni_in)::VARCHAR, sum(trasformazioni_out)::VARCHAR, sum(saldo)::VARCHAR
+		FROM read_parquet('`+paths[0]+`') WHERE territory = ? AND sex = 'T' GROUP BY period ORDER BY period`, territory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out [][]string
+	for rows.Next() {
+		rec := make([]string, 7)
+		if err := rows.Scan(&rec[0], &rec[1], &rec[2], &rec[3], &rec[4], &rec[5], &rec[6]); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
