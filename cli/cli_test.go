@@ -48,6 +48,8 @@ func TestInputCheckedAtTheEdge(t *testing.T) {
 		{[]string{"release", "rebuild", "1.0"}, "not a release version"},
 		{[]string{"release", "diff", "1.0.0", "../x"}, "not a release version"},
 		{[]string{"gc", "--grace", "0s"}, "--grace and --keep-raw must be positive"},
+		{[]string{"report", "1.0.0", "--format", "docx"}, "--format \"docx\": want html or pdf"},
+		{[]string{"report", "1.0.0", "--format", "pdf"}, "a PDF needs --out FILE"},
 	} {
 		code, _, stderr := run(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

@@ -47,3 +47,7 @@ func serve(w http.ResponseWriter, r *http.Request, name string) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(data)
 }
+
+// Asset returns an embedded file of the console (a path under static/), for pages made elsewhere that
+// draw as the console does (the territorial reports).
+func Asset(name string) ([]byte, error) { return files.ReadFile("static/" + name) }

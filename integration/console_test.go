@@ -1,12 +1,14 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -218,6 +220,95 @@ func flowsFromParquet(t *testing.T, ctx context.Context, version, table, territo
 			t.Fatal(err)
 		}
 		out = append(out, rec)
+	}
+	return out
+}
+
+// reportMatchesTheTables writes Mantova's report of the latest release as HTML and PDF: every yearly
+// figure equals the yearly flows table, the last 18 months by contract class equal the monthly table
+// summed, and the PDF is a PDF with its pages.
+func reportMatchesTheTables(t *testing.T, ctx context.Context) {
+	m, err := shared.p.Releases.Latest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := artifacts(t)
+	page := filepath.Join(dir, "report-020.html")
+	if code, out, errs := osv(t, ctx, "report", m.Version, "--territory", "020", "--out", page); code != 0 {
+		t.Fatalf("report: exit %d %s%s", code, out, errs)
+	}
+	data, err := os.ReadFile(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(data)
+	rowRE := regexp.MustCompile(`<tr data-period="([^"]+)"><th>[^<]*</th>((?:<td class="num" data-value="-?\d+">[^<]*</td>)+)</tr>`)
+	valRE := regexp.MustCompile(`data-value="(-?\d+)"`)
+	var years [][]string
+	for _, row := range rowRE.FindAllStringSubmatch(html, -1) {
+		rec := []string{row[1]}
+		for _, v := range valRE.FindAllStringSubmatch(row[2], -1) {
+			rec = append(rec, v[1])
+		}
+		years = append(years, rec)
+	}
+	if want := flowsFromParquet(t, ctx, m.Version, "labour_flows_yearly", "020"); fmt.Sprint(years) != fmt.Sprint(want) || len(want) == 0 {
+		t.Errorf("the report's years %v, the yearly table %v", years, want)
+	}
+	recent := recentByContract(t, ctx, m.Version, "020")
+	section := html[strings.Index(html, `data-by="contract_class"`):]
+	section = section[:strings.Index(section, "</table>")]
+	for class, attivazioni := range recent {
+		if !strings.Contains(section, fmt.Sprintf(`<tr data-group="%s"><th>%s</th><td class="num" data-value="%d">`, class, class, attivazioni)) {
+			t.Errorf("the report's last 18 months of %s: want %d attivazioni in\n%s", class, attivazioni, section)
+		}
+	}
+	pdf := filepath.Join(dir, "report-020.pdf")
+	if code, out, errs := osv(t, ctx, "report", m.Version, "--territory", "020", "--format", "pdf", "--out", pdf); code != 0 {
+		t.Fatalf("report --format pdf: exit %d %s%s", code, out, errs)
+	}
+	b, err := os.ReadFile(pdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := len(regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(b, -1))
+	if !bytes.HasPrefix(b, []byte("%PDF-")) || pages < 3 {
+		t.Errorf("the PDF: %d bytes, %d pages, starts %q; want a PDF of at least 3 pages", len(b), pages, b[:min(8, len(b))])
+	}
+	t.Logf("report of Mantova, release %s: %d bytes of HTML, a PDF of %d pages (%d bytes)", m.Version, len(data), pages, len(b))
+}
+
+// recentByContract sums the last 18 months of attivazioni by contract class from the monthly table.
+func recentByContract(t *testing.T, ctx context.Context, version, territory string) map[string]int64 {
+	m, _ := shared.p.Releases.Get(ctx, version)
+	r, _ := m.Resource("labour_flows")
+	paths, err := shared.p.Releases.LocalCopies(ctx, m, r.Files(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := warehouse.Open(ctx, warehouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	from := `read_parquet('` + paths[0] + `')`
+	rows, err := db.SQL().QueryContext(ctx, `WITH months AS (SELECT DISTINCT period FROM `+from+` WHERE territory = ? AND sex = 'T' ORDER BY period DESC LIMIT 18)
+		SELECT contract_class, sum(attivazioni) FROM `+from+` WHERE territory = ? AND sex = 'T' AND period IN (SELECT period FROM months) GROUP BY 1`, territory, territory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var c string
+		var n int64
+		if err := rows.Scan(&c, &n); err != nil {
+			t.Fatal(err)
+		}
+		out[c] = n
+	}
+	if len(out) == 0 {
+		t.Fatal("no recent flows to compare")
 	}
 	return out
 }

@@ -701,6 +701,9 @@ func TestEndToEnd(t *testing.T) {
 		{"the console in a headless browser shows the published figures, for a province, a frequency and the sources", func(t *testing.T) {
 			consoleShowsTheReleaseFigures(t, ctx)
 		}},
+		{"a territorial report's every figure equals the flows tables; its PDF has its pages", func(t *testing.T) {
+			reportMatchesTheTables(t, ctx)
+		}},
 		{"this run's refresh histories replay on this code (kept for the next version's replay test)", func(t *testing.T) {
 			historiesReplay(t, ctx)
 		}},

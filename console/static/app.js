@@ -86,7 +86,8 @@ async function dashboard(params, gen) {
   const breakdownChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Attivazioni per ${by}`});
   if (stale(gen)) return;
   const sources = (manifest.sources || []).filter((s) => s.source === 'lombardia');
-  const credit = `Rilascio ${version}. Fonte: ${sources.length ? sources[0].attribution || 'Regione Lombardia, comunicazioni obbligatorie' : 'comunicazioni obbligatorie'}` +
+  const attribution = (sources[0] || {}).attribution || 'Fonte: Regione Lombardia, comunicazioni obbligatorie';
+  const credit = `Rilascio ${version}. ${attribution.replace(/\.$/, '')}` +
     (sources.length ? ` (${sources.map((s) => s.dataset + ', scaricato il ' + when.format(new Date(s.fetchedAt))).join('; ')}; licenza ${((sources[0].licenses || [])[0] || {}).name || 'n.d.'})` : '') + '.';
   const flowsChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Flussi di ${territoryName(territory)}`});
   const balanceChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Saldo cumulato di ${territoryName(territory)}`});
