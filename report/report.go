@@ -36,11 +36,11 @@ var Breakdowns = [][2]string{{"contract_class", "Tipo di contratto"}, {"sector_s
 type Report struct {
 	Version, Territory, Name string
 	Generated                string
-	LastMonth                string           // the last complete month in the release
-	Years                    []explore.Flow   // saldi and flows by year, 2017 → the last year
-	Balances                 []explore.Balance // monthly, with the cumulative balance
+	LastMonth                string                    // the last complete month in the release
+	Years                    []explore.Flow            // saldi and flows by year, 2017 → the last year
+	Balances                 []explore.Balance         // monthly, with the cumulative balance
 	Recent                   map[string][]explore.Flow // breakdown → the last 18 months summed by group
-	Compare                  []explore.Flow   // the last complete year, every territory (Group = territory)
+	Compare                  []explore.Flow            // the last complete year, every territory (Group = territory)
 	Names                    map[string]string
 	Sources                  []release.Source
 }
