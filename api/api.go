@@ -78,6 +78,7 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 		{"GET /api/releases/{version}/flows", readers, s.flows},
 		{"GET /api/releases/{version}/balances", readers, s.balances},
 		{"GET /api/territories", readers, s.territories},
+		{"GET /api/releases/{version}/files/{path...}", readers, s.file},
 		{"POST /api/sources/{source}/refresh", engineers, s.refresh},
 		{"GET /api/observatories/{id}/subscription", observatories, s.subscription},
 		{"PUT /api/observatories/{id}/subscription", observatories, s.subscribe},
@@ -102,7 +103,7 @@ type server struct {
 var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
 	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "GET /api/status", "GET /api/releases/{version}/lineage/{table}",
 	"GET /api/releases/{version}/inputs", "GET /api/releases/{version}/flows", "GET /api/releases/{version}/balances",
-	"GET /api/territories", "POST /api/session", "DELETE /api/session", "POST /api/sources/{source}/refresh",
+	"GET /api/territories", "GET /api/releases/{version}/files/{path...}", "POST /api/session", "DELETE /api/session", "POST /api/sources/{source}/refresh",
 	"GET /api/observatories/{id}/subscription", "PUT /api/observatories/{id}/subscription",
 	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz", "GET /metrics"}
 
@@ -124,7 +125,8 @@ func (s *server) guard(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !allowed[hostOf(r.Host)] {
-			s.fail(w, http.StatusForbidden, "this API does not serve host %q (api.allowed_hosts)", r.Host)
+			// The host is not echoed: an answer repeats nothing a client made up.
+			s.fail(w, http.StatusForbidden, "this API does not serve the host this request names (api.allowed_hosts)")
 			return
 		}
 		if o := r.Header.Get("Origin"); o != "" {

@@ -42,7 +42,7 @@ func TestGuardAndAuthentication(t *testing.T) {
 		{"no token", "GET", "http://127.0.0.1:8080/api/releases", nil, 401, "authentication required"},
 		{"not a bearer", "GET", "http://127.0.0.1:8080/api/releases", map[string]string{"Authorization": "Basic YTpi"}, 401, "Bearer"},
 		{"malformed token", "POST", "http://127.0.0.1:8080/api/sources/eurostat/refresh", map[string]string{"Authorization": "Bearer nope"}, 401, "not valid"},
-		{"rebinding host", "GET", "http://attacker.example:8080/api/releases", nil, 403, "does not serve host"},
+		{"rebinding host", "GET", "http://attacker.example:8080/api/releases", nil, 403, "does not serve the host"},
 		{"cross-site origin", "POST", "http://127.0.0.1:8080/api/sources/eurostat/refresh", map[string]string{"Origin": "https://attacker.example"}, 403, "origin"},
 		{"same-site origin", "GET", "http://127.0.0.1:8080/healthz", map[string]string{"Origin": "http://127.0.0.1:8080"}, 200, "ok"},
 		{"unknown path", "GET", "http://127.0.0.1:8080/nope", nil, 404, "no such endpoint"},

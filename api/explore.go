@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/explore"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
+	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
@@ -29,26 +31,25 @@ func (s *server) explorer(w http.ResponseWriter, r *http.Request) (*explore.Expl
 // flows answers a territory's labour flows by period (?territory=015&freq=month|quarter|year&by=…),
 // as JSON or, with ?format=csv, CSV.
 func (s *server) flows(w http.ResponseWriter, r *http.Request, _ identity.Token) {
-	m, ok := s.manifest(w, r)
-	if !ok {
-		return
-	}
-	e, done, ok := s.explorer(w, r)
-	if !ok {
-		return
-	}
-	defer done()
-	q := r.URL.Query()
-	freq := q.Get("freq")
-	if freq == "" {
-		freq = "month"
-	}
-	out, err := e.Flows(r.Context(), m.Version, q.Get("territory"), freq, q.Get("by"))
-	s.answer(w, r, m.Version, "flussi", out, err)
+	s.explore(w, r, "flussi", func(e *explore.Explorer, version string) (any, error) {
+		q := r.URL.Query()
+		freq := q.Get("freq")
+		if freq == "" {
+			freq = "month"
+		}
+		return e.Flows(r.Context(), version, q.Get("territory"), freq, q.Get("by"))
+	})
 }
 
 // balances answers a territory's monthly and cumulative balance (?territory=015).
 func (s *server) balances(w http.ResponseWriter, r *http.Request, _ identity.Token) {
+	s.explore(w, r, "saldi", func(e *explore.Explorer, version string) (any, error) {
+		return e.Balances(r.Context(), version, r.URL.Query().Get("territory"))
+	})
+}
+
+// explore answers a question of the release named in the path with an Explorer of its own.
+func (s *server) explore(w http.ResponseWriter, r *http.Request, what string, ask func(*explore.Explorer, string) (any, error)) {
 	m, ok := s.manifest(w, r)
 	if !ok {
 		return
@@ -58,8 +59,8 @@ func (s *server) balances(w http.ResponseWriter, r *http.Request, _ identity.Tok
 		return
 	}
 	defer done()
-	out, err := e.Balances(r.Context(), m.Version, r.URL.Query().Get("territory"))
-	s.answer(w, r, m.Version, "saldi", out, err)
+	rows, err := ask(e, m.Version)
+	s.answer(w, r, m.Version, what, rows, err)
 }
 
 func (s *server) territories(w http.ResponseWriter, r *http.Request, _ identity.Token) {
@@ -105,4 +106,30 @@ func (s *server) answer(w http.ResponseWriter, r *http.Request, version, what st
 		cw.Write(rec)
 	}
 	cw.Flush()
+}
+
+// file streams one file of a published release (GET /api/releases/{version}/files/{path...}): a path the
+// manifest lists, read from where the bucket keeps it.
+func (s *server) file(w http.ResponseWriter, r *http.Request, _ identity.Token) {
+	m, ok := s.manifest(w, r)
+	if !ok {
+		return
+	}
+	path := r.PathValue("path")
+	f, listed := m.Path(path)
+	if !listed {
+		s.fail(w, http.StatusNotFound, "release %s has no file %q", m.Version, path)
+		return
+	}
+	rc, err := s.p.Bucket.Get(r.Context(), m.FileKey(release.Prefix(m.Version), path))
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	defer rc.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(f.Bytes, 10))
+	w.Header().Set("X-Osservatorio-Sha256", strings.TrimPrefix(f.Hash, "sha256:")) // the manifest's, for the client to check
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s"`, m.Version, strings.ReplaceAll(path, "/", "_")))
+	io.Copy(w, rc)
 }

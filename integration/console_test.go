@@ -179,6 +179,23 @@ func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
 		t.Fatal(err)
 	}
 	releases := count("#rilasci tbody tr")
+	// A release's page: its change log, its files (each downloadable, the bytes the manifest hashes), its
+	// deliveries.
+	if err := chromedp.Do(bctx, append(open("#/rilasci/"+m.Version), shot("console-rilascio.png"))...); err != nil {
+		t.Fatal(err)
+	}
+	files, deliveries := count("#file tbody tr"), count("#consegne tbody tr")
+	wantFiles := 0
+	for _, r := range m.Resources {
+		wantFiles += len(r.Files())
+	}
+	if files != wantFiles || deliveries == 0 || count("#cambiamenti li") == 0 {
+		t.Errorf("release page: %d files (manifest %d), %d deliveries, change log %d", files, wantFiles, deliveries, count("#cambiamenti li"))
+	}
+	sum, err := chromedp.Run(bctx, chromedp.Evaluate[string](`fetch(document.querySelector('#file tbody a').getAttribute('href')).then(r => r.arrayBuffer()).then(b => crypto.subtle.digest('SHA-256', b)).then(d => [...new Uint8Array(d)].map(x => x.toString(16).padStart(2, '0')).join(''))`, chromedp.EvalAwaitPromise))
+	if first := m.Resources[0].Files()[0]; err != nil || "sha256:"+sum != first.Hash {
+		t.Errorf("downloaded %s: sha256 %s (%v), the manifest says %s", first.Path, sum, err, first.Hash)
+	}
 	versions, _ := shared.p.Releases.Versions(ctx)
 	if sources == 0 || releases != len(versions) {
 		t.Errorf("sources page %d rows, releases page %d rows (%d releases)", sources, releases, len(versions))
@@ -190,8 +207,9 @@ func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
 	}
 }
 
-// flowsFromParquet computes what the dashboard's table should show from the release's Parquet files.
-func flowsFromParquet(t *testing.T, ctx context.Context, version, table, territory string) [][]string {
+// releaseTable opens a DuckDB on a table of a published release: the SQL FROM expression of its files.
+func releaseTable(t *testing.T, ctx context.Context, version, table string) (*warehouse.DB, string) {
+	t.Helper()
 	m, err := shared.p.Releases.Get(ctx, version)
 	if err != nil {
 		t.Fatal(err)
@@ -205,10 +223,16 @@ func flowsFromParquet(t *testing.T, ctx context.Context, version, table, territo
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return db, "read_parquet('" + paths[0] + "')"
+}
+
+// flowsFromParquet computes what the dashboard's table should show from the release's Parquet files.
+func flowsFromParquet(t *testing.T, ctx context.Context, version, table, territory string) [][]string {
+	db, from := releaseTable(t, ctx, version, table)
 	rows, err := db.SQL().QueryContext(ctx, `SELECT period, sum(attivazioni)::VARCHAR, sum(cessazioni)::VARCHAR, sum(proroghe)::VARCHAR,
 		sum(trasformazioni_in)::VARCHAR, sum(trasformazioni_out)::VARCHAR, sum(saldo)::VARCHAR
-		FROM read_parquet('`+paths[0]+`') WHERE territory = ? AND sex = 'T' GROUP BY period ORDER BY period`, territory)
+		FROM `+from+` WHERE territory = ? AND sex = 'T' GROUP BY period ORDER BY period`, territory)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,18 +304,7 @@ func reportMatchesTheTables(t *testing.T, ctx context.Context) {
 
 // recentByContract sums the last 18 months of attivazioni by contract class from the monthly table.
 func recentByContract(t *testing.T, ctx context.Context, version, territory string) map[string]int64 {
-	m, _ := shared.p.Releases.Get(ctx, version)
-	r, _ := m.Resource("labour_flows")
-	paths, err := shared.p.Releases.LocalCopies(ctx, m, r.Files(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := warehouse.Open(ctx, warehouse.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	from := `read_parquet('` + paths[0] + `')`
+	db, from := releaseTable(t, ctx, version, "labour_flows")
 	rows, err := db.SQL().QueryContext(ctx, `WITH months AS (SELECT DISTINCT period FROM `+from+` WHERE territory = ? AND sex = 'T' ORDER BY period DESC LIMIT 18)
 		SELECT contract_class, sum(attivazioni) FROM `+from+` WHERE territory = ? AND sex = 'T' AND period IN (SELECT period FROM months) GROUP BY 1`, territory, territory)
 	if err != nil {

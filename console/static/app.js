@@ -196,7 +196,7 @@ async function releases() {
     el('tbody', {}, state.releases.map((r) => {
       const out = el('span', {});
       return el('tr', {},
-        el('td', {}, r.version), el('td', {}, when.format(new Date(r.created))), el('td', {}, r.bump), el('td', {}, r.previous || '–'),
+        el('td', {}, el('a', {href: '#/rilasci/' + r.version}, r.version)), el('td', {}, when.format(new Date(r.created))), el('td', {}, r.bump), el('td', {}, r.previous || '–'),
         el('td', {class: 'num'}, num.format(Object.values(r.rows || {}).reduce((a, b) => a + b, 0))),
         el('td', {}, el('button', {type: 'button', on: {click: async () => {
           out.textContent = ' verifica…';
@@ -205,16 +205,57 @@ async function releases() {
     }))));
 }
 
+const statoConsegna = {pending: 'in attesa', delivered: 'consegnato', notified: 'notificato', pulled: 'scaricato',
+  acknowledged: 'confermato', failed: 'fallito'};
+
+async function releasePage(version, gen) {
+  const [m, deliveries] = await Promise.all([api(`/api/releases/${version}`), api(`/api/releases/${version}/deliveries`)]);
+  let log = null;
+  try { log = await api(`/api/releases/${version}/files/changes.json`); } catch (e) { log = null; }
+  if (stale(gen)) return;
+  const files = (m.resources || []).flatMap((r) => (r.parts && r.parts.length ? r.parts : [{path: Array.isArray(r.path) ? r.path[0] : r.path, bytes: r.bytes, hash: r.hash, rows: r.rows}]));
+  const verified = el('span', {id: 'verifica'}, '');
+  const changes = [];
+  if (log) {
+    const ds = log.datasets || {};
+    for (const [k, l] of [['addedDatasets', 'Dataset aggiunti'], ['updatedDatasets', 'Dataset aggiornati'], ['removedDatasets', 'Dataset rimossi']]) {
+      if ((ds[k] || []).length) changes.push(el('li', {}, `${l}: ${ds[k].join(', ')}`));
+    }
+    for (const p of log.newPeriods || []) changes.push(el('li', {}, `Nuovi periodi in ${p.table}${p.series ? ' (' + p.series + ')' : ''}: ${p.periods.join(', ')}`));
+    for (const r of log.revised || []) changes.push(el('li', {}, `${num.format(r.count)} valori rivisti in ${r.table}`));
+  }
+  page.replaceChildren(
+    el('h1', {}, `Rilascio ${version}`),
+    el('p', {}, `Creato il ${when.format(new Date(m.created))}; ${m.osservatorio.bump}${m.osservatorio.previous ? ', dopo il ' + m.osservatorio.previous : ''}. `,
+      el('button', {type: 'button', on: {click: async () => {
+        verified.textContent = ' verifica…';
+        try { const v = await api(`/api/releases/${version}/verify`); verified.textContent = v.ok ? ' integro, firma valida (' + (v.signature || {}).keyId + ')' : ' NON integro: ' + (v.files || []).filter((f) => !f.ok).map((f) => f.path).join(', '); } catch (e) { verified.textContent = ' ' + e.message; }
+      }}}, 'Verifica'), verified),
+    el('h2', {}, 'Cosa cambia'), log ? el('ul', {id: 'cambiamenti'}, changes.length ? changes : [el('li', {}, 'nessun cambiamento nei dati')]) : el('p', {}, 'Registro dei cambiamenti non disponibile.'),
+    log && log.bumpReason ? el('p', {class: 'nota'}, log.bumpReason) : '',
+    el('h2', {}, 'File'),
+    el('table', {id: 'file'}, el('thead', {}, el('tr', {}, ['File', 'Byte', 'Righe', 'sha256'].map((h) => el('th', {scope: 'col'}, h)))),
+      el('tbody', {}, files.map((f) => el('tr', {},
+        el('td', {}, el('a', {href: `/api/releases/${version}/files/${f.path}`, download: ''}, f.path)), el('td', {class: 'num'}, num.format(f.bytes)),
+        el('td', {class: 'num'}, f.rows ? num.format(f.rows) : ''), el('td', {}, el('code', {}, (f.hash || '').replace('sha256:', '').slice(0, 16) + '…')))))),
+    el('h2', {}, 'Consegne agli osservatori'),
+    el('table', {id: 'consegne'}, el('thead', {}, el('tr', {}, ['Osservatorio', 'Stato', 'Modo', 'Quando', 'Errore'].map((h) => el('th', {scope: 'col'}, h)))),
+      el('tbody', {}, deliveries.map((d) => el('tr', {},
+        el('td', {}, d.observatory), el('td', {}, statoConsegna[d.status] || d.status), el('td', {}, d.mode || ''),
+        el('td', {}, d.time ? when.format(new Date(d.time)) : ''), el('td', {}, d.error || ''))))));
+}
+
 async function route() {
   const gen = ++state.gen;
   clearCharts(); // a page without charts must not keep the last page's, detached
   const [path, query] = (location.hash.slice(1) || '/').split('?');
   const params = new URLSearchParams(query || '');
-  document.querySelectorAll('header nav a').forEach((a) => a.toggleAttribute('aria-current', a.getAttribute('href') === '#' + path));
+  document.querySelectorAll('header nav a').forEach((a) => a.toggleAttribute('aria-current', a.getAttribute('href') === '#' + path.replace(/^\/rilasci\/.*/, '/rilasci')));
   try {
     if (path === '/fonti') await sources(gen);
     else if (path === '/mappa') await map(params, gen);
     else if (path === '/rilasci') await releases();
+    else if (path.startsWith('/rilasci/')) await releasePage(path.slice('/rilasci/'.length), gen);
     else await dashboard(params, gen);
   } catch (e) {
     if (!stale(gen)) page.replaceChildren(el('p', {role: 'alert'}, 'Errore: ' + e.message));
