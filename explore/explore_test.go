@@ -20,15 +20,7 @@ import (
 // territory, and a territory that is not Lombardy's is a question, not an error of the platform.
 func TestFlows(t *testing.T) {
 	ctx := context.Background()
-	s := devstacktest.Start(t, "explore-test", false)
-	st, err := objectstore.New(objectstore.Config{Endpoint: s.MinIO, AccessKey: s.AccessKey, SecretKey: s.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := st.Bucket("explore-test")
-	if err := b.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := devstacktest.Bucket(t, "explore-test")
 	db, err := warehouse.Open(ctx, warehouse.Options{})
 	if err != nil {
 		t.Fatal(err)

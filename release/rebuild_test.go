@@ -10,7 +10,6 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/codelist"
 	"github.com/osservatorio-lombardia/osservatorio/devstack/devstacktest"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
-	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
@@ -20,15 +19,7 @@ import (
 // labels' rows differ. On a real MinIO and DuckDB.
 func TestRebuildReadsTheRecordedCodeLists(t *testing.T) {
 	ctx := context.Background()
-	s := devstacktest.Start(t, "release-test", false)
-	st, err := objectstore.New(objectstore.Config{Endpoint: s.MinIO, AccessKey: s.AccessKey, SecretKey: s.SecretKey})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := st.Bucket("release-test")
-	if err := b.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
+	b := devstacktest.Bucket(t, "release-test")
 	store := release.NewStore(b)
 	db, err := warehouse.Open(ctx, warehouse.Options{})
 	if err != nil {

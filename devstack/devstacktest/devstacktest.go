@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/osservatorio-lombardia/osservatorio/devstack"
+	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
 // Servers are the addresses and root key of the started servers.
@@ -50,4 +51,19 @@ func Start(t *testing.T, name string, withTemporal bool) Servers {
 	}
 	t.Cleanup(func() { stack.Close() })
 	return s
+}
+
+// Bucket starts MinIO and returns a bucket of it named name, created.
+func Bucket(t *testing.T, name string) *objectstore.Bucket {
+	t.Helper()
+	s := Start(t, name, false)
+	st, err := objectstore.New(objectstore.Config{Endpoint: s.MinIO, AccessKey: s.AccessKey, SecretKey: s.SecretKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := st.Bucket(name)
+	if err := b.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
