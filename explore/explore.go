@@ -26,6 +26,7 @@ type Explorer struct {
 type Flow struct {
 	Period            string `json:"period"`
 	Group             string `json:"group,omitempty"`
+	Label             string `json:"label,omitempty"` // the group's Italian label, from the release's labels table
 	Attivazioni       int64  `json:"attivazioni"`
 	Cessazioni        int64  `json:"cessazioni"`
 	Proroghe          int64  `json:"proroghe"`
@@ -47,6 +48,10 @@ var FlowTables = map[string]string{"month": "labour_flows", "quarter": "labour_f
 // Breakdowns are the columns a flow series may be broken down by; territory gives every province and
 // the region (the territory asked is then ignored).
 var Breakdowns = []string{"contract_class", "sector_section", "sex", "age_class", "citizenship_group", "territory"}
+
+// labelDimensions are the labels table's dimension of each breakdown column.
+var labelDimensions = map[string]string{"contract_class": "contract_class", "sector_section": "sector", "sex": "sex",
+	"age_class": "age", "citizenship_group": "citizenship"}
 
 // ErrQuestion is a question the release tables cannot answer as asked (a bad territory, frequency or
 // breakdown).
@@ -80,8 +85,18 @@ func (e *Explorer) Flows(ctx context.Context, version, territory, freq, by strin
 	default:
 		group = by
 	}
-	q := fmt.Sprintf(`SELECT period, %s AS grp, sum(attivazioni), sum(cessazioni), sum(proroghe), sum(trasformazioni_in),
-		sum(trasformazioni_out), sum(saldo) FROM %s WHERE %s AND %s GROUP BY ALL ORDER BY period, grp`, group, from, where, sex)
+	labels, dim := "(SELECT '' AS dimension, '' AS code, '' AS label_it WHERE false)", labelDimensions[by]
+	if dim != "" {
+		if l, err := e.table(ctx, version, "labels"); err == nil {
+			labels = l
+		} else if !errors.Is(err, ErrQuestion) { // a release without labels shows codes
+			return nil, err
+		}
+	}
+	q := fmt.Sprintf(`WITH f AS (SELECT period, %s AS grp, sum(attivazioni) AS a, sum(cessazioni) AS c, sum(proroghe) AS p,
+		sum(trasformazioni_in) AS ti, sum(trasformazioni_out) AS tout, sum(saldo) AS s FROM %s WHERE %s AND %s GROUP BY ALL)
+		SELECT f.period, f.grp, coalesce(l.label_it, ''), f.a, f.c, f.p, f.ti, f.tout, f.s
+		FROM f LEFT JOIN %s l ON l.dimension = '%s' AND l.code = f.grp ORDER BY f.period, f.grp`, group, from, where, sex, labels, dim)
 	rows, err := e.DB.SQL().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -90,7 +105,7 @@ func (e *Explorer) Flows(ctx context.Context, version, territory, freq, by strin
 	out := []Flow{}
 	for rows.Next() {
 		var f Flow
-		if err := rows.Scan(&f.Period, &f.Group, &f.Attivazioni, &f.Cessazioni, &f.Proroghe, &f.TrasformazioniIn, &f.TrasformazioniOut, &f.Saldo); err != nil {
+		if err := rows.Scan(&f.Period, &f.Group, &f.Label, &f.Attivazioni, &f.Cessazioni, &f.Proroghe, &f.TrasformazioniIn, &f.TrasformazioniOut, &f.Saldo); err != nil {
 			return nil, err
 		}
 		out = append(out, f)

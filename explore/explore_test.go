@@ -39,13 +39,20 @@ func TestFlows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	size, sum := fileHash(t, file)
-	hash := "sha256:" + sum
-	if err := b.PutFile(ctx, lake.BlobKey(hash), file, objectstore.PutOptions{}); err != nil {
+	labels := filepath.Join(t.TempDir(), "labels.parquet")
+	if _, err := db.SQL().ExecContext(ctx, `COPY (SELECT * FROM (VALUES ('sex', 'F', 'Femmine', 'Females'), ('sex', 'M', 'Maschi', 'Males'))
+		t(dimension, code, label_it, label_en)) TO '`+labels+`' (FORMAT parquet)`); err != nil {
 		t.Fatal(err)
 	}
-	m := release.Manifest{Name: "t", Version: "1.0.0", Osservatorio: release.Extra{Files: release.StoredAsBlobs},
-		Resources: []release.Resource{{Name: "labour_flows", Path: release.Paths{"data/labour_flows.parquet"}, Format: "parquet", Bytes: size, Hash: hash}}}
+	m := release.Manifest{Name: "t", Version: "1.0.0", Osservatorio: release.Extra{Files: release.StoredAsBlobs}}
+	for name, path := range map[string]string{"labour_flows": file, "labels": labels} {
+		size, sum := fileHash(t, path)
+		hash := "sha256:" + sum
+		if err := b.PutFile(ctx, lake.BlobKey(hash), path, objectstore.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		m.Resources = append(m.Resources, release.Resource{Name: name, Path: release.Paths{"data/" + name + ".parquet"}, Format: "parquet", Bytes: size, Hash: hash})
+	}
 	data, _ := release.Encode(&m)
 	if err := b.Put(ctx, release.Prefix("1.0.0")+release.ManifestName, bytesReader(data), int64(len(data)), objectstore.PutOptions{}); err != nil {
 		t.Fatal(err)
@@ -59,13 +66,13 @@ func TestFlows(t *testing.T) {
 		}
 		return fmt.Sprint(fs)
 	}
-	if g, want := got("015", ""), "[{2024-01  15 6 1 1 0 10} {2024-02  7 9 0 0 0 -2}]"; g != want {
+	if g, want := got("015", ""), "[{2024-01   15 6 1 1 0 10} {2024-02   7 9 0 0 0 -2}]"; g != want {
 		t.Errorf("totals %s, want %s", g, want)
 	}
-	if g, want := got("015", "sex"), "[{2024-01 F 2 1 0 0 0 1} {2024-01 M 3 1 0 1 0 3}]"; g != want {
+	if g, want := got("015", "sex"), "[{2024-01 F Femmine 2 1 0 0 0 1} {2024-01 M Maschi 3 1 0 1 0 3}]"; g != want {
 		t.Errorf("by sex %s, want %s", g, want)
 	}
-	if g, want := got("", "territory"), "[{2024-01 015 15 6 1 1 0 10} {2024-01 016 1 1 0 0 0 0} {2024-02 015 7 9 0 0 0 -2}]"; g != want {
+	if g, want := got("", "territory"), "[{2024-01 015  15 6 1 1 0 10} {2024-01 016  1 1 0 0 0 0} {2024-02 015  7 9 0 0 0 -2}]"; g != want {
 		t.Errorf("by territory %s, want %s", g, want)
 	}
 	for _, bad := range [][3]string{{"001", "month", ""}, {"015", "week", ""}, {"015", "month", "secret"}} {

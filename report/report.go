@@ -110,7 +110,7 @@ func sumByGroup(rows []explore.Flow, from string) []explore.Flow {
 		}
 		s, ok := by[f.Group]
 		if !ok {
-			s = &explore.Flow{Period: from + " → ", Group: f.Group}
+			s = &explore.Flow{Period: from + " → ", Group: f.Group, Label: f.Label}
 			by[f.Group] = s
 			order = append(order, f.Group)
 		}

@@ -20,7 +20,7 @@ func TestSumByGroupTakesTheMonthsFromOn(t *testing.T) {
 	rows := []explore.Flow{{Period: "2023-12", Group: "a", Attivazioni: 100}, {Period: "2024-01", Group: "b", Attivazioni: 1, Saldo: 1},
 		{Period: "2024-01", Group: "a", Attivazioni: 2, Saldo: -1}, {Period: "2024-02", Group: "a", Attivazioni: 3, Saldo: 2}}
 	got := fmt.Sprint(sumByGroup(rows, "2024-01"))
-	if want := "[{2024-01 →  a 5 0 0 0 0 1} {2024-01 →  b 1 0 0 0 0 1}]"; got != want {
+	if want := "[{2024-01 →  a  5 0 0 0 0 1} {2024-01 →  b  1 0 0 0 0 1}]"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
 }

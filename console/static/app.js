@@ -119,10 +119,11 @@ async function dashboard(params, gen) {
   }
   chart(flowsChart, {xAxis: {type: 'category', data: periods}, yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}}, series});
   const groups = [...new Set(split.map((f) => f.group))];
+  const labelOf = Object.fromEntries(split.map((f) => [f.group, f.label || f.group || 'n.d.']));
   const splitPeriods = [...new Set(split.map((f) => f.period))];
   const cell = Object.fromEntries(split.map((f) => [f.period + '|' + f.group, f.attivazioni]));
   chart(breakdownChart, {xAxis: {type: 'category', data: splitPeriods.map(periodLabel)}, yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
-    series: groups.map((g) => ({name: g || 'n.d.', type: 'bar', stack: 'tot', data: splitPeriods.map((p) => cell[p + '|' + g] ?? 0)}))});
+    series: groups.map((g) => ({name: labelOf[g], type: 'bar', stack: 'tot', data: splitPeriods.map((p) => cell[p + '|' + g] ?? 0)}))});
   chart(balanceChart, {xAxis: {type: 'category', data: balances.map((b) => periodLabel(b.period))},
     yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
     series: [{name: 'Saldo cumulato', type: 'line', areaStyle: {}, data: balances.map((b) => b.saldo_cumulato)}]});
