@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -24,7 +23,7 @@ func (s *server) explorer(w http.ResponseWriter, r *http.Request) (*explore.Expl
 		s.internal(w, r, err)
 		return nil, nil, false
 	}
-	e := &explore.Explorer{Releases: s.p.Releases, DB: db, Cache: filepath.Join(s.p.Config.Dev.StateDir, "lineage-cache")}
+	e := &explore.Explorer{Releases: s.p.Releases, DB: db, Cache: s.p.ReleaseCache()}
 	return e, func() { db.Close() }, true
 }
 

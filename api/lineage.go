@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"net/http"
-	"path/filepath"
 	"strconv"
 
 	"github.com/osservatorio-lombardia/osservatorio/identity"
@@ -43,7 +42,7 @@ func (s *server) lineage(w http.ResponseWriter, r *http.Request, _ identity.Toke
 		return
 	}
 	defer db.Close()
-	tr := &lineage.Tracer{Releases: s.p.Releases, DB: db, Cache: filepath.Join(s.p.Config.Dev.StateDir, "lineage-cache")}
+	tr := &lineage.Tracer{Releases: s.p.Releases, DB: db, Cache: s.p.ReleaseCache()}
 	ans, err := tr.Trace(r.Context(), q)
 	switch {
 	case errors.Is(err, lineage.ErrTable):

@@ -9,6 +9,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
 func (a *app) deliveriesCmd() *cobra.Command {
@@ -79,6 +80,19 @@ func (a *app) openRelease(ctx context.Context, version string) (*platform.Platfo
 	}
 	_, err = a.manifest(ctx, p, version)
 	return p, err
+}
+
+// openReleaseDB is openRelease with an in-memory DuckDB, for the commands that read release tables; the
+// caller calls done.
+func (a *app) openReleaseDB(ctx context.Context, version string) (p *platform.Platform, db *warehouse.DB, done func(), err error) {
+	if p, err = a.openRelease(ctx, version); err != nil {
+		return nil, nil, nil, err
+	}
+	if db, err = warehouse.Open(ctx, warehouse.Options{}); err != nil {
+		p.Close()
+		return nil, nil, nil, err
+	}
+	return p, db, func() { db.Close(); p.Close() }, nil
 }
 
 func (a *app) deliveriesReplayCmd() *cobra.Command {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -42,16 +41,12 @@ Positions: ` + lineage.Positions + `.`,
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
-			p, err := a.openRelease(cmd.Context(), args[0])
+			p, db, done, err := a.openReleaseDB(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			db, err := warehouse.Open(cmd.Context(), warehouse.Options{})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			tr := &lineage.Tracer{Releases: p.Releases, DB: db, Cache: filepath.Join(p.Config.Dev.StateDir, "lineage-cache")}
+			defer done()
+			tr := &lineage.Tracer{Releases: p.Releases, DB: db, Cache: p.ReleaseCache()}
 			ans, err := tr.Trace(cmd.Context(), lineage.Query{Version: args[0], Table: args[1], Where: conds, Limit: limit, Sample: sample})
 			if errors.Is(err, lineage.ErrTable) {
 				return &ExitError{Code: 2, Err: err}

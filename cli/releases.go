@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/osservatorio-lombardia/osservatorio/release"
-	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 	"github.com/osservatorio-lombardia/osservatorio/worker"
 )
 
@@ -150,15 +149,11 @@ different per file. Where code lists, SQL or the code changed since, it says so 
 the differing tables instead (same rows in other bytes, or how many differ). Exit 5 when anything differs.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.openRelease(cmd.Context(), args[0])
+			p, db, done, err := a.openReleaseDB(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			db, err := warehouse.Open(cmd.Context(), warehouse.Options{})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
+			defer done()
 			rep, err := p.Releases.Rebuild(cmd.Context(), args[0], release.BuildOptions{WorkDir: os.TempDir(), DB: db, Credits: worker.Credits(p.Config)})
 			if err != nil {
 				return err

@@ -4,13 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/osservatorio-lombardia/osservatorio/explore"
 	"github.com/osservatorio-lombardia/osservatorio/report"
-	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
 func (a *app) reportCmd() *cobra.Command {
@@ -29,22 +27,13 @@ every figure also in a table), or PDF printed by headless Chromium. To stdout wi
 			if format == "pdf" && out == "" {
 				return &ExitError{Code: 2, Err: fmt.Errorf("a PDF needs --out FILE")}
 			}
-			p, err := a.open()
+			p, db, done, err := a.openReleaseDB(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			defer p.Close()
-			m, err := a.manifest(cmd.Context(), p, args[0])
-			if err != nil {
-				return err
-			}
-			db, err := warehouse.Open(cmd.Context(), warehouse.Options{})
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			e := &explore.Explorer{Releases: p.Releases, DB: db, Cache: filepath.Join(p.Config.Dev.StateDir, "lineage-cache")}
-			r, err := report.Build(cmd.Context(), e, m.Version, territory)
+			defer done()
+			e := &explore.Explorer{Releases: p.Releases, DB: db, Cache: p.ReleaseCache()}
+			r, err := report.Build(cmd.Context(), e, args[0], territory)
 			if errors.Is(err, explore.ErrQuestion) {
 				return &ExitError{Code: 2, Err: err}
 			}
@@ -55,7 +44,7 @@ every figure also in a table), or PDF printed by headless Chromium. To stdout wi
 				if err := r.PDF(cmd.Context(), out); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "report of %s (%s), release %s: %s\n", r.Name, territory, m.Version, out)
+				fmt.Fprintf(a.stderr, "report of %s (%s), release %s: %s\n", r.Name, territory, args[0], out)
 				return nil
 			}
 			w := a.stdout

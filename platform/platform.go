@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -82,6 +83,12 @@ func (p *Platform) Temporal(ctx context.Context) (client.Client, error) {
 	}
 	p.temporal = c
 	return c, nil
+}
+
+// ReleaseCache is the folder where release files are kept by hash for lineage, the console and the
+// reports (a published file never changes).
+func (p *Platform) ReleaseCache() string {
+	return filepath.Join(p.Config.Dev.StateDir, "lineage-cache")
 }
 
 // Access returns the manager of the observatories' own storage identities (MinIO admin API, root key).
