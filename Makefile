@@ -10,9 +10,11 @@ WORKFLOWCHECK  := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 GO_TEST_FLAGS  ?= -count=1 -timeout 20m
 FUZZTIME       ?= 10s
 BENCH_EVENTS   ?= 1000000,25000000
+DAILY_EVENTS   ?= 25000000
+DAILY_DAYS     ?= 30
 FANOUT         ?= 100,250,500,1000,2000
 
-.PHONY: help tools chromium build run demo test unit integration lint fuzz bench bench-fanout bench-lineage clean
+.PHONY: help tools chromium build run demo test unit integration lint fuzz bench bench-co bench-daily bench-fanout bench-lineage clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -77,11 +79,19 @@ fuzz: ## run every fuzz target briefly (FUZZTIME=10s each)
 		done; \
 	done
 
-bench: $(BIN)/minio ## CO harmonization, platform vs bare-DuckDB floor, at BENCH_EVENTS (needs ~15 GB free for 25M)
+bench: bench-co bench-daily ## both: a full pass against the floor, then the daily scenario
+
+bench-co: $(BIN)/minio ## CO harmonization, platform vs bare-DuckDB floor, at BENCH_EVENTS (needs ~15 GB free for 25M)
 	@echo "==> building bin/cobench"
 	go build -o $(BIN)/cobench ./bench/cobench
 	@echo "==> cobench: $(BENCH_EVENTS) events (CSV files are generated once into bench/out/ and reused)"
 	$(BIN)/cobench run -events $(BENCH_EVENTS) -dir bench/out -bin $(BIN)
+
+bench-daily: $(BIN)/minio ## DAILY_DAYS daily 0.1% CO increments on DAILY_EVENTS of history: stored bytes, times, bytes moved (~30 GB free for 25M)
+	@echo "==> building bin/daily"
+	go build -o $(BIN)/daily ./bench/daily
+	@echo "==> daily: $(DAILY_EVENTS) events of history, $(DAILY_DAYS) days of 0.1% new rows, 13 observatories pulling"
+	$(BIN)/daily -events $(DAILY_EVENTS) -days $(DAILY_DAYS) -dir bench/out -bin $(BIN)
 
 bench-fanout: tools ## one release notified to 100 … 2,000 webhook subscribers (FANOUT=100,250,500,1000,2000)
 	@echo "==> building bin/fanout"

@@ -25,8 +25,8 @@ import (
 // rebuild the spool from the object store and ask the source only for what comes after.
 type checkpoint struct {
 	Cursor   connectors.Cursor
-	Base     string                // accepted raw object the download appends to
-	Drop     *connectors.RowFilter // the rows of Base left out
+	Bases    []string              // accepted raw objects (segments) a window download starts with
+	Drop     *connectors.RowFilter // the rows of Bases left out
 	Pages    []string              // work objects holding the pages taken, in order
 	Requests int                   // requests made by every attempt of this download
 	FirstURL string                // the download's first request, whichever attempt made it
@@ -45,6 +45,8 @@ type sink struct {
 	prefix  string
 	cp      checkpoint
 	resumed bool
+	// accepted are the segments of the dataset's accepted raw data, in order: what AppendRaw copies.
+	accepted []string
 
 	mu        sync.Mutex
 	committed checkpoint // the checkpoint of the last page stored, which heartbeats carry
@@ -121,13 +123,11 @@ func (s *sink) lastStored(ctx context.Context) (checkpoint, bool) {
 }
 
 func (s *sink) restore(ctx context.Context, cp checkpoint) error {
-	if cp.Base != "" {
-		if _, err := s.copyObject(ctx, cp.Base, cp.Drop); err != nil {
-			return err
-		}
+	if _, err := s.copyBase(ctx, cp.Bases, cp.Drop); err != nil {
+		return err
 	}
 	for _, key := range cp.Pages {
-		if _, err := s.copyObject(ctx, key, nil); err != nil {
+		if _, err := s.copyObject(ctx, key, nil, true); err != nil {
 			return err
 		}
 	}
@@ -141,8 +141,22 @@ func (s *sink) reset() {
 	s.n, s.head = 0, nil
 }
 
-// copyObject appends an object to the spool; a CSV raw object goes through drop (rows counted).
-func (s *sink) copyObject(ctx context.Context, key string, drop *connectors.RowFilter) (int64, error) {
+// copyBase appends raw segments to the spool as one CSV (the first one's header line only), through drop.
+func (s *sink) copyBase(ctx context.Context, keys []string, drop *connectors.RowFilter) (int64, error) {
+	var kept int64
+	for i, key := range keys {
+		n, err := s.copyObject(ctx, key, drop, i == 0)
+		if err != nil {
+			return kept, err
+		}
+		kept += n
+	}
+	return kept, nil
+}
+
+// copyObject appends an object to the spool; a CSV raw object goes through drop (rows counted), with its
+// header line or without.
+func (s *sink) copyObject(ctx context.Context, key string, drop *connectors.RowFilter, header bool) (int64, error) {
 	r, err := s.a.Lake.B.Get(ctx, key)
 	if err != nil {
 		return 0, err
@@ -155,7 +169,11 @@ func (s *sink) copyObject(ctx context.Context, key string, drop *connectors.RowF
 	pr, pw := io.Pipe()
 	done := make(chan int64, 1)
 	go func() {
-		kept, _, err := connectors.FilterCSV(pw, r, drop)
+		filter := connectors.FilterCSV
+		if !header {
+			filter = connectors.FilterCSVRows
+		}
+		kept, _, err := filter(pw, r, drop)
 		pw.CloseWithError(err)
 		done <- kept
 	}()
@@ -192,11 +210,15 @@ func (s *sink) Resumed() (connectors.Cursor, bool) { return s.cp.Cursor, s.resum
 
 // AppendRaw implements connectors.Sink.
 func (s *sink) AppendRaw(ctx context.Context, key string, drop *connectors.RowFilter) (int64, error) {
-	kept, err := s.copyObject(ctx, key, drop)
-	if err != nil {
-		return 0, fmt.Errorf("base of the incremental download %s: %w", key, err)
+	keys := []string{key}
+	if n := len(s.accepted); n > 0 && s.accepted[n-1] == key {
+		keys = s.accepted
 	}
-	s.cp.Base, s.cp.Drop = key, drop
+	kept, err := s.copyBase(ctx, keys, drop)
+	if err != nil {
+		return 0, fmt.Errorf("base of the window download %s: %w", key, err)
+	}
+	s.cp.Bases, s.cp.Drop = keys, drop
 	return kept, nil
 }
 
@@ -268,6 +290,13 @@ func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds
 	if err != nil {
 		return res, err
 	}
+	var accepted []RawRef
+	if hasPrev {
+		accepted = segmentRefs(prev)
+		for _, r := range accepted {
+			s.accepted = append(s.accepted, r.Key)
+		}
+	}
 	defer os.Remove(s.f.Name())
 	// Heartbeats go on while a page streams or a base object is copied (minutes for gigabytes), carrying
 	// the last page stored.
@@ -299,7 +328,17 @@ func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds
 	if rejected == nil {
 		rejected = src.Conn.Inspect(ds, 200, nil, sp.Head)
 	}
-	side := lake.Sidecar{URL: res.URL, Method: "GET", Status: 200, Requests: s.cp.Requests, Download: cur.Note, Base: s.cp.Base}
+	side := lake.Sidecar{URL: res.URL, Method: "GET", Status: 200, Requests: s.cp.Requests, Download: cur.Note}
+	if cur.Mode == "incremental" {
+		// A segment of its own: the accepted ones stay, and this one follows them.
+		res.Earlier = accepted
+		side.Follows = prev.RawKey
+	} else if hasPrev {
+		side.Replaces = s.accepted
+	}
+	if n := len(s.cp.Bases); n > 0 {
+		side.Base = s.cp.Bases[n-1]
+	}
 	if res, err = a.settle(ctx, in, src, ds, sp, side, rejected, prev, hasPrev, &cur, res); err != nil || !res.Changed {
 		return res, err
 	}

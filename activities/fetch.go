@@ -51,6 +51,9 @@ type FetchResult struct {
 	// Structure is what the source's structure message said (Istat's DSD: key order, territory
 	// dimension), handed to the harmonization and kept with the state.
 	Structure *connectors.Structure `json:",omitempty"`
+	// Earlier are the accepted segments RawKey follows, when it holds only an incremental download's
+	// new rows (nil: RawKey is the whole dataset).
+	Earlier []RawRef `json:",omitempty"`
 }
 
 // Fetch asks the source whether the dataset changed (one small request) and, if it did, streams the body
@@ -93,6 +96,11 @@ func (a *Activities) staleSnapshot(ctx context.Context, in FetchInput, res Fetch
 	res.Reason = fmt.Sprintf("unchanged at the source; snapshot %s was made by an older harmonizer or other dataset settings: harmonized again", prev.SnapshotKey)
 	res.URL, res.RawKey, res.SHA256, res.Bytes, res.FetchedAt = prev.URL, prev.RawKey, prev.RawSHA256, prev.RawBytes, prev.FetchedAt
 	res.Signal, res.ETag, res.LastModified, res.Cursor = prev.Signal, prev.ETag, prev.LastModified, prev.Cursor
+	refs := segmentRefs(prev)
+	res.Earlier = refs[:len(refs)-1]
+	if len(res.Earlier) == 0 {
+		res.Earlier = nil
+	}
 	if res.Structure == nil {
 		res.Structure = prev.Structure
 	}
@@ -214,7 +222,7 @@ func (a *Activities) settle(ctx context.Context, in FetchInput, src Source, ds c
 		return res, keptFor(rejected, res.RawKey)
 	}
 	res.Cursor = cur
-	if hasPrev && prev.RawSHA256 == sp.SHA256 {
+	if hasPrev && prev.RawSHA256 == sp.SHA256 && res.Earlier == nil {
 		res.Reason = "same bytes as the accepted snapshot"
 		res.FetchedAt = prev.FetchedAt
 		return res, a.keepSignal(ctx, prev, res.Signal, cur)

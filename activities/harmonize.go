@@ -31,6 +31,8 @@ type HarmonizeInput struct {
 	FetchedAt time.Time // events dated after it are flagged as in the future
 	// Structure is the dataset's structure as the fetch read it (Istat's DSD), for the parser.
 	Structure *connectors.Structure `json:",omitempty"`
+	// Earlier are the accepted CO segments RawKey follows (FetchResult.Earlier).
+	Earlier []RawRef `json:",omitempty"`
 }
 
 // HarmonizeResult is the snapshot written.
@@ -45,9 +47,32 @@ type HarmonizeResult struct {
 	// ReportKey is the harmonization report stored beside the snapshot (unmapped labels, flags).
 	ReportKey string `json:",omitempty"`
 	// EventParts are the labour_events files of the export, in order (SnapshotKey is the first), with
-	// their rows: row i of part k is data row (rows of earlier parts) + i of the export.
+	// their rows: row i of part k is data row (rows of earlier parts) + i of the export. For a dataset in
+	// segments, those of the last segment.
 	EventParts []string `json:",omitempty"`
 	PartRows   []int64  `json:",omitempty"`
+	// Segments are the CO dataset's raw segments, in order, each with what its harmonization wrote; Rows
+	// counts them all and Harmonized the rows harmonized by this activity (the others were in place).
+	Segments   []lake.Segment `json:",omitempty"`
+	Harmonized int64          `json:",omitempty"`
+}
+
+// RawRef names a raw object: an export, or a segment of a CO dataset.
+type RawRef struct {
+	Key       string
+	SHA256    string
+	Bytes     int64     `json:",omitempty"`
+	FetchedAt time.Time // events dated after it are flagged as in the future
+	URL       string    `json:",omitempty"`
+}
+
+// segmentRefs names the raw segments of a dataset's accepted state, in order.
+func segmentRefs(st lake.State) []RawRef {
+	var out []RawRef
+	for _, s := range st.EventSegments() {
+		out = append(out, RawRef{Key: s.RawKey, SHA256: s.RawSHA256, Bytes: s.RawBytes, FetchedAt: s.FetchedAt, URL: s.URL})
+	}
+	return out
 }
 
 // Harmonize turns one raw object into a deterministic Parquet snapshot of the common model. A snapshot of
@@ -59,7 +84,11 @@ func (a *Activities) Harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 	res, err := a.harmonize(ctx, in)
 	err = fault.In(err, in.Source, in.Dataset)
 	if err == nil {
-		metrics.Rows.WithLabelValues(in.Source, res.Table).Add(float64(res.Rows))
+		n := res.Rows
+		if res.Segments != nil {
+			n = res.Harmonized
+		}
+		metrics.Rows.WithLabelValues(in.Source, res.Table).Add(float64(n))
 	}
 	if run != nil {
 		var outputs []openlineage.Dataset
@@ -133,25 +162,60 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 	return res, err
 }
 
-// harmonizeEvents turns one raw CO export into its labour_events snapshot, its labour_flows part and a
-// report of unmapped labels and flagged rows.
-func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev connectors.EventSource, ds connectors.Dataset, src Source) (_ HarmonizeResult, err error) {
-	res := HarmonizeResult{
-		Table: "labour_events", SnapshotKey: lake.SnapshotKey(in.Source, in.Dataset, "labour_events", in.SHA256, ds.Settings()),
-		Parts: map[string]string{"labour_flows_part": lake.SnapshotKey(in.Source, in.Dataset, "labour_flows_part", in.SHA256, ds.Settings())},
+// harmonizeEvents harmonizes the segments of a CO dataset (the earlier ones, then in.RawKey): each into
+// its own labour_events parts, labour_flows part and report. A segment harmonized before by this
+// harmonizer under these settings is reused, so a daily increment costs what its new rows cost.
+func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev connectors.EventSource, ds connectors.Dataset, src Source) (HarmonizeResult, error) {
+	res := HarmonizeResult{Table: "labour_events"}
+	refs := append(append([]RawRef(nil), in.Earlier...), RawRef{Key: in.RawKey, SHA256: in.SHA256, FetchedAt: in.FetchedAt})
+	for _, ref := range refs {
+		rep, fresh, err := a.harmonizeSegment(ctx, in.Source, in.Dataset, ref, ev, ds, src)
+		if err != nil {
+			return res, err
+		}
+		if fresh {
+			res.Harmonized += rep.Events
+		}
+		seg := lake.Segment{RawKey: ref.Key, RawSHA256: ref.SHA256, RawBytes: ref.Bytes, FetchedAt: ref.FetchedAt, URL: ref.URL,
+			Rows: rep.Events, SnapshotParts: rep.EventParts, PartRows: rep.PartRows,
+			FlowsPart: flowsPartKey(in.Source, in.Dataset, ref.SHA256, ds), ReportKey: eventsReportKey(in.Source, in.Dataset, ref.SHA256, ds)}
+		res.Segments = append(res.Segments, seg)
+		res.Rows += rep.Events
+		if res.FirstPeriod == "" || (rep.FirstMonth != "" && rep.FirstMonth < res.FirstPeriod) {
+			res.FirstPeriod = rep.FirstMonth
+		}
+		res.LastPeriod = max(res.LastPeriod, rep.LastMonth)
 	}
-	res.ReportKey = lake.ReportKey(res.SnapshotKey)
-	var rep EventsReport
-	if err := a.Lake.B.GetJSON(ctx, res.ReportKey, &rep); err == nil {
-		res.Rows, res.FirstPeriod, res.LastPeriod = rep.Events, rep.FirstMonth, rep.LastMonth
-		res.EventParts, res.PartRows = rep.EventParts, rep.PartRows
-		return res, nil // harmonized before by this harmonizer version
+	last := res.Segments[len(res.Segments)-1]
+	res.SnapshotKey = lake.SnapshotKey(in.Source, in.Dataset, "labour_events", in.SHA256, ds.Settings())
+	res.Parts = map[string]string{"labour_flows_part": last.FlowsPart}
+	res.ReportKey, res.EventParts, res.PartRows = last.ReportKey, last.SnapshotParts, last.PartRows
+	return res, nil
+}
+
+func flowsPartKey(source, dataset, sha string, ds connectors.Dataset) string {
+	return lake.SnapshotKey(source, dataset, "labour_flows_part", sha, ds.Settings())
+}
+
+func eventsReportKey(source, dataset, sha string, ds connectors.Dataset) string {
+	return lake.ReportKey(lake.SnapshotKey(source, dataset, "labour_events", sha, ds.Settings()))
+}
+
+// harmonizeSegment turns one raw CO object (an export, a base or an increment) into its labour_events
+// parts, its labour_flows part and a report of unmapped labels and flagged rows, which it returns; fresh
+// is false when the report was in place (harmonized before by this harmonizer under these settings).
+func (a *Activities) harmonizeSegment(ctx context.Context, source, dataset string, in RawRef, ev connectors.EventSource,
+	ds connectors.Dataset, src Source) (rep EventsReport, fresh bool, err error) {
+	snapshotKey := lake.SnapshotKey(source, dataset, "labour_events", in.SHA256, ds.Settings())
+	reportKey := lake.ReportKey(snapshotKey)
+	if err := a.Lake.B.GetJSON(ctx, reportKey, &rep); err == nil {
+		return rep, false, nil
 	} else if !errors.Is(err, objectstore.ErrNotFound) {
-		return res, err
+		return rep, false, err
 	}
 	dir, db, done, err := a.scratch(ctx)
 	if err != nil {
-		return res, err
+		return rep, false, err
 	}
 	defer done()
 	// The export is harmonized in one pass of DuckDB over a local file, as a bare script would: the copy
@@ -168,8 +232,8 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 		}()
 	} else {
 		raw, step = filepath.Join(dir, "raw.csv"), "download"
-		if err := a.Lake.B.GetFile(ctx, in.RawKey, raw); err != nil {
-			return res, err
+		if err := a.Lake.B.GetFile(ctx, in.Key, raw); err != nil {
+			return rep, false, err
 		}
 	}
 	download := time.Since(start)
@@ -181,7 +245,7 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 		RawSHA256: in.SHA256, RefDate: in.FetchedAt, SchemaDrift: src.SchemaDrift, FlowsOut: flows,
 		EventsPath: func(i int) string { return filepath.Join(dir, fmt.Sprintf("events-%04d.parquet", i)) }})
 	if err != nil {
-		return res, err
+		return rep, false, err
 	}
 	st := out.Stats
 	activity.RecordHeartbeat(ctx, st.Events)
@@ -192,40 +256,38 @@ func (a *Activities) harmonizeEvents(ctx context.Context, in HarmonizeInput, ev 
 	events := "[" + strings.Join(parts, ", ") + "]"
 	checks, err := quality.Checks()
 	if err != nil {
-		return res, err
+		return rep, false, err
 	}
 	var qr quality.Report
 	lap := time.Now()
 	qr.Add(quality.Run(ctx, db.SQL(), nil, "labour_events", "read_parquet("+events+")", checks["labour_events"], nil)...)
 	countFailed(qr.Results)
 	st.Timings["checks"] = time.Since(lap)
-	rep = EventsReport{Source: in.Source, Dataset: in.Dataset, RawKey: in.RawKey, RawSHA256: in.SHA256, COStats: st, Checks: qr.Results}
+	rep = EventsReport{Source: source, Dataset: dataset, RawKey: in.Key, RawSHA256: in.SHA256, COStats: st, Checks: qr.Results}
 	if blocking := qr.Blocking(); len(blocking) > 0 {
 		// Kept for inspection beside where the snapshot would have gone; the dataset is not accepted.
-		_ = a.Lake.B.PutJSON(ctx, strings.TrimSuffix(res.ReportKey, ".json")+".rejected.json", rep, objectstore.PutOptions{})
-		return res, fault.Errorf(fault.QualityGateFailed, "labour_events: %s", strings.Join(blocking, "; "))
+		_ = a.Lake.B.PutJSON(ctx, strings.TrimSuffix(reportKey, ".json")+".rejected.json", rep, objectstore.PutOptions{})
+		return rep, false, fault.Errorf(fault.QualityGateFailed, "labour_events: %s", strings.Join(blocking, "; "))
 	}
-	res.EventParts, res.PartRows = nil, out.PartRows
 	lap = time.Now()
 	for i, path := range out.EventParts {
-		key := res.SnapshotKey
+		key := snapshotKey
 		if i > 0 {
-			key = strings.TrimSuffix(res.SnapshotKey, ".parquet") + fmt.Sprintf("-part%04d.parquet", i)
+			key = strings.TrimSuffix(snapshotKey, ".parquet") + fmt.Sprintf("-part%04d.parquet", i)
 		}
 		if err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
-			return res, err
+			return rep, false, err
 		}
-		res.EventParts = append(res.EventParts, key)
+		rep.EventParts = append(rep.EventParts, key)
 	}
-	if err := a.Lake.B.PutFile(ctx, res.Parts["labour_flows_part"], flows, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
-		return res, err
+	if err := a.Lake.B.PutFile(ctx, flowsPartKey(source, dataset, in.SHA256, ds), flows, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+		return rep, false, err
 	}
 	st.Timings["upload"] = time.Since(lap)
 	st.Timings[step] = download
-	rep.COStats, rep.EventParts, rep.PartRows = st, res.EventParts, res.PartRows
-	res.Rows, res.FirstPeriod, res.LastPeriod = st.Events, st.FirstMonth, st.LastMonth
+	rep.COStats, rep.PartRows = st, out.PartRows
 	// The report goes last: its presence says the snapshot and its part are complete.
-	return res, a.Lake.B.PutJSON(ctx, res.ReportKey, rep, objectstore.PutOptions{})
+	return rep, true, a.Lake.B.PutJSON(ctx, reportKey, rep, objectstore.PutOptions{})
 }
 
 // ObservationsReport is what harmonizing one statistical raw object found: rows, periods, and the source
@@ -307,6 +369,12 @@ func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
 	}
 	st.Parts, st.ReportKey = in.Harmonize.Parts, in.Harmonize.ReportKey
 	st.SnapshotParts, st.PartRows = in.Harmonize.EventParts, in.Harmonize.PartRows
+	st.Segments = in.Harmonize.Segments
+	if n := len(st.Segments); n > 0 {
+		// The last segment is this fetch's raw object; the earlier ones keep what their fetches recorded.
+		last := &st.Segments[n-1]
+		last.RawBytes, last.FetchedAt, last.URL = st.RawBytes, st.FetchedAt, st.URL
+	}
 	st.Cursor, st.Structure = in.Fetch.Cursor, in.Fetch.Structure
 	st.Workflow, st.Run = execution(ctx)
 	if err := a.Lake.SetState(ctx, st); err != nil {

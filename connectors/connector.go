@@ -155,7 +155,7 @@ type Cursor struct {
 	Rows      int64      `json:"rows,omitempty"`      // data rows in the raw object
 	Offset    int64      `json:"offset,omitempty"`    // rows taken by this download so far (the next page's offset)
 	Pages     int        `json:"pages,omitempty"`     // pages taken by this download so far
-	Base      string     `json:"base,omitempty"`      // the raw object an incremental download appends to
+	Base      string     `json:"base,omitempty"`      // the accepted raw data (its last segment) an incremental or window download follows
 	Header    string     `json:"header,omitempty"`    // the header line of a CSV raw object, which appended pages must repeat
 	Drop      *RowFilter `json:"drop,omitempty"`      // the rows of Base a window download takes again (left out of the copy)
 	Window    string     `json:"window,omitempty"`    // the window the running download takes, for resuming it
@@ -169,8 +169,9 @@ type Sink interface {
 	// Resumed returns the checkpoint of an earlier attempt of this download, if one was interrupted: the
 	// bytes up to it are already in the sink.
 	Resumed() (Cursor, bool)
-	// AppendRaw copies an accepted raw object (a CSV) into the sink, the start of an incremental download,
-	// leaving out the rows drop names (nil: none); it returns the data rows copied.
+	// AppendRaw copies the accepted raw data of the dataset whose last segment is key (a CSV: every
+	// segment in order, one header line) into the sink, the start of a window download that makes a new
+	// base, leaving out the rows drop names (nil: none); it returns the data rows copied.
 	AppendRaw(ctx context.Context, key string, drop *RowFilter) (int64, error)
 	// Page appends body, then checkpoints the cursor next returns (called once body is consumed): once Page
 	// returns, a new attempt resumes after this page.

@@ -19,6 +19,15 @@ type RowFilter struct {
 // that f does not drop, byte for byte. Records are told apart by line ends outside quotes, so quoted
 // fields may hold commas and line ends. It returns the data rows kept and dropped.
 func FilterCSV(dst io.Writer, src io.Reader, f *RowFilter) (kept, dropped int64, err error) {
+	return filterCSV(dst, src, f, true)
+}
+
+// FilterCSVRows is FilterCSV without the header line in dst: the rows of a CSV appended to another.
+func FilterCSVRows(dst io.Writer, src io.Reader, f *RowFilter) (kept, dropped int64, err error) {
+	return filterCSV(dst, src, f, false)
+}
+
+func filterCSV(dst io.Writer, src io.Reader, f *RowFilter, withHeader bool) (kept, dropped int64, err error) {
 	br := bufio.NewReaderSize(src, 256<<10)
 	bw := bufio.NewWriterSize(dst, 256<<10)
 	header := true
@@ -29,9 +38,10 @@ func FilterCSV(dst io.Writer, src io.Reader, f *RowFilter) (kept, dropped int64,
 			switch {
 			case header:
 				header = false
-				_, err2 := bw.Write(rec)
-				if err2 != nil {
-					return kept, dropped, err2
+				if withHeader {
+					if _, err2 := bw.Write(rec); err2 != nil {
+						return kept, dropped, err2
+					}
 				}
 			case f != nil && bytes.Compare(unquote(field(rec, f.Column)), []byte(f.From)) >= 0:
 				dropped++

@@ -25,6 +25,12 @@ func TestFilterCSVKeepsRowsBeforeTheDateVerbatim(t *testing.T) {
 	if kept, _, err := FilterCSV(&out, strings.NewReader(in), nil); err != nil || kept != 4 || out.String() != in {
 		t.Errorf("without a filter: %d rows, %v, changed bytes: %v", kept, err, out.String() != in)
 	}
+	// The rows of a segment appended to the base: its header line left out.
+	out.Reset()
+	if kept, _, err := FilterCSVRows(&out, strings.NewReader(in), &RowFilter{Column: 0, From: "2024-03-01"}); err != nil || kept != 2 ||
+		out.String() != strings.TrimPrefix(want, "\"data\",\"settore\",\"eta\"\n") {
+		t.Errorf("rows only: %d rows, %v, %q", kept, err, out.String())
+	}
 	if got := string(field([]byte(`a,"b,c",d`+"\n"), 2)); got != "d" {
 		t.Errorf("field 2 = %q", got)
 	}

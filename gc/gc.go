@@ -220,6 +220,10 @@ func addState(live map[string]bool, st lake.State) {
 		keys = append(keys, lake.SidecarKey(st.RawKey))
 	}
 	keys = append(keys, st.SnapshotParts...)
+	for _, g := range st.Segments {
+		keys = append(keys, g.RawKey, lake.SidecarKey(g.RawKey), g.FlowsPart, g.ReportKey)
+		keys = append(keys, g.SnapshotParts...)
+	}
 	parts := make([]string, 0, len(st.Parts))
 	for _, k := range st.Parts {
 		parts = append(parts, k)

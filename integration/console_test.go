@@ -210,21 +210,35 @@ func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
 // releaseTable opens a DuckDB on a table of a published release: the SQL FROM expression of its files.
 func releaseTable(t *testing.T, ctx context.Context, version, table string) (*warehouse.DB, string) {
 	t.Helper()
-	m, err := shared.p.Releases.Get(ctx, version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := m.Resource(table)
-	paths, err := shared.p.Releases.LocalCopies(ctx, m, r.Files(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	from := tableFrom(t, ctx, version, table)
 	db, err := warehouse.Open(ctx, warehouse.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, "read_parquet('" + paths[0] + "')"
+	return db, from
+}
+
+// tableFrom copies the files of a table of a published release here and returns the SQL FROM expression
+// that reads them (a flow table is one file per year).
+func tableFrom(t *testing.T, ctx context.Context, version, table string) string {
+	t.Helper()
+	m, err := shared.p.Releases.Get(ctx, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := m.Resource(table)
+	if !ok {
+		t.Fatalf("release %s has no %s", version, table)
+	}
+	paths, err := shared.p.Releases.LocalCopies(ctx, m, r.Files(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range paths {
+		paths[i] = "'" + p + "'"
+	}
+	return "read_parquet([" + strings.Join(paths, ", ") + "])"
 }
 
 // flowsFromParquet computes what the dashboard's table should show from the release's Parquet files.

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/osservatorio-lombardia/osservatorio/connectors/inail"
-	"github.com/osservatorio-lombardia/osservatorio/mirror"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/osservatorio-lombardia/osservatorio/connectors/inail"
+	"github.com/osservatorio-lombardia/osservatorio/mirror"
 
 	"go.yaml.in/yaml/v3"
 
@@ -417,19 +418,12 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}},
 		{"published flows add up", func(t *testing.T) {
-			dir := t.TempDir()
 			db, err := warehouse.Open(ctx, warehouse.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			get := func(name string) string {
-				p := filepath.Join(dir, name+".parquet")
-				if err := shared.p.Bucket.GetFile(ctx, fileKey(t, ctx, "1.1.0", "data/"+name+".parquet"), p); err != nil {
-					t.Fatal(err)
-				}
-				return "read_parquet('" + p + "')"
-			}
+			get := func(name string) string { return tableFrom(t, ctx, "1.1.0", name) }
 			flows, yearly, balances := get("labour_flows"), get("labour_flows_yearly"), get("labour_balances")
 			var monthly, year, provinces, region int64
 			db.SQL().QueryRow("SELECT sum(saldo) FROM " + flows + " WHERE period LIKE '2022-%'").Scan(&monthly)
@@ -952,6 +946,9 @@ func TestEndToEnd(t *testing.T) {
 			if st, _, _ := shared.p.Lake.State(ctx, "eurostat", ds); st.SnapshotKey != current {
 				t.Errorf("state points at %s, want %s", st.SnapshotKey, current)
 			}
+		}},
+		{"new CO rows land as a segment of their own, harmonized alone; the flows equal a harmonization from scratch", func(t *testing.T) {
+			newRowsLandAsASegment(t, ctx)
 		}},
 	}
 	for _, s := range steps {

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -21,14 +20,7 @@ func commonModel(t *testing.T, ctx context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	table := func(name string) string {
-		p := filepath.Join(dir, name+".parquet")
-		if err := shared.p.Bucket.GetFile(ctx, fileKey(t, ctx, m.Version, "data/"+name+".parquet"), p); err != nil {
-			t.Fatalf("%s of %s: %v", name, m.Version, err)
-		}
-		return "read_parquet('" + p + "')"
-	}
+	table := func(name string) string { return tableFrom(t, ctx, m.Version, name) }
 	obs, indicators, labels, flows := table("observations"), table("indicators"), table("labels"), table("labour_flows")
 	db, err := warehouse.Open(ctx, warehouse.Options{})
 	if err != nil {

@@ -2,6 +2,8 @@
 // raw objects with their sidecars, harmonized snapshots, and the accepted state of every dataset.
 //
 //	raw/<source>/<dataset>/<sha256>.<ext>            the bytes as fetched, content-addressed, never rewritten
+//	                                                 (an incremental CO download lands only its new rows: a
+//	                                                 segment, see State.Segments)
 //	raw/<source>/<dataset>/<sha256>.<ext>.meta.json  sidecar: URL, request, status, headers, time, bytes, sha256
 //	harmonized/<source>/<dataset>/<table>-<sha256[:16]>-<settings>-h<N>.parquet  deterministic snapshot of one
 //	                                                 raw object under the dataset's settings, by harmonizer N
@@ -132,6 +134,10 @@ type Sidecar struct {
 	Requests int    `json:"requests,omitempty"`
 	Download string `json:"download,omitempty"`
 	Base     string `json:"base,omitempty"`
+	// Follows is the segment an incremental download's new rows come after (this object holds only
+	// them); Replaces are the segments a full or window download makes a new base of.
+	Follows  string   `json:"follows,omitempty"`
+	Replaces []string `json:"replaces,omitempty"`
 	// Workflow and Run are the Temporal workflow execution that fetched the bytes.
 	Workflow string `json:"workflow,omitempty"`
 	Run      string `json:"run,omitempty"`
@@ -170,6 +176,38 @@ type State struct {
 	Cursor *connectors.Cursor `json:"cursor,omitempty"`
 	// Structure is the dataset's structure as the last fetch read it (Istat's DSD).
 	Structure *connectors.Structure `json:"structure,omitempty"`
+	// Segments are the raw objects of an append-only dataset (CO events), in order: a base (a full or a
+	// window download) and the increments downloaded since, each harmonized on its own. The fields above
+	// describe the last segment, except Rows, the rows of all of them. Empty: the dataset is RawKey alone.
+	Segments []Segment `json:"segments,omitempty"`
+}
+
+// Segment is one raw object of an append-only dataset and what its harmonization wrote.
+type Segment struct {
+	RawKey        string    `json:"rawKey"`
+	RawSHA256     string    `json:"rawSha256"`
+	RawBytes      int64     `json:"rawBytes"`
+	FetchedAt     time.Time `json:"fetchedAt"`
+	URL           string    `json:"url,omitempty"`
+	Rows          int64     `json:"rows"`
+	SnapshotParts []string  `json:"snapshotParts"` // labour_events files, in the raw object's order
+	PartRows      []int64   `json:"partRows"`
+	FlowsPart     string    `json:"flowsPart,omitempty"` // labour_flows_part
+	ReportKey     string    `json:"reportKey,omitempty"`
+}
+
+// EventSegments returns the state's segments; a state written before segments, or of a dataset that is
+// one raw object, is one segment.
+func (st State) EventSegments() []Segment {
+	if len(st.Segments) > 0 {
+		return st.Segments
+	}
+	parts, rows := st.SnapshotParts, st.PartRows
+	if len(parts) == 0 {
+		parts, rows = []string{st.SnapshotKey}, []int64{st.Rows}
+	}
+	return []Segment{{RawKey: st.RawKey, RawSHA256: st.RawSHA256, RawBytes: st.RawBytes, FetchedAt: st.FetchedAt, URL: st.URL,
+		Rows: st.Rows, SnapshotParts: parts, PartRows: rows, FlowsPart: st.Parts["labour_flows_part"], ReportKey: st.ReportKey}}
 }
 
 // Lake is the platform's bucket seen through its layout.

@@ -22,3 +22,16 @@ func TestKeys(t *testing.T) {
 		t.Error("token or state key")
 	}
 }
+
+// A state written before segments, or of a dataset that is one raw object, is one segment.
+func TestEventSegments(t *testing.T) {
+	old := State{RawKey: "raw/a", RawSHA256: "a", Rows: 7, SnapshotKey: "harmonized/e.parquet", Parts: map[string]string{"labour_flows_part": "harmonized/f.parquet"}}
+	got := old.EventSegments()
+	if len(got) != 1 || got[0].RawKey != "raw/a" || got[0].SnapshotParts[0] != "harmonized/e.parquet" || got[0].PartRows[0] != 7 || got[0].FlowsPart != "harmonized/f.parquet" {
+		t.Errorf("segments of an old state: %+v", got)
+	}
+	segs := []Segment{{RawKey: "raw/a"}, {RawKey: "raw/b"}}
+	if got := (State{RawKey: "raw/b", Segments: segs}).EventSegments(); len(got) != 2 || got[1].RawKey != "raw/b" {
+		t.Errorf("segments: %+v", got)
+	}
+}

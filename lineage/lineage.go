@@ -225,12 +225,19 @@ func rule(table string, in release.Inputs, recorded bool) Rule {
 func rawIndex(m *release.Manifest, in release.Inputs) map[string]Raw {
 	out := map[string]Raw{}
 	for _, s := range m.Sources {
-		out[s.RawSHA256] = Raw{Key: s.RawKey, SHA256: s.RawSHA256, Dataset: s.Source + "/" + s.Dataset, SnapshotKey: s.SnapshotKey}
+		for _, g := range s.Raws() {
+			out[g.RawSHA256] = Raw{Key: g.RawKey, SHA256: g.RawSHA256, Dataset: s.Source + "/" + s.Dataset, SnapshotKey: s.SnapshotKey}
+		}
 	}
 	for _, st := range in.States {
-		if r, ok := out[st.RawSHA256]; ok && st.Workflow != "" {
-			r.Harmonized = st.Workflow + "/" + st.Run
-			out[st.RawSHA256] = r
+		if st.Workflow == "" {
+			continue
+		}
+		for _, g := range st.EventSegments() {
+			if r, ok := out[g.RawSHA256]; ok {
+				r.Harmonized = st.Workflow + "/" + st.Run
+				out[g.RawSHA256] = r
+			}
 		}
 	}
 	return out

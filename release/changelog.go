@@ -124,14 +124,9 @@ func (s *Store) compareTable(ctx context.Context, db *warehouse.DB, prev *Manife
 		return nil
 	}
 	spec := compared[table]
-	oldFile := ""
-	if prev != nil {
-		if r, ok := prev.Resource(table); ok && len(r.Path) == 1 {
-			oldFile = filepath.Join(dir, "previous-"+table+".parquet")
-			if err := s.B.GetFile(ctx, prev.FileKey(Prefix(prev.Version), r.Path[0]), oldFile); err != nil {
-				return err
-			}
-		}
+	oldFile, err := s.previousTable(ctx, db, prev, table, dir)
+	if err != nil {
+		return err
 	}
 	periods, err := db.NewPeriods(ctx, oldFile, newFile, spec.group)
 	if err != nil {

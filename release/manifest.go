@@ -150,6 +150,26 @@ type Source struct {
 	// Licenses and Attribution are the source's terms of reuse (from the configuration).
 	Licenses    []License `json:"licenses,omitempty"`
 	Attribution string    `json:"attribution,omitempty"`
+	// Segments are the raw objects of a dataset downloaded in segments (a base, then the new rows of
+	// each incremental download), in order; RawSHA256 and RawKey above are the last one, Rows all.
+	Segments []RawSegment `json:"segments,omitempty"`
+}
+
+// RawSegment is one raw object of a dataset in segments.
+type RawSegment struct {
+	RawSHA256 string    `json:"rawSha256"`
+	RawKey    string    `json:"rawKey"`
+	Path      string    `json:"path,omitempty"` // the first URL fetched
+	FetchedAt time.Time `json:"fetchedAt"`
+	Rows      int64     `json:"rows"`
+}
+
+// Raws lists the source's raw objects: its segments, or itself.
+func (s Source) Raws() []RawSegment {
+	if len(s.Segments) > 0 {
+		return s.Segments
+	}
+	return []RawSegment{{RawSHA256: s.RawSHA256, RawKey: s.RawKey, Path: s.Path, FetchedAt: s.FetchedAt, Rows: s.Rows}}
 }
 
 // Extra is the platform's own manifest section.
@@ -233,6 +253,12 @@ func SourcesOf(states []lake.State, credits map[string]Credit) []Source {
 		}
 		if c, ok := credits[s.Source]; ok && c.License.Name != "" {
 			src.Licenses, src.Attribution = []License{c.License}, c.Attribution
+		}
+		if len(s.Segments) > 1 {
+			for _, g := range s.Segments {
+				src.Segments = append(src.Segments, RawSegment{RawSHA256: g.RawSHA256, RawKey: g.RawKey, Path: g.URL,
+					FetchedAt: g.FetchedAt.UTC(), Rows: g.Rows})
+			}
 		}
 		out = append(out, src)
 	}

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
@@ -76,7 +76,9 @@ func (s *Store) Slice(ctx context.Context, o SliceOptions) (*Manifest, error) {
 	out.Osservatorio.Files = StoredAsBlobs
 	sourceOfRaw := map[string]string{}
 	for _, src := range m.Sources {
-		sourceOfRaw[src.RawSHA256] = src.Source
+		for _, r := range src.Raws() {
+			sourceOfRaw[r.RawSHA256] = src.Source
+		}
 		if len(o.Selection.Sources) == 0 || slices.Contains(o.Selection.Sources, src.Source) {
 			out.Sources = append(out.Sources, src)
 		}
@@ -129,6 +131,9 @@ func (s *Store) sliceResource(ctx context.Context, o SliceOptions, m *Manifest, 
 	out := r
 	out.Path, out.Parts, out.Bytes, out.Rows, out.Hash = nil, nil, 0, 0, ""
 	multi := len(r.Parts) > 0
+	// The events' parts are positional (row i of a part is a raw row): a province's rows keep their
+	// position in the release's part. A flow table's years are not.
+	positional := multi && r.Name == "labour_events"
 	for _, f := range r.Files() {
 		if multi && len(sel.Sources) > 0 && f.RawSHA256 != "" && !slices.Contains(sel.Sources, sourceOfRaw[f.RawSHA256]) {
 			continue
@@ -140,7 +145,7 @@ func (s *Store) sliceResource(ctx context.Context, o SliceOptions, m *Manifest, 
 			}
 		} else {
 			var err error
-			if part, err = s.slicePart(ctx, o, m.FileKey(Prefix(o.Version), f.Path), f, bySource, byProvince, multi, dir); err != nil {
+			if part, err = s.slicePart(ctx, o, m.FileKey(Prefix(o.Version), f.Path), f, bySource, byProvince, positional, dir); err != nil {
 				return out, false, err
 			}
 		}
@@ -153,7 +158,7 @@ func (s *Store) sliceResource(ctx context.Context, o SliceOptions, m *Manifest, 
 			out.Hash = part.Hash
 		}
 	}
-	if multi && byProvince {
+	if positional && byProvince {
 		out.Schema.Fields = append(slices.Clone(out.Schema.Fields), Field{Name: "part_row", Type: "integer",
 			Description: "The row's 0-based position in the part of the same name in the release this slice comes from"})
 	}
@@ -161,13 +166,14 @@ func (s *Store) sliceResource(ctx context.Context, o SliceOptions, m *Manifest, 
 }
 
 // slicePart filters one file of the release (stored at key) with DuckDB and stores the result as a blob.
-func (s *Store) slicePart(ctx context.Context, o SliceOptions, key string, f Part, bySource, byProvince, multi bool, dir string) (Part, error) {
-	in := filepath.Join(dir, "in-"+path.Base(f.Path))
+func (s *Store) slicePart(ctx context.Context, o SliceOptions, key string, f Part, bySource, byProvince, positional bool, dir string) (Part, error) {
+	flat := strings.ReplaceAll(f.Path, "/", "_") // a flow table's years share base names
+	in := filepath.Join(dir, "in-"+flat)
 	if err := s.B.GetFile(ctx, key, in); err != nil {
 		return Part{}, err
 	}
 	defer os.Remove(in)
-	spec := warehouse.SliceSpec{Input: in, Out: filepath.Join(dir, path.Base(f.Path)), PartRow: multi && byProvince}
+	spec := warehouse.SliceSpec{Input: in, Out: filepath.Join(dir, flat), PartRow: positional && byProvince}
 	if bySource {
 		spec.Sources = o.Selection.Sources
 	}

@@ -273,32 +273,22 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		// One file per raw export, copied as harmonized: row i of a file is data row i of its export.
 		res := Resource{Name: "labour_events", Description: EventsKey, Format: "parquet", MediaType: "application/vnd.apache.parquet",
 			Schema: schemaOf(warehouse.LabourEventsColumns, nil)}
+		// One file per part of each raw segment, copied as harmonized: row i of a segment's parts is its
+		// data row i.
+		var flowParts []string
 		for _, st := range events {
-			keys, rows := st.SnapshotParts, st.PartRows
-			if len(keys) == 0 {
-				keys, rows = []string{st.SnapshotKey}, []int64{st.Rows}
-			}
-			for k, key := range keys {
-				p := fmt.Sprintf("data/labour_events/%s-%s-%s-%04d.parquet", st.Source, st.Dataset, st.RawSHA256[:16], k)
-				info, err := s.B.Stat(ctx, key)
-				if err != nil {
+			for _, seg := range st.EventSegments() {
+				if seg.FlowsPart == "" {
+					return nil, fmt.Errorf("%s/%s has no flows part for raw %s", st.Source, st.Dataset, seg.RawKey)
+				}
+				flowParts = append(flowParts, seg.FlowsPart)
+				if err := s.stageEvents(ctx, &res, stage, st, seg); err != nil {
 					return nil, err
 				}
-				sum, err := s.hashObject(ctx, key, info.ETag)
-				if err != nil {
-					return nil, err
-				}
-				if err := s.stage(ctx, key, stage+p, "sha256:"+sum); err != nil {
-					return nil, err
-				}
-				res.Path = append(res.Path, p)
-				res.Parts = append(res.Parts, Part{Path: p, Bytes: info.Size, Hash: "sha256:" + sum, Rows: rows[k], RawSHA256: st.RawSHA256})
-				res.Bytes += info.Size
-				res.Rows += rows[k]
 			}
 		}
 		m.Resources = append(m.Resources, res)
-		parts, err := s.download(ctx, dir, "flows", events, func(st lake.State) string { return st.Parts["labour_flows_part"] })
+		parts, err := s.downloadKeys(ctx, dir, "flows", flowParts)
 		if err != nil {
 			return nil, err
 		}
@@ -315,9 +305,17 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 			if t == "labour_balances" {
 				cols = warehouse.LabourBalancesColumns
 			}
-			if err := addLocal(t, filepath.Join(flowDir, t+".parquet"), rows[t], cols, warehouse.FlowKeys[t]); err != nil {
+			full := filepath.Join(flowDir, t+".parquet")
+			local[t] = full
+			res, err := s.stageByYear(ctx, opts.DB, stage, t, full, filepath.Join(flowDir, t))
+			if err != nil {
 				return nil, err
 			}
+			res.Schema = schemaOf(cols, warehouse.FlowKeys[t])
+			if res.Rows != rows[t] {
+				return nil, fmt.Errorf("%s: %d rows built, %d in its years", t, rows[t], res.Rows)
+			}
+			m.Resources = append(m.Resources, res)
 		}
 	}
 	labels := filepath.Join(dir, "labels.parquet")
@@ -414,11 +412,10 @@ func (s *Store) check(ctx context.Context, opts BuildOptions, m *Manifest, local
 		if prev != nil {
 			if r, ok := prev.Resource(table); ok {
 				pv = &quality.Previous{Rows: r.Rows}
-				if len(r.Files()) == 1 {
-					old := filepath.Join(dir, "previous-"+table+".parquet")
-					if err := s.B.GetFile(ctx, prev.FileKey(Prefix(prev.Version), r.Files()[0].Path), old); err == nil {
-						pv.From = "read_parquet('" + old + "')"
-					}
+				if old, err := s.previousTable(ctx, opts.DB, prev, table, dir); err != nil {
+					return nil, err
+				} else if old != "" {
+					pv.From = "read_parquet('" + old + "')"
 				}
 			}
 		}
@@ -426,27 +423,34 @@ func (s *Store) check(ctx context.Context, opts BuildOptions, m *Manifest, local
 		// The stored queries read the published files, relative to the bundle (run them in a pulled
 		// release's folder, or with the release's prefix in front), not this build's temporary ones.
 		for i := range results {
-			results[i].Query = strings.ReplaceAll(results[i].Query, "'"+strings.ReplaceAll(path, "'", "''")+"'", "'data/"+table+".parquet'")
+			results[i].Query = strings.ReplaceAll(results[i].Query, "'"+strings.ReplaceAll(path, "'", "''")+"'", "'"+bundleGlob(m, table)+"'")
 			if pv != nil && pv.From != "" {
-				results[i].Query = strings.ReplaceAll(results[i].Query, pv.From, "read_parquet('../"+opts.Plan.Previous+"/data/"+table+".parquet')")
+				results[i].Query = strings.ReplaceAll(results[i].Query, pv.From, "read_parquet('../"+opts.Plan.Previous+"/"+bundleGlob(prev, table)+"')")
 			}
 		}
 		rep.Add(results...)
 	}
 	for _, st := range events {
-		if st.ReportKey == "" {
-			continue
+		segs := st.EventSegments()
+		for k, seg := range segs {
+			if seg.ReportKey == "" {
+				continue
+			}
+			var er struct {
+				Checks []quality.Result `json:"checks"`
+			}
+			if err := s.B.GetJSON(ctx, seg.ReportKey, &er); err != nil {
+				return nil, fmt.Errorf("harmonization report of %s/%s: %w", st.Source, st.Dataset, err)
+			}
+			table := "labour_events (" + st.Source + "/" + st.Dataset + ")"
+			if len(segs) > 1 {
+				table = fmt.Sprintf("labour_events (%s/%s, segment %d of %d)", st.Source, st.Dataset, k+1, len(segs))
+			}
+			for i := range er.Checks {
+				er.Checks[i].Table = table
+			}
+			rep.Add(er.Checks...)
 		}
-		var er struct {
-			Checks []quality.Result `json:"checks"`
-		}
-		if err := s.B.GetJSON(ctx, st.ReportKey, &er); err != nil {
-			return nil, fmt.Errorf("harmonization report of %s/%s: %w", st.Source, st.Dataset, err)
-		}
-		for i := range er.Checks {
-			er.Checks[i].Table = "labour_events (" + st.Source + "/" + st.Dataset + ")"
-		}
-		rep.Add(er.Checks...)
 	}
 	return rep, nil
 }
@@ -482,20 +486,121 @@ func schemaOf(columns []warehouse.Column, key []string) TableSchema {
 }
 
 // download fetches one object per state into dir and returns the local paths, in the states' order.
-func (s *Store) download(ctx context.Context, dir, prefix string, states []lake.State, key func(lake.State) string) ([]string, error) {
-	var out []string
-	for i, st := range states {
-		k := key(st)
-		if k == "" {
-			return nil, fmt.Errorf("%s/%s has no %s object", st.Source, st.Dataset, prefix)
+// bundleGlob is where a table's files are in a bundle, as read_parquet takes it: its one file, or a glob of
+// its files (a table stored one file per year).
+func bundleGlob(m *Manifest, table string) string {
+	r, _ := m.Resource(table)
+	if len(r.Path) == 1 {
+		return r.Path[0]
+	}
+	return "data/" + table + "/*.parquet"
+}
+
+// previousTable copies a table of an earlier release into one local Parquet file (its files combined),
+// or returns "" when that release has no such table.
+func (s *Store) previousTable(ctx context.Context, db *warehouse.DB, prev *Manifest, table, dir string) (string, error) {
+	if prev == nil {
+		return "", nil
+	}
+	r, ok := prev.Resource(table)
+	if !ok || len(r.Files()) == 0 {
+		return "", nil
+	}
+	out := filepath.Join(dir, "previous-"+table+".parquet")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil // copied already for another comparison of this build
+	}
+	files := r.Files()
+	if len(files) == 1 {
+		return out, s.B.GetFile(ctx, prev.FileKey(Prefix(prev.Version), files[0].Path), out)
+	}
+	keys := make([]string, len(files))
+	for i, f := range files {
+		keys[i] = prev.FileKey(Prefix(prev.Version), f.Path)
+	}
+	locals, err := s.downloadKeys(ctx, dir, "previous-"+table, keys)
+	if err != nil {
+		return "", err
+	}
+	if _, err := db.CombineParquet(ctx, warehouse.TableSpec{Inputs: locals, Out: out, OrderBy: "ALL"}); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// stageByYear stages a flow table as one file per year (data/<table>/<year>.parquet): the years a day's
+// events did not touch keep their bytes, and so their blobs.
+func (s *Store) stageByYear(ctx context.Context, db *warehouse.DB, stage, table, full, dir string) (Resource, error) {
+	res := Resource{Name: table, Format: "parquet", MediaType: "application/vnd.apache.parquet"}
+	years, err := db.SplitByYear(ctx, full, dir)
+	if err != nil {
+		return res, fmt.Errorf("%s by year: %w", table, err)
+	}
+	if len(years) == 0 { // no event counted yet: one empty file keeps the table's schema
+		years = []warehouse.YearFile{{Year: "empty", Path: full}}
+	}
+	for _, y := range years {
+		size, sum, err := hashFile(y.Path)
+		if err != nil {
+			return res, err
 		}
+		p := "data/" + table + "/" + y.Year + ".parquet"
+		if err := s.B.PutFile(ctx, stage+p, y.Path, objectstore.PutOptions{ContentType: res.MediaType}); err != nil {
+			return res, err
+		}
+		res.Path = append(res.Path, p)
+		res.Parts = append(res.Parts, Part{Path: p, Bytes: size, Hash: "sha256:" + sum, Rows: y.Rows})
+		res.Bytes += size
+		res.Rows += y.Rows
+	}
+	return res, nil
+}
+
+// stageEvents stages the labour_events parts of one raw segment of a CO dataset as files of res.
+func (s *Store) stageEvents(ctx context.Context, res *Resource, stage string, st lake.State, seg lake.Segment) error {
+	for k, key := range seg.SnapshotParts {
+		p := fmt.Sprintf("data/labour_events/%s-%s-%s-%04d.parquet", st.Source, st.Dataset, seg.RawSHA256[:16], k)
+		info, err := s.B.Stat(ctx, key)
+		if err != nil {
+			return err
+		}
+		sum, err := s.hashObject(ctx, key, info.ETag)
+		if err != nil {
+			return err
+		}
+		if err := s.stage(ctx, key, stage+p, "sha256:"+sum); err != nil {
+			return err
+		}
+		res.Path = append(res.Path, p)
+		res.Parts = append(res.Parts, Part{Path: p, Bytes: info.Size, Hash: "sha256:" + sum, Rows: seg.PartRows[k], RawSHA256: seg.RawSHA256})
+		res.Bytes += info.Size
+		res.Rows += seg.PartRows[k]
+	}
+	return nil
+}
+
+// downloadKeys copies objects into dir, named prefix-NNN.parquet in order, and returns their paths.
+func (s *Store) downloadKeys(ctx context.Context, dir, prefix string, keys []string) ([]string, error) {
+	out := make([]string, 0, len(keys))
+	for i, k := range keys {
 		local := filepath.Join(dir, fmt.Sprintf("%s-%03d.parquet", prefix, i))
 		if err := s.B.GetFile(ctx, k, local); err != nil {
-			return nil, fmt.Errorf("%s of %s/%s: %w", prefix, st.Source, st.Dataset, err)
+			return nil, fmt.Errorf("%s %s: %w", prefix, k, err)
 		}
 		out = append(out, local)
 	}
 	return out, nil
+}
+
+// download copies the object key names for each state into dir (see downloadKeys).
+func (s *Store) download(ctx context.Context, dir, prefix string, states []lake.State, key func(lake.State) string) ([]string, error) {
+	keys := make([]string, len(states))
+	for i, st := range states {
+		if keys[i] = key(st); keys[i] == "" {
+			return nil, fmt.Errorf("%s/%s has no %s object", st.Source, st.Dataset, prefix)
+		}
+	}
+	return s.downloadKeys(ctx, dir, prefix, keys)
 }
 
 // hashObject returns the sha256 of an object: from the cache kept beside it when its ETag has not

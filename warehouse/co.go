@@ -8,6 +8,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -570,6 +571,41 @@ func (d *DB) BuildFlows(ctx context.Context, parts []string, dir string) (map[st
 			return nil, fmt.Errorf("%s: %w", t, err)
 		}
 		out[t] = n
+	}
+	return out, nil
+}
+
+// YearFile is one year of a flow table.
+type YearFile struct {
+	Year string
+	Path string
+	Rows int64
+}
+
+// SplitByYear writes the rows of a flow table (in, a Parquet file) into one file per year of their period,
+// dir/<year>.parquet, each sorted by all its columns: a release then stores again only the years whose figures
+// changed (a day's new events touch the last months). An empty table gives no file.
+func (d *DB) SplitByYear(ctx context.Context, in, dir string) ([]YearFile, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	years, err := queryStrings(ctx, conn, fmt.Sprintf("SELECT DISTINCT left(period, 4) FROM read_parquet(%s) ORDER BY 1", quoteLiteral(in)))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]YearFile, 0, len(years))
+	for _, y := range years {
+		f := YearFile{Year: y, Path: filepath.Join(dir, y+".parquet")}
+		q := fmt.Sprintf("SELECT * FROM read_parquet(%s) WHERE left(period, 4) = %s ORDER BY ALL", quoteLiteral(in), quoteLiteral(y))
+		if f.Rows, err = copyToParquet(ctx, conn, q, f.Path); err != nil {
+			return nil, fmt.Errorf("%s of %s: %w", y, in, err)
+		}
+		out = append(out, f)
 	}
 	return out, nil
 }

@@ -71,12 +71,15 @@ type RefreshInput struct {
 
 // DatasetReport is what happened to one dataset.
 type DatasetReport struct {
-	Dataset     string
-	Changed     bool
-	Reason      string
-	URL         string
-	Bytes       int64
-	Rows        int64
+	Dataset string
+	Changed bool
+	Reason  string
+	URL     string
+	Bytes   int64
+	Rows    int64
+	// Harmonized counts the rows harmonized by this refresh when fewer than Rows: a CO dataset's new
+	// segment, its earlier ones in place.
+	Harmonized  int64 `json:",omitempty"`
 	RawKey      string
 	SnapshotKey string
 	Requests    int
@@ -201,12 +204,15 @@ func refreshDataset(ctx workflow.Context, in RefreshInput, id string) DatasetRep
 		return rep
 	}
 	rep.Changed = true
-	hin := activities.HarmonizeInput{Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt, Structure: f.Structure}
+	hin := activities.HarmonizeInput{Source: in.Source, Dataset: id, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt, Structure: f.Structure, Earlier: f.Earlier}
 	h, err := harmonize(ctx, f.WorkerQueue, hin)
 	if err != nil {
 		return fail(err)
 	}
 	rep.Rows, rep.SnapshotKey = h.Rows, h.SnapshotKey
+	if h.Segments != nil && h.Harmonized < h.Rows {
+		rep.Harmonized = h.Harmonized
+	}
 	qctx := workflow.WithActivityOptions(ctx, quickOptions)
 	if err := workflow.ExecuteActivity(qctx, a.Accept, activities.AcceptInput{
 		Source: in.Source, Dataset: id, Fetch: f, Harmonize: h}).Get(ctx, nil); err != nil {

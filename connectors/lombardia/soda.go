@@ -45,9 +45,10 @@ type window struct {
 // Download takes the dataset through the SODA resource endpoint, in pages of $limit rows ordered by :id
 // within a fixed window of :updated_at (so that rows written meanwhile wait for the next download rather
 // than shifting the pages). With a watermark from the last download it asks only for rows updated since,
-// and appends them to the last raw object, unless some of those rows were created before the watermark
-// (the region rewrote published rows, or republished everything): then, as every ReconcileEvery, it
-// downloads everything again.
+// which land as a segment of their own (a CSV with its header line, appended to the dataset's segments by
+// the fetch), unless some of those rows were created before the watermark (the region rewrote published
+// rows, or republished everything): then the rows of the date window are taken again on top of the
+// accepted ones (a new base), and as every ReconcileEvery, everything is downloaded again.
 func (s *Source) Download(ctx context.Context, ds connectors.Dataset, prev connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
 	id := s.viewID(ds)
 	if id == "" {
@@ -194,8 +195,9 @@ func (s *Source) pages(ctx context.Context, id string, cur connectors.Cursor, si
 	return cur, nil
 }
 
-// page hands one page to the sink: the header line only on the first page of a full download, checked
-// against the expected columns on every page, then the rows, counted.
+// page hands one page to the sink: the header line on the first page of a full download or of a segment
+// (after the accepted rows for a window download), checked against the expected columns on every page,
+// then the rows, counted.
 func (s *Source) page(ctx context.Context, resp *httpfetch.Response, cur *connectors.Cursor, sink connectors.Sink) (int64, error) {
 	br := bufio.NewReaderSize(resp.Body, 64<<10)
 	head, _ := br.Peek(512)
@@ -217,7 +219,7 @@ func (s *Source) page(ctx context.Context, resp *httpfetch.Response, cur *connec
 		return 0, errHeaderChanged // before anything is written: the download starts over in full
 	case header != cur.Header:
 		return 0, fault.Errorf(fault.BadInput, "the columns changed between pages: %q, then %q", cur.Header, header)
-	case cur.Base != "" && cur.Pages == 0:
+	case cur.Mode == "window" && cur.Pages == 0:
 		kept, err := sink.AppendRaw(ctx, cur.Base, cur.Drop)
 		if err != nil {
 			return 0, err
@@ -226,7 +228,7 @@ func (s *Source) page(ctx context.Context, resp *httpfetch.Response, cur *connec
 	}
 	counter := &rowCounter{r: br}
 	var body io.Reader = counter
-	if cur.Mode == "full" && cur.Pages == 0 {
+	if (cur.Mode == "full" || cur.Mode == "incremental") && cur.Pages == 0 {
 		body = io.MultiReader(bytes.NewReader(terminated(header)), counter)
 	}
 	err = sink.Page(ctx, &ensureNewline{r: body, c: counter}, func() connectors.Cursor {

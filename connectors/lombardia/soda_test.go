@@ -117,7 +117,7 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 		t.Fatalf("unchanged: %+v, %v, %d requests", cur, err, len(same.URLs))
 	}
 
-	// 30 new rows: appended to the base, header not repeated, only they are asked for.
+	// 30 new rows: a segment of their own (header line, then only them), only they are asked for.
 	srv.set(table(2530, func(i int) (string, string) {
 		if i > 2500 {
 			return "2025-11-05T10:00:00.000Z", "2025-11-05T10:00:00.000Z"
@@ -129,13 +129,15 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cur.Mode != "incremental" || cur.Rows != 2530 || cur.Watermark != "2025-11-05T10:00:00.000Z" || len(inc.Appends) != 1 || len(inc.URLs) != 2 {
+	if cur.Mode != "incremental" || cur.Rows != 2530 || cur.Watermark != "2025-11-05T10:00:00.000Z" || len(inc.Appends) != 0 || len(inc.URLs) != 2 {
 		t.Fatalf("incremental: %+v, appends %v, %d requests", cur, inc.Appends, len(inc.URLs))
 	}
 	recs := records(t, inc.Buf.String())
-	if got := strings.Count(inc.Buf.String(), "\n"); got != 2531 || len(recs) != 2531 || recs[2530][8] != "ITALIA" || strings.Count(inc.Buf.String(), `"data"`) != 1 {
-		t.Errorf("incremental raw has %d lines", got)
+	if got := strings.Count(inc.Buf.String(), "\n"); got != 31 || len(recs) != 31 || recs[30][8] != "ITALIA" || recs[0][0] != "data" {
+		t.Errorf("the segment has %d lines, header %q", got, recs[0])
 	}
+	// The accepted raw data is now the base and this segment: what a window download starts from.
+	accepted := full.Buf.String() + inc.Buf.String()[strings.Index(inc.Buf.String(), "\n")+1:]
 	if !strings.Contains(inc.URLs[1], "%3Aupdated_at+%3E+%272025-10-31T09%3A00%3A00.000Z%27") {
 		t.Errorf("page URL %s does not ask for rows after the watermark", inc.URLs[1])
 	}
@@ -143,11 +145,11 @@ func TestFullThenIncrementalDownload(t *testing.T) {
 	// The region rewrites old rows: the rows updated since the watermark include old ones → the rows of
 	// the date window are taken again, the older ones kept (all of this table's rows are older).
 	srv.set(table(2530, func(i int) (string, string) { return "2025-10-31T09:00:00.000Z", "2025-11-20T08:00:00.000Z" }))
-	re := &connectorstest.MemSink{Base: map[string]string{"raw/inc.csv": inc.Buf.String()}}
+	re := &connectorstest.MemSink{Base: map[string]string{"raw/inc.csv": accepted}}
 	prev = cur
 	prev.Base = "raw/inc.csv"
 	cur, err = conn.Download(ctx, ds, prev, re)
-	if err != nil || cur.Mode != "window" || cur.Rows != 2530 || len(re.Appends) != 1 || len(re.URLs) != 3 || re.Buf.String() != inc.Buf.String() {
+	if err != nil || cur.Mode != "window" || cur.Rows != 2530 || len(re.Appends) != 1 || len(re.URLs) != 3 || re.Buf.String() != accepted {
 		t.Fatalf("republished: %+v, %v, %d requests", cur, err, len(re.URLs))
 	}
 
