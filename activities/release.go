@@ -14,6 +14,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/metrics"
 	"github.com/osservatorio-lombardia/osservatorio/openlineage"
 	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/report"
 	"github.com/osservatorio-lombardia/osservatorio/signing"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
@@ -78,6 +79,7 @@ func (a *Activities) BuildRelease(ctx context.Context, in BuildInput) (BuildResu
 	run := a.trace(ctx, "release.build", sqls["sql/labour_flows.sql"]+"\n"+sqls["sql/labour_balances.sql"], time.Time{}, inputs...)
 	m, err := a.Releases.Build(ctx, states, release.BuildOptions{
 		Name: a.ReleaseName, ReleaseID: in.ReleaseID, Plan: in.Plan, WorkDir: a.WorkDir, DB: db, Credits: credits, Signer: signer,
+		Reports: report.Bundle,
 	})
 	if rep, cerr := a.Releases.Checks(ctx, ""); cerr == nil && (err == nil || fault.Is(err, fault.QualityGateFailed)) {
 		countFailed(rep.Results)

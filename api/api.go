@@ -77,6 +77,8 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 		{"GET /api/releases/{version}/inputs", operators, s.inputs},
 		{"GET /api/releases/{version}/flows", readers, s.flows},
 		{"GET /api/releases/{version}/balances", readers, s.balances},
+		{"GET /api/releases/{version}/population", readers, s.population},
+		{"GET /api/releases/{version}/indicators", readers, s.indicators},
 		{"GET /api/territories", readers, s.territories},
 		{"GET /api/releases/{version}/files/{path...}", readers, s.file},
 		{"POST /api/sources/{source}/refresh", engineers, s.refresh},
@@ -103,7 +105,7 @@ type server struct {
 var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
 	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "GET /api/status", "GET /api/releases/{version}/lineage/{table}",
 	"GET /api/releases/{version}/inputs", "GET /api/releases/{version}/flows", "GET /api/releases/{version}/balances",
-	"GET /api/territories", "GET /api/releases/{version}/files/{path...}", "POST /api/session", "DELETE /api/session", "POST /api/sources/{source}/refresh",
+	"GET /api/releases/{version}/population", "GET /api/releases/{version}/indicators", "GET /api/territories", "GET /api/releases/{version}/files/{path...}", "POST /api/session", "DELETE /api/session", "POST /api/sources/{source}/refresh",
 	"GET /api/observatories/{id}/subscription", "PUT /api/observatories/{id}/subscription",
 	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz", "GET /metrics"}
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -44,6 +45,18 @@ func (s *server) flows(w http.ResponseWriter, r *http.Request, _ identity.Token)
 func (s *server) balances(w http.ResponseWriter, r *http.Request, _ identity.Token) {
 	s.explore(w, r, "saldi", func(e *explore.Explorer, version string) (any, error) {
 		return e.Balances(r.Context(), version, r.URL.Query().Get("territory"))
+	})
+}
+
+func (s *server) population(w http.ResponseWriter, r *http.Request, _ identity.Token) {
+	s.explore(w, r, "popolazione", func(e *explore.Explorer, version string) (any, error) {
+		return e.Populations(r.Context(), version, r.URL.Query().Get("territory"))
+	})
+}
+
+func (s *server) indicators(w http.ResponseWriter, r *http.Request, _ identity.Token) {
+	s.explore(w, r, "indicatori", func(e *explore.Explorer, version string) (any, error) {
+		return e.Indicators(r.Context(), version, r.URL.Query().Get("territory"))
 	})
 }
 
@@ -109,6 +122,9 @@ func (s *server) answer(w http.ResponseWriter, r *http.Request, version, what st
 
 // file streams one file of a published release (GET /api/releases/{version}/files/{path...}): a path the
 // manifest lists, read from where the bucket keeps it.
+// reportMedia are the media types of the files of a bundle's reports/.
+var reportMedia = map[string]string{".html": "text/html; charset=utf-8", ".js": "text/javascript", ".txt": "text/plain; charset=utf-8"}
+
 func (s *server) file(w http.ResponseWriter, r *http.Request, _ identity.Token) {
 	m, ok := s.manifest(w, r)
 	if !ok {
@@ -126,9 +142,17 @@ func (s *server) file(w http.ResponseWriter, r *http.Request, _ identity.Token) 
 		return
 	}
 	defer rc.Close()
-	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(f.Bytes, 10))
 	w.Header().Set("X-Osservatorio-Sha256", strings.TrimPrefix(f.Hash, "sha256:")) // the manifest's, for the client to check
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s"`, m.Version, strings.ReplaceAll(path, "/", "_")))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if media, ok := reportMedia[filepath.Ext(path)]; ok && strings.HasPrefix(path, "reports/") {
+		// A territorial report opens in the browser: the platform's own page (signed with the release),
+		// its script and chart library from the release, nothing else.
+		w.Header().Set("Content-Type", media)
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:")
+	} else {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s"`, m.Version, strings.ReplaceAll(path, "/", "_")))
+	}
 	io.Copy(w, rc)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/osservatorio-lombardia/osservatorio/release"
+	"github.com/osservatorio-lombardia/osservatorio/report"
 	"github.com/osservatorio-lombardia/osservatorio/worker"
 )
 
@@ -154,7 +155,7 @@ the differing tables instead (same rows in other bytes, or how many differ). Exi
 				return err
 			}
 			defer done()
-			rep, err := p.Releases.Rebuild(cmd.Context(), args[0], release.BuildOptions{WorkDir: os.TempDir(), DB: db, Credits: worker.Credits(p.Config)})
+			rep, err := p.Releases.Rebuild(cmd.Context(), args[0], release.BuildOptions{WorkDir: os.TempDir(), DB: db, Credits: worker.Credits(p.Config), Reports: report.Bundle})
 			if err != nil {
 				return err
 			}

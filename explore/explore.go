@@ -20,6 +20,23 @@ type Explorer struct {
 	Releases *release.Store
 	DB       *warehouse.DB
 	Cache    string // release files by hash
+	// Staged, when set, answers from a release being built instead: its manifest and the local file of
+	// each of its tables (the reports stored in the bundle are made this way).
+	Staged *Staged
+}
+
+// Staged is a release being built: its manifest and its tables, one local Parquet file each.
+type Staged struct {
+	Manifest *release.Manifest
+	Tables   map[string]string
+}
+
+// Manifest returns the manifest of release version (the staged one, when the Explorer has one).
+func (e *Explorer) Manifest(ctx context.Context, version string) (*release.Manifest, error) {
+	if e.Staged != nil {
+		return e.Staged.Manifest, nil
+	}
+	return e.Releases.Get(ctx, version)
 }
 
 // Flow is one period's flows of a territory (and group, with a breakdown).
@@ -139,6 +156,109 @@ func (e *Explorer) Balances(ctx context.Context, version, territory string) ([]B
 	return out, rows.Err()
 }
 
+// Population is a territory's resident population on 1 January of a year, as a release publishes it.
+type Population struct {
+	Year    string  `json:"year"`
+	Value   float64 `json:"value"`
+	Source  string  `json:"source"`
+	Dataset string  `json:"dataset"`
+}
+
+// Populations returns a territory's population on 1 January by year (both sexes, every age) from the
+// release's observations: Istat's figure where it has one, else Eurostat's; a row broken down further only
+// by totals (Istat's DURATION_UNEMPLOYMENT=TOTAL …) counts as the total. Empty when the release has no
+// population.
+func (e *Explorer) Populations(ctx context.Context, version, territory string) ([]Population, error) {
+	if err := checkTerritory(territory); err != nil {
+		return nil, err
+	}
+	from, err := e.table(ctx, version, "observations")
+	if errors.Is(err, ErrQuestion) {
+		return []Population{}, nil // a release without statistical sources
+	} else if err != nil {
+		return nil, err
+	}
+	rows, err := e.DB.SQL().QueryContext(ctx, `SELECT period, value * pow(10, unit_mult), source, dataset FROM `+from+`
+		WHERE indicator = 'population' AND territory = ? AND freq = 'A' AND sex = 'T' AND age = 'TOTAL'
+		  AND education = 'TOTAL' AND citizenship = 'TOTAL' AND regexp_full_match(breakdown, '([^=;]+=TOTAL)?(;[^=;]+=TOTAL)*') AND value IS NOT NULL
+		QUALIFY row_number() OVER (PARTITION BY period ORDER BY source <> 'istat', source, dataset) = 1
+		ORDER BY period`, territory)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Population{}
+	for rows.Next() {
+		var p Population
+		if err := rows.Scan(&p.Year, &p.Value, &p.Source, &p.Dataset); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// Indicator is one year of an official labour-market indicator of a territory, as a release publishes it.
+type Indicator struct {
+	Indicator string  `json:"indicator"`
+	Label     string  `json:"label"` // Italian, from the release's indicators table
+	Age       string  `json:"age"`
+	Year      string  `json:"year"`
+	Value     float64 `json:"value"`
+	Unit      string  `json:"unit"`
+	Source    string  `json:"source"`
+	Dataset   string  `json:"dataset"`
+}
+
+// OfficialRates are the official indicators a dashboard shows, each at its standard age class.
+var OfficialRates = [][2]string{{"unemployment_rate", "Y15-74"}, {"employment_rate", "Y15-64"}, {"activity_rate", "Y15-64"}}
+
+// Indicators returns a territory's official rates by year (both sexes, the standard age class) from the
+// release's observations: Istat's figure where it has one, else Eurostat's, with unit and source. Empty
+// when the release has none.
+func (e *Explorer) Indicators(ctx context.Context, version, territory string) ([]Indicator, error) {
+	if err := checkTerritory(territory); err != nil {
+		return nil, err
+	}
+	from, err := e.table(ctx, version, "observations")
+	if errors.Is(err, ErrQuestion) {
+		return []Indicator{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	label := "o.indicator"
+	join := ""
+	if ind, err := e.table(ctx, version, "indicators"); err == nil {
+		label, join = "coalesce(i.label_it, o.indicator)", " LEFT JOIN "+ind+" i ON i.indicator = o.indicator AND i.source = o.source AND i.dataset = o.dataset"
+	} else if !errors.Is(err, ErrQuestion) {
+		return nil, err
+	}
+	var which []string
+	for _, r := range OfficialRates {
+		which = append(which, fmt.Sprintf("(indicator = '%s' AND age = '%s')", r[0], r[1]))
+	}
+	rows, err := e.DB.SQL().QueryContext(ctx, `WITH o AS (
+		SELECT indicator, age, period, value * pow(10, unit_mult) AS value, unit, source, dataset FROM `+from+`
+		WHERE territory = ? AND freq = 'A' AND sex = 'T' AND education = 'TOTAL' AND citizenship = 'TOTAL'
+		  AND regexp_full_match(breakdown, '([^=;]+=TOTAL)?(;[^=;]+=TOTAL)*') AND value IS NOT NULL AND (`+strings.Join(which, " OR ")+`))
+		SELECT o.indicator, `+label+`, o.age, o.period, o.value, o.unit, o.source, o.dataset FROM o`+join+`
+		QUALIFY row_number() OVER (PARTITION BY o.indicator, o.period ORDER BY o.source <> 'istat', o.source, o.dataset) = 1
+		ORDER BY o.indicator, o.period`, territory)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Indicator{}
+	for rows.Next() {
+		var i Indicator
+		if err := rows.Scan(&i.Indicator, &i.Label, &i.Age, &i.Year, &i.Value, &i.Unit, &i.Source, &i.Dataset); err != nil {
+			return nil, err
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
 // Territory is a province or the region.
 type Territory struct {
 	Istat string `json:"istat"`
@@ -172,6 +292,13 @@ func checkTerritory(code string) error {
 
 // table returns the SQL FROM expression of a release table, its files copied into the cache.
 func (e *Explorer) table(ctx context.Context, version, name string) (string, error) {
+	if e.Staged != nil {
+		path, ok := e.Staged.Tables[name]
+		if !ok {
+			return "", fmt.Errorf("%w: release %s has no table %s", ErrQuestion, version, name)
+		}
+		return "read_parquet('" + strings.ReplaceAll(path, "'", "''") + "')", nil
+	}
 	m, err := e.Releases.Get(ctx, version)
 	if err != nil {
 		return "", err

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/api"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
+	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
@@ -140,6 +143,8 @@ func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
 	if err := chromedp.Do(bctx, shot("console-confronto.png")); err != nil {
 		t.Fatal(err)
 	}
+	perThousandResidents(t, ctx, bctx, open, m.Version)
+	officialRatesShown(t, ctx, bctx, open, m.Version)
 	// The map: the 12 provinces, each with its year's saldo as the yearly table has it.
 	if err := chromedp.Do(bctx, append(open("#/mappa?indicatore=saldo"), shot("console-mappa.png"))...); err != nil {
 		t.Fatal(err)
@@ -185,12 +190,42 @@ func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
 		t.Fatal(err)
 	}
 	files, deliveries := count("#file tbody tr"), count("#consegne tbody tr")
+	if n := count("#rapporti a"); n != 13 {
+		t.Errorf("release page: %d territorial reports listed, want 13", n)
+	}
+	// A report opens in the browser from the release: a page, its charts drawn (the library beside it).
+	opened, err := chromedp.Run(bctx, chromedp.Evaluate[string](`fetch(document.querySelector('#rapporti a').getAttribute('href')).then(r => r.headers.get('content-type') + ' ' + r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.HasPrefix(opened, "text/html") || !strings.HasSuffix(opened, " 200") {
+		t.Errorf("a report from the release page: %q (%v)", opened, err)
+	}
 	wantFiles := 0
 	for _, r := range m.Resources {
 		wantFiles += len(r.Files())
 	}
 	if files != wantFiles || deliveries == 0 || count("#cambiamenti li") == 0 {
 		t.Errorf("release page: %d files (manifest %d), %d deliveries, change log %d", files, wantFiles, deliveries, count("#cambiamenti li"))
+	}
+	// Against the previous release, file by file: what kept its bytes is "invariato".
+	if prev, err := shared.p.Releases.Get(ctx, m.Osservatorio.Previous); err == nil {
+		had := map[string]bool{}
+		for _, r := range prev.Resources {
+			for _, f := range r.Files() {
+				had[f.Hash] = true
+			}
+		}
+		same := 0
+		for _, r := range m.Resources {
+			for _, f := range r.Files() {
+				if had[f.Hash] {
+					same++
+				}
+			}
+		}
+		if got := count(`#file td[data-status="invariato"]`); got != same || count("#confronto-file") != 1 {
+			t.Errorf("release page: %d files unchanged against %s, the manifests say %d", got, prev.Version, same)
+		}
+	} else {
+		t.Errorf("previous release %q: %v", m.Osservatorio.Previous, err)
 	}
 	sum, err := chromedp.Run(bctx, chromedp.Evaluate[string](`fetch(document.querySelector('#file tbody a').getAttribute('href')).then(r => r.arrayBuffer()).then(b => crypto.subtle.digest('SHA-256', b)).then(d => [...new Uint8Array(d)].map(x => x.toString(16).padStart(2, '0')).join(''))`, chromedp.EvalAwaitPromise))
 	if first := m.Resources[0].Files()[0]; err != nil || "sha256:"+sum != first.Hash {
@@ -199,6 +234,17 @@ func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
 	versions, _ := shared.p.Releases.Versions(ctx)
 	if sources == 0 || releases != len(versions) {
 		t.Errorf("sources page %d rows, releases page %d rows (%d releases)", sources, releases, len(versions))
+	}
+	// Mantova's report as the release carries it, opened in the browser: its charts drawn by the library
+	// stored beside it, under the report's own content policy.
+	report := srv.URL + "/api/releases/" + m.Version + "/files/reports/020.html"
+	rctx, rcancel := context.WithTimeout(bctx, 30*time.Second)
+	defer rcancel()
+	if err := chromedp.Do(rctx, chromedp.Navigate(report), chromedp.WaitVisible(`body[data-ready="true"]`), shot("report-bundle.png")); err != nil {
+		text, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.documentElement.outerHTML.slice(0, 400)`))
+		t.Errorf("the bundled report of 020: %v; the page: %s", err, text)
+	} else if n := count("svg"); n < 3 {
+		t.Errorf("the bundled report of 020 draws %d charts", n)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -304,6 +350,7 @@ func reportMatchesTheTables(t *testing.T, ctx context.Context) {
 	if !strings.Contains(section, "<th>Tempo determinato</th>") { // the release's label, not the code
 		t.Errorf("the report names contract classes by code:\n%s", section)
 	}
+	bundledReports(t, ctx, m, html)
 	pdf := filepath.Join(dir, "report-020.pdf")
 	if code, out, errs := osv(t, ctx, "report", m.Version, "--territory", "020", "--format", "pdf", "--out", pdf); code != 0 {
 		t.Fatalf("report --format pdf: exit %d %s%s", code, out, errs)
@@ -341,4 +388,149 @@ func recentByContract(t *testing.T, ctx context.Context, version, territory stri
 		t.Fatal("no recent flows to compare")
 	}
 	return out
+}
+
+// perThousandResidents opens Mantova's yearly flows per 1,000 residents, compared with Milano: each cell is
+// the yearly table's count over the population on 1 January of its year (of the latest published year
+// before it, or the first after) as the release's observations have it.
+func perThousandResidents(t *testing.T, ctx, bctx context.Context, open func(string) []chromedp.Action[chromedp.Void], version string) {
+	t.Helper()
+	hash := "#/?territorio=020&freq=year&confronto=015&scala=per1000"
+	if err := chromedp.Do(bctx, open(hash)...); err != nil {
+		t.Fatalf("%s: %v", hash, err)
+	}
+	note, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('scala-nota').textContent`))
+	if err != nil || !strings.Contains(note, "popolazione al 1° gennaio") {
+		t.Fatalf("%s: the note says %q (%v)", hash, note, err)
+	}
+	shown, err := chromedp.Run(bctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('#flussi tbody tr')].map(tr =>
+		[tr.dataset.period, ...[...tr.querySelectorAll('td[data-field]')].map(td => td.dataset.value)])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, from := releaseTable(t, ctx, version, "observations")
+	rows, err := db.SQL().QueryContext(ctx, `SELECT period, value * pow(10, unit_mult) FROM `+from+`
+		WHERE indicator = 'population' AND territory = '020' AND freq = 'A' AND sex = 'T' AND age = 'TOTAL'
+		  AND education = 'TOTAL' AND citizenship = 'TOTAL' AND regexp_full_match(breakdown, '([^=;]+=TOTAL)?(;[^=;]+=TOTAL)*') AND value IS NOT NULL
+		QUALIFY row_number() OVER (PARTITION BY period ORDER BY source <> 'istat', source, dataset) = 1 ORDER BY period`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var years []string
+	pop := map[string]float64{}
+	for rows.Next() {
+		var y string
+		var v float64
+		if err := rows.Scan(&y, &v); err != nil {
+			t.Fatal(err)
+		}
+		years, pop[y] = append(years, y), v
+	}
+	rows.Close()
+	if len(years) == 0 {
+		t.Fatal("the release has no population of Mantova")
+	}
+	residents := func(year string) float64 {
+		at := years[0]
+		for _, y := range years {
+			if y <= year {
+				at = y
+			}
+		}
+		return pop[at]
+	}
+	want := flowsFromParquet(t, ctx, version, "labour_flows_yearly", "020")
+	if len(shown) != len(want) {
+		t.Fatalf("%s: %d rows shown, %d in the table", hash, len(shown), len(want))
+	}
+	for i, row := range want {
+		for j := 1; j < len(row); j++ {
+			count, _ := strconv.ParseFloat(row[j], 64)
+			got, err := strconv.ParseFloat(shown[i][j], 64)
+			if exp := count * 1000 / residents(row[0]); err != nil || math.Abs(got-exp) > 1e-9*math.Max(1, math.Abs(exp)) {
+				t.Errorf("%s %s column %d: shown %s, want %g (%s per %g residents)", hash, row[0], j, shown[i][j], exp, row[j], residents(row[0]))
+			}
+		}
+	}
+	t.Logf("Mantova per 1,000 residents: %d years checked against %d years of published population", len(want), len(years))
+}
+
+// officialRatesShown opens Mantova's dashboard: its official rates are those of the release's observations,
+// each indicator's latest year, at its standard age class, Istat's figure before Eurostat's.
+func officialRatesShown(t *testing.T, ctx, bctx context.Context, open func(string) []chromedp.Action[chromedp.Void], version string) {
+	t.Helper()
+	if err := chromedp.Do(bctx, open("#/?territorio=020&freq=year")...); err != nil {
+		t.Fatal(err)
+	}
+	shown, err := chromedp.Run(bctx, chromedp.Evaluate[[][]string](`[...document.querySelectorAll('#indicatori tbody tr')].map(tr =>
+		[tr.dataset.indicator, tr.querySelector('[data-year]').dataset.year, tr.querySelector('[data-value]').dataset.value])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, from := releaseTable(t, ctx, version, "observations")
+	rows, err := db.SQL().QueryContext(ctx, `SELECT indicator, period, (value * pow(10, unit_mult))::VARCHAR FROM `+from+`
+		WHERE territory = '020' AND freq = 'A' AND sex = 'T' AND education = 'TOTAL' AND citizenship = 'TOTAL' AND regexp_full_match(breakdown, '([^=;]+=TOTAL)?(;[^=;]+=TOTAL)*')
+		  AND value IS NOT NULL AND ((indicator = 'unemployment_rate' AND age = 'Y15-74') OR (indicator = 'employment_rate' AND age = 'Y15-64')
+		  OR (indicator = 'activity_rate' AND age = 'Y15-64'))
+		QUALIFY row_number() OVER (PARTITION BY indicator ORDER BY period DESC, source <> 'istat', source, dataset) = 1
+		ORDER BY indicator`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	want := map[string][2]string{}
+	for rows.Next() {
+		var ind, year, value string
+		if err := rows.Scan(&ind, &year, &value); err != nil {
+			t.Fatal(err)
+		}
+		want[ind] = [2]string{year, value}
+	}
+	if len(want) == 0 || len(shown) != len(want) {
+		t.Fatalf("the dashboard shows %v, the release has %v", shown, want)
+	}
+	for _, row := range shown {
+		w := want[row[0]]
+		got, _ := strconv.ParseFloat(row[2], 64)
+		exp, _ := strconv.ParseFloat(w[1], 64)
+		if row[1] != w[0] || math.Abs(got-exp) > 1e-9 {
+			t.Errorf("%s: shown %s in %s, the release %s in %s", row[0], row[2], row[1], w[1], w[0])
+		}
+	}
+	t.Logf("Mantova's official rates shown as published: %v", shown)
+}
+
+// bundledReports checks the reports the release carries: one per territory and an index, signed with it
+// (release.Verify), and Mantova's the very page `osservatorio report` writes, but for the chart library,
+// loaded from beside it instead of inlined.
+func bundledReports(t *testing.T, ctx context.Context, m *release.Manifest, cli string) {
+	t.Helper()
+	r, ok := m.Resource(release.ReportsResource)
+	if !ok {
+		t.Fatalf("release %s has no reports", m.Version)
+	}
+	pages := 0
+	for _, f := range r.Files() {
+		if strings.HasSuffix(f.Path, ".html") && f.Path != "reports/index.html" {
+			pages++
+		}
+	}
+	if pages != 13 {
+		t.Errorf("release %s carries %d territorial reports, want 13 (12 provinces and the region)", m.Version, pages)
+	}
+	bundled := getObject(t, ctx, fileKey(t, ctx, m.Version, "reports/020.html"))
+	// The CLI's page inlines the library in its first script element.
+	start := strings.Index(cli, "<script>")
+	end := start + strings.Index(cli[start:], "</script>") + len("</script>")
+	if start < 0 || end-start < 100000 {
+		t.Fatalf("the CLI's report does not inline the chart library")
+	}
+	if want := cli[:start] + `<script src="echarts-6.1.0.min.js"></script>` + cli[end:]; bundled != want {
+		t.Errorf("the bundled report of 020 (%d bytes) differs from osservatorio report's (%d bytes, library aside)", len(bundled), len(want))
+	}
+	for _, c := range release.Verify(ctx, shared.p.Bucket, release.Prefix(m.Version), m) {
+		if !c.OK {
+			t.Errorf("%+v", c)
+		}
+	}
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 	"github.com/osservatorio-lombardia/osservatorio/platform"
 	"github.com/osservatorio-lombardia/osservatorio/release"
+	reports "github.com/osservatorio-lombardia/osservatorio/report"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 	"github.com/osservatorio-lombardia/osservatorio/worker"
 	"github.com/osservatorio-lombardia/osservatorio/workflows"
@@ -641,7 +642,7 @@ func TestEndToEnd(t *testing.T) {
 			defer db.Close()
 			plan := release.Plan{Version: m.Version, Previous: m.Osservatorio.Previous, Bump: m.Osservatorio.Bump, InputsDigest: m.Osservatorio.InputsDigest}
 			again, err := shared.p.Releases.Build(ctx, states, release.BuildOptions{Name: m.Name, ReleaseID: "rebuild-test", Plan: plan,
-				WorkDir: t.TempDir(), DB: db, Credits: worker.Credits(shared.cfg)})
+				WorkDir: t.TempDir(), DB: db, Credits: worker.Credits(shared.cfg), Reports: reports.Bundle})
 			if err != nil {
 				t.Fatal(err)
 			}

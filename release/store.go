@@ -176,6 +176,9 @@ type BuildOptions struct {
 	Signer *signing.Key
 	// Rebuild marks a rebuild of a published release: the latest quality report is left as it is.
 	Rebuild bool
+	// Reports, when set, makes the bundle's territorial reports (reports/…) into dir from the built tables
+	// (table → local Parquet file) and the manifest so far: package report's Bundle.
+	Reports func(ctx context.Context, db *warehouse.DB, m *Manifest, tables map[string]string, dir string) ([]ReportFile, error)
 }
 
 // putLatestChecks keeps the quality report of the latest build, for `osservatorio checks`.
@@ -354,6 +357,9 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 	if err := s.changeLog(ctx, opts.DB, prev, m, local, dir, stage); err != nil {
 		return nil, err
 	}
+	if err := s.addReports(ctx, opts, m, local, dir, stage); err != nil {
+		return nil, err
+	}
 	if err := s.writeInputs(ctx, m, states, opts.DB.Codes(), dir, stage); err != nil {
 		return nil, err
 	}
@@ -526,6 +532,50 @@ func (s *Store) previousTable(ctx context.Context, db *warehouse.DB, prev *Manif
 		return "", err
 	}
 	return out, nil
+}
+
+// ReportFile is a file of the bundle's reports/, made by BuildOptions.Reports.
+type ReportFile struct {
+	Path      string // in the bundle: reports/…
+	Local     string
+	MediaType string
+}
+
+// ReportsResource names the bundle's territorial reports.
+const ReportsResource = "reports"
+
+// addReports stages the territorial reports the Reports hook makes from the built tables, as one
+// resource of the manifest (a release with no labour flows has none).
+func (s *Store) addReports(ctx context.Context, opts BuildOptions, m *Manifest, local map[string]string, dir, stage string) error {
+	if opts.Reports == nil || local["labour_flows"] == "" {
+		return nil
+	}
+	rdir := filepath.Join(dir, "reports")
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		return err
+	}
+	files, err := opts.Reports(ctx, opts.DB, m, local, rdir)
+	if err != nil {
+		return fmt.Errorf("reports: %w", err)
+	}
+	res := Resource{Name: ReportsResource, Format: "html", MediaType: "text/html",
+		Description: "Le dinamiche degli eventi lavorativi: a report per province and for the region (open index.html), from this release's tables"}
+	for _, f := range files {
+		size, sum, err := hashFile(f.Local)
+		if err != nil {
+			return err
+		}
+		if err := s.B.PutFile(ctx, stage+f.Path, f.Local, objectstore.PutOptions{ContentType: f.MediaType}); err != nil {
+			return err
+		}
+		res.Path = append(res.Path, f.Path)
+		res.Parts = append(res.Parts, Part{Path: f.Path, Bytes: size, Hash: "sha256:" + sum})
+		res.Bytes += size
+	}
+	if len(files) > 0 {
+		m.Resources = append(m.Resources, res)
+	}
+	return nil
 }
 
 // stageByYear stages a flow table as one file per year (data/<table>/<year>.parquet): the years a day's

@@ -47,7 +47,7 @@ type Report struct {
 
 // Build gathers a report of territory from release version.
 func Build(ctx context.Context, e *explore.Explorer, version, territory string) (*Report, error) {
-	m, err := e.Releases.Get(ctx, version)
+	m, err := e.Manifest(ctx, version)
 	if err != nil {
 		return nil, err
 	}
@@ -130,10 +130,19 @@ func sumByGroup(rows []explore.Flow, from string) []explore.Flow {
 }
 
 // HTML writes the report as one self-contained page.
-func (r *Report) HTML(w io.Writer) error {
-	echarts, err := console.Asset("vendor/echarts-6.1.0.min.js")
-	if err != nil {
-		return err
+func (r *Report) HTML(w io.Writer) error { return r.page(w, "") }
+
+// EChartsFile is the chart library a report in a bundle loads from beside it (reports/), stored once.
+const EChartsFile = "echarts-6.1.0.min.js"
+
+// page writes the report; with scriptSrc, the chart library is loaded from there rather than inlined.
+func (r *Report) page(w io.Writer, scriptSrc string) error {
+	var echarts []byte
+	if scriptSrc == "" {
+		var err error
+		if echarts, err = console.Asset("vendor/" + EChartsFile); err != nil {
+			return err
+		}
 	}
 	data, err := json.Marshal(r)
 	if err != nil {
@@ -146,9 +155,10 @@ func (r *Report) HTML(w io.Writer) error {
 	return t.Execute(w, struct {
 		*Report
 		ECharts    template.JS
+		ScriptSrc  string
 		Data       template.JS
 		Breakdowns [][2]string
-	}{r, template.JS(echarts), template.JS(data), Breakdowns})
+	}{r, template.JS(echarts), scriptSrc, template.JS(data), Breakdowns})
 }
 
 // PDF prints the report with headless Chromium (Debian's chromium, or $CHROMIUM) to out.

@@ -1,6 +1,7 @@
 'use strict';
 // The console: hash routes over the API, figures from the published release tables only.
 const num = new Intl.NumberFormat('it-IT');
+const dec = new Intl.NumberFormat('it-IT', {minimumFractionDigits: 2, maximumFractionDigits: 2});
 const when = new Intl.DateTimeFormat('it-IT', {dateStyle: 'medium', timeStyle: 'short', timeZone: 'Europe/Rome'});
 const page = document.getElementById('pagina');
 const state = {me: null, territories: [], releases: [], charts: [], gen: 0};
@@ -60,12 +61,55 @@ const breakdowns = [['contract_class', 'tipo di contratto'], ['sector_section', 
 const flowFields = [['attivazioni', 'Attivazioni'], ['cessazioni', 'Cessazioni'], ['proroghe', 'Proroghe'],
   ['trasformazioni_in', 'Trasformazioni (in)'], ['trasformazioni_out', 'Trasformazioni (out)'], ['saldo', 'Saldo']];
 
+const units = {PC: '%', PERS: 'persone', THS_PER: 'migliaia di persone'};
+const ages = {'Y15-74': '15–74 anni', 'Y15-64': '15–64 anni', 'Y20-64': '20–64 anni'};
+
+// officialRates shows a territory's official labour-market rates as the release publishes them: a chart
+// by year and, per indicator, its latest year with unit, age class and source.
+function officialRates(rates, version, territory) {
+  if (!rates.length) return el('p', {class: 'nota'}, 'Nessun indicatore ufficiale pubblicato in questo rilascio per questo territorio.');
+  const latest = Object.values(Object.fromEntries(rates.map((r) => [r.indicator, r]))); // ordered by year: the last wins
+  const sources = [...new Set(rates.map((r) => `${r.source} ${r.dataset}`))].join(', ');
+  return el('div', {},
+    el('div', {class: 'grafico', id: 'indicatori-grafico', role: 'img', 'aria-label': `Indicatori ufficiali di ${territoryName(territory)}`}),
+    el('table', {id: 'indicatori'}, el('thead', {}, el('tr', {}, ['Indicatore', 'Età', 'Anno', 'Valore', 'Unità', 'Fonte'].map((h) => el('th', {scope: 'col'}, h)))),
+      el('tbody', {}, latest.map((r) => el('tr', {'data-indicator': r.indicator},
+        el('th', {scope: 'row'}, r.label), el('td', {}, ages[r.age] || r.age), el('td', {'data-year': r.year}, r.year),
+        el('td', {class: 'num', 'data-value': r.value}, dec.format(r.value)), el('td', {}, units[r.unit] || r.unit), el('td', {}, `${r.source} ${r.dataset}`))))),
+    el('p', {class: 'nota'}, `Rilascio ${version}. Fonti: ${sources}. `,
+      el('a', {href: `/api/releases/${version}/indicators?territory=${territory}&format=csv`, download: ''}, 'Scarica i dati (CSV)')));
+}
+
+// reportLinks lists the territorial reports a release carries (reports/<istat>.html), each opening in a
+// new tab; with only, the one of that territory.
+function reportLinks(m, version, id, only) {
+  const res = (m.resources || []).find((r) => r.name === 'reports');
+  const pages = ((res && res.parts) || []).map((p) => [p.path, (/^reports\/(\d+)\.html$/.exec(p.path) || [])[1]]).filter(([, code]) => code && (!only || code === only));
+  if (!pages.length) return el('p', {class: 'nota'}, 'Nessun rapporto territoriale in questo rilascio.');
+  return el('ul', {id}, pages.map(([path, code]) => el('li', {}, el('a', {href: `/api/releases/${version}/files/${path}`, target: '_blank', rel: 'noopener'},
+    `Le dinamiche degli eventi lavorativi: ${territoryName(code)} (rilascio ${version})`))));
+}
+
+// residents reads a territory's published population by year: at(period) is the population on 1 January
+// of the period's year, or of the latest year published before it (the first published, before that).
+function residents(list) {
+  const years = list.map((p) => p.year);
+  const by = Object.fromEntries(list.map((p) => [p.year, p.value]));
+  const last = list[list.length - 1];
+  return {
+    known: list.length > 0,
+    credit: last ? `${last.source} ${last.dataset}, ${years[0]}–${last.year}` : '',
+    at: (period) => { const y = period.slice(0, 4); const k = by[y] !== undefined ? y : (years.filter((x) => x <= y).pop() ?? years[0]); return k ? by[k] : null; },
+  };
+}
+
 async function dashboard(params, gen) {
   const latest = state.releases[0];
   if (!latest) { page.replaceChildren(el('p', {}, 'Nessun rilascio pubblicato.')); return; }
   const territory = params.get('territorio') || state.me.province || '03';
   const freq = params.get('freq') || 'month';
   const compare = params.get('confronto') || '';
+  const scale = params.get('scala') || 'assoluti';
   const version = params.get('rilascio') || latest.version;
   const go = (k, v) => { params.set(k, v); location.hash = '#/?' + params.toString(); };
   const controls = el('div', {class: 'controlli'},
@@ -75,12 +119,18 @@ async function dashboard(params, gen) {
       option('month', 'mensile', freq === 'month'), option('quarter', 'trimestrale', freq === 'quarter'), option('year', 'annuale', freq === 'year'))),
     el('label', {}, 'Confronta con', el('select', {id: 'confronto', on: {change: (e) => go('confronto', e.target.value)}},
       option('', 'nessuno', compare === ''), state.territories.filter((t) => t.istat !== territory).map((t) => option(t.istat, t.name, t.istat === compare)))),
+    el('label', {}, 'Scala', el('select', {id: 'scala', on: {change: (e) => go('scala', e.target.value)}},
+      option('assoluti', 'valori assoluti', scale === 'assoluti'), option('per1000', 'per 1.000 residenti', scale === 'per1000'),
+      option('indice', 'indice (primo periodo = 100)', scale === 'indice'))),
     el('label', {}, 'Rilascio', el('select', {id: 'rilascio', on: {change: (e) => go('rilascio', e.target.value)}},
       state.releases.map((r) => option(r.version, r.version, r.version === version)))));
   const q = `territory=${territory}&freq=${freq}`;
-  const [flows, balances, manifest] = await Promise.all([
-    api(`/api/releases/${version}/flows?${q}`), api(`/api/releases/${version}/balances?territory=${territory}`), api(`/api/releases/${version}`)]);
+  const [flows, balances, manifest, rates] = await Promise.all([
+    api(`/api/releases/${version}/flows?${q}`), api(`/api/releases/${version}/balances?territory=${territory}`), api(`/api/releases/${version}`),
+    api(`/api/releases/${version}/indicators?territory=${territory}`)]);
   const other = compare ? await api(`/api/releases/${version}/flows?territory=${compare}&freq=${freq}`) : [];
+  const perThousand = scale === 'per1000' ? await Promise.all([territory, compare].filter(Boolean).map((t) =>
+    api(`/api/releases/${version}/population?territory=${t}`).then((p) => residents(p)))) : [];
   const by = params.get('per') || 'contract_class';
   const split = await api(`/api/releases/${version}/flows?${q}&by=${by}`);
   const breakdownChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Attivazioni per ${by}`});
@@ -91,39 +141,69 @@ async function dashboard(params, gen) {
     (sources.length ? ` (${sources.map((s) => s.dataset + ', scaricato il ' + when.format(new Date(s.fetchedAt))).join('; ')}; licenza ${((sources[0].licenses || [])[0] || {}).name || 'n.d.'})` : '') + '.';
   const flowsChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Flussi di ${territoryName(territory)}`});
   const balanceChart = el('div', {class: 'grafico', role: 'img', 'aria-label': `Saldo cumulato di ${territoryName(territory)}`});
+  // The scale: counts, per 1,000 residents (the population on 1 January of the period's year, or the
+  // latest published before it), or an index of each series on its first period.
+  const [own, theirs] = perThousand;
+  const missing = scale === 'per1000' && (!own.known || (compare && !theirs.known));
+  const scaled = scale === 'per1000' && !missing ? (f, k, pop) => { const p = pop.at(f.period); return p ? (f[k] * 1000) / p : null; }
+    : (f, k) => f[k];
+  const indexed = (values) => { const base = values.find((v) => v); return scale === 'indice' && base ? values.map((v) => (v * 100) / base) : values; };
+  const fmt = (v) => (v === null ? '–' : scale === 'assoluti' || missing ? num.format(v) : dec.format(v));
+  const fmtCell = (v) => (v === null ? '–' : scale === 'per1000' && !missing ? dec.format(v) : num.format(v));
+  const scaleNote = scale === 'per1000' ? (missing ? 'Popolazione non pubblicata in questo rilascio per il territorio scelto: valori assoluti.'
+    : `Per 1.000 residenti: popolazione al 1° gennaio (${own.credit}${compare ? '; ' + theirs.credit : ''}).`)
+    : scale === 'indice' ? 'Indice: ogni serie vale 100 nel primo periodo.' : '';
+  const tableValue = (f, k) => (scale === 'indice' ? f[k] : scaled(f, k, own));
   const rows = flows.map((f) => el('tr', {'data-period': f.period},
     el('th', {scope: 'row'}, periodLabel(f.period)),
-    flowFields.map(([k]) => el('td', {class: 'num', 'data-field': k, 'data-value': f[k]}, num.format(f[k]))),
+    flowFields.map(([k]) => { const v = tableValue(f, k); return el('td', {class: 'num', 'data-field': k, 'data-value': v}, fmtCell(v)); }),
     el('td', {}, el('button', {type: 'button', on: {click: () => lineage(version, territory, f.period, freq)}}, 'Da dove viene?'))));
   page.replaceChildren(
-    el('h1', {}, `${territoryName(territory)}: eventi lavorativi`), controls,
-    el('h2', {}, 'Attivazioni, cessazioni e saldo'), flowsChart,
+    el('h1', {}, `${territoryName(territory)}: eventi lavorativi`), controls, reportLinks(manifest, version, 'rapporto', territory),
+    el('h2', {}, 'Attivazioni, cessazioni e saldo'), scaleNote ? el('p', {class: 'nota', id: 'scala-nota'}, scaleNote) : '', flowsChart,
     el('p', {class: 'nota'}, credit, ' ', el('a', {href: `/api/releases/${version}/flows?${q}&format=csv`, download: ''}, 'Scarica i dati (CSV)')),
     el('h2', {}, 'Saldo cumulato dal gennaio 2017'), balanceChart,
     el('p', {class: 'nota'}, credit, ' ', el('a', {href: `/api/releases/${version}/balances?territory=${territory}&format=csv`, download: ''}, 'Scarica i dati (CSV)')),
     el('h2', {}, 'Attivazioni per ', el('select', {id: 'per', 'aria-label': 'Disaggregazione', on: {change: (e) => go('per', e.target.value)}},
       breakdowns.map(([k, l]) => option(k, l, k === by)))), breakdownChart,
     el('p', {class: 'nota'}, credit, ' ', el('a', {href: `/api/releases/${version}/flows?${q}&by=${by}&format=csv`, download: ''}, 'Scarica i dati (CSV)')),
+    el('h2', {}, 'Indicatori ufficiali'), officialRates(rates, version, territory),
     el('h2', {}, 'I valori'),
     el('table', {id: 'flussi'}, el('thead', {}, el('tr', {}, el('th', {scope: 'col'}, 'Periodo'), flowFields.map(([, l]) => el('th', {scope: 'col'}, l)), el('th', {scope: 'col'}, 'Origine'))), el('tbody', {}, rows)),
     el('pre', {id: 'origine', 'aria-live': 'polite'}));
   clearCharts();
   const periods = flows.map((f) => periodLabel(f.period));
   const series = [
-    {name: 'Attivazioni', type: 'bar', data: flows.map((f) => f.attivazioni)},
-    {name: 'Cessazioni', type: 'bar', data: flows.map((f) => f.cessazioni)},
-    {name: 'Saldo', type: 'line', data: flows.map((f) => f.saldo)}];
+    {name: 'Attivazioni', type: 'bar', data: indexed(flows.map((f) => scaled(f, 'attivazioni', own)))},
+    {name: 'Cessazioni', type: 'bar', data: indexed(flows.map((f) => scaled(f, 'cessazioni', own)))}];
+  if (scale !== 'indice') series.push({name: 'Saldo', type: 'line', data: flows.map((f) => scaled(f, 'saldo', own))});
   if (compare) {
-    const byPeriod = Object.fromEntries(other.map((f) => [f.period, f.saldo]));
-    series.push({name: `Saldo ${territoryName(compare)}`, type: 'line', lineStyle: {type: 'dashed'}, data: flows.map((f) => byPeriod[f.period] ?? null)});
+    // Compared on the balance, or on activations when indexed (a balance near zero has no index).
+    const field = scale === 'indice' ? 'attivazioni' : 'saldo';
+    const byPeriod = Object.fromEntries(other.map((f) => [f.period, f]));
+    series.push({name: `${scale === 'indice' ? 'Attivazioni' : 'Saldo'} ${territoryName(compare)}`, type: 'line', lineStyle: {type: 'dashed'},
+      data: indexed(flows.map((f) => (byPeriod[f.period] ? scaled(byPeriod[f.period], field, theirs) : null)))});
   }
-  chart(flowsChart, {xAxis: {type: 'category', data: periods}, yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}}, series});
+  const flowsC = chart(flowsChart, {xAxis: {type: 'category', data: periods}, yAxis: {type: 'value', axisLabel: {formatter: fmt}},
+    tooltip: {trigger: 'axis', valueFormatter: fmt}, series});
+  // A click on a bar or point of this territory traces that period's figures, as the table's buttons do.
+  if (flowsC) flowsC.on('click', (p) => { if (p.seriesIndex < (scale === 'indice' ? 2 : 3)) lineage(version, territory, flows[p.dataIndex].period, freq); });
   const groups = [...new Set(split.map((f) => f.group))];
   const labelOf = Object.fromEntries(split.map((f) => [f.group, f.label || f.group || 'n.d.']));
   const splitPeriods = [...new Set(split.map((f) => f.period))];
   const cell = Object.fromEntries(split.map((f) => [f.period + '|' + f.group, f.attivazioni]));
   chart(breakdownChart, {xAxis: {type: 'category', data: splitPeriods.map(periodLabel)}, yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
     series: groups.map((g) => ({name: labelOf[g], type: 'bar', stack: 'tot', data: splitPeriods.map((p) => cell[p + '|' + g] ?? 0)}))});
+  const ratesChart = document.getElementById('indicatori-grafico');
+  if (ratesChart) {
+    const years = [...new Set(rates.map((r) => r.year))].sort();
+    const names = [...new Set(rates.map((r) => r.indicator))];
+    const value = Object.fromEntries(rates.map((r) => [r.indicator + '|' + r.year, r.value]));
+    chart(ratesChart, {xAxis: {type: 'category', data: years}, yAxis: {type: 'value', axisLabel: {formatter: (v) => dec.format(v)}},
+      tooltip: {trigger: 'axis', valueFormatter: (v) => dec.format(v)},
+      series: names.map((n) => ({name: (rates.find((r) => r.indicator === n) || {}).label || n, type: 'line', connectNulls: true,
+        data: years.map((y) => value[n + '|' + y] ?? null)}))});
+  }
   chart(balanceChart, {xAxis: {type: 'category', data: balances.map((b) => periodLabel(b.period))},
     yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
     series: [{name: 'Saldo cumulato', type: 'line', areaStyle: {}, data: balances.map((b) => b.saldo_cumulato)}]});
@@ -213,8 +293,20 @@ async function releasePage(version, gen) {
   const [m, deliveries] = await Promise.all([api(`/api/releases/${version}`), api(`/api/releases/${version}/deliveries`)]);
   let log = null;
   try { log = await api(`/api/releases/${version}/files/changes.json`); } catch (e) { log = null; }
+  const previous = m.osservatorio.previous;
+  const before = previous ? await api(`/api/releases/${previous}`).catch(() => null) : null;
   if (stale(gen)) return;
-  const files = (m.resources || []).flatMap((r) => (r.parts && r.parts.length ? r.parts : [{path: Array.isArray(r.path) ? r.path[0] : r.path, bytes: r.bytes, hash: r.hash, rows: r.rows}]));
+  const filesOf = (man) => (man.resources || []).flatMap((r) => (r.parts && r.parts.length ? r.parts : [{path: Array.isArray(r.path) ? r.path[0] : r.path, bytes: r.bytes, hash: r.hash, rows: r.rows}]));
+  const files = filesOf(m);
+  // Against the previous release, file by file: the same bytes (kept, not stored again), changed, new.
+  const was = before ? filesOf(before) : [];
+  const hashes = new Set(was.map((f) => f.hash));
+  const paths = new Set(was.map((f) => f.path));
+  const status = (f) => (!before ? '' : hashes.has(f.hash) ? 'invariato' : paths.has(f.path) ? 'cambiato' : 'nuovo');
+  const moved = files.filter((f) => before && !hashes.has(f.hash));
+  const gone = was.filter((f) => !files.some((g) => g.path === f.path));
+  const diff = before ? el('p', {id: 'confronto-file'}, `Rispetto al ${previous}: ${num.format(moved.length)} file cambiati o nuovi su ${num.format(files.length)} ` +
+    `(${num.format(moved.reduce((a, f) => a + f.bytes, 0))} byte), ${num.format(files.length - moved.length)} invariati, ${num.format(gone.length)} rimossi.`) : '';
   const verified = el('span', {id: 'verifica'}, '');
   const changes = [];
   if (log) {
@@ -234,11 +326,13 @@ async function releasePage(version, gen) {
       }}}, 'Verifica'), verified),
     el('h2', {}, 'Cosa cambia'), log ? el('ul', {id: 'cambiamenti'}, changes.length ? changes : [el('li', {}, 'nessun cambiamento nei dati')]) : el('p', {}, 'Registro dei cambiamenti non disponibile.'),
     log && log.bumpReason ? el('p', {class: 'nota'}, log.bumpReason) : '',
-    el('h2', {}, 'File'),
-    el('table', {id: 'file'}, el('thead', {}, el('tr', {}, ['File', 'Byte', 'Righe', 'sha256'].map((h) => el('th', {scope: 'col'}, h)))),
+    el('h2', {}, 'Rapporti territoriali'), reportLinks(m, version, 'rapporti'),
+    el('h2', {}, 'File'), diff,
+    el('table', {id: 'file'}, el('thead', {}, el('tr', {}, ['File', 'Byte', 'Righe', 'sha256', previous ? `Rispetto al ${previous}` : ''].map((h) => el('th', {scope: 'col'}, h)))),
       el('tbody', {}, files.map((f) => el('tr', {},
         el('td', {}, el('a', {href: `/api/releases/${version}/files/${f.path}`, download: ''}, f.path)), el('td', {class: 'num'}, num.format(f.bytes)),
-        el('td', {class: 'num'}, f.rows ? num.format(f.rows) : ''), el('td', {}, el('code', {}, (f.hash || '').replace('sha256:', '').slice(0, 16) + '…')))))),
+        el('td', {class: 'num'}, f.rows ? num.format(f.rows) : ''), el('td', {}, el('code', {}, (f.hash || '').replace('sha256:', '').slice(0, 16) + '…')),
+        el('td', {'data-status': status(f)}, status(f)))))),
     el('h2', {}, 'Consegne agli osservatori'),
     el('table', {id: 'consegne'}, el('thead', {}, el('tr', {}, ['Osservatorio', 'Stato', 'Modo', 'Quando', 'Errore'].map((h) => el('th', {scope: 'col'}, h)))),
       el('tbody', {}, deliveries.map((d) => el('tr', {},
