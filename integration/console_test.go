@@ -235,6 +235,29 @@ func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
 	if sources == 0 || releases != len(versions) {
 		t.Errorf("sources page %d rows, releases page %d rows (%d releases)", sources, releases, len(versions))
 	}
+	// An engineer traces a figure from the dashboard: the period's cell, recounted from its events.
+	if err := chromedp.Do(bctx, open("#/?territorio=015&freq=month")...); err != nil {
+		t.Fatal(err)
+	}
+	trace := func(button string) string {
+		traced, err := chromedp.Run(bctx, chromedp.Evaluate[string](`(async () => {
+			const out = document.getElementById('origine');
+			out.textContent = '';
+			document.querySelector('`+button+`').click();
+			for (let i = 0; i < 100 && !/"figures"|non disponibile/.test(out.textContent); i++) await new Promise((r) => setTimeout(r, 100));
+			return out.textContent;
+		})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Errorf("tracing %s: %v", button, err)
+		}
+		return traced
+	}
+	if traced := trace("#flussi tbody button"); !strings.Contains(traced, `"figures"`) || !strings.Contains(traced, "raw_sha256") {
+		t.Errorf("tracing a flows figure from the dashboard: %.300s", traced)
+	}
+	if traced := trace("#indicatori tbody button"); !strings.Contains(traced, `"figures"`) || !strings.Contains(traced, "raw_position") {
+		t.Errorf("tracing an official rate from the dashboard: %.300s", traced)
+	}
 	// Mantova's report as the release carries it, opened in the browser: its charts drawn by the library
 	// stored beside it, under the report's own content policy.
 	report := srv.URL + "/api/releases/" + m.Version + "/files/reports/020.html"

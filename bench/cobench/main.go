@@ -25,10 +25,10 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/osservatorio-lombardia/osservatorio/activities"
+	"github.com/osservatorio-lombardia/osservatorio/bench/benchkit"
 	"github.com/osservatorio-lombardia/osservatorio/cogen"
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
-	"github.com/osservatorio-lombardia/osservatorio/devstack"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 	"github.com/osservatorio-lombardia/osservatorio/release"
@@ -37,8 +37,8 @@ import (
 )
 
 const (
-	accessKey = "bench"
-	secretKey = "bench-secret-key"
+	accessKey = benchkit.AccessKey
+	secretKey = benchkit.SecretKey
 	bucket    = "bench"
 	sha       = "0000000000000000000000000000000000000000000000000000000000000000"
 )
@@ -93,26 +93,16 @@ func run(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	addr, _ := devstack.FreeAddr()
 	state, err := os.MkdirTemp(*dir, "minio-*")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(state)
-	stack, err := devstack.Start(ctx, devstack.Options{BinDir: *binDir, StateDir: state, NoTemporal: true,
-		MinioAddress: addr, AccessKey: accessKey, SecretKey: secretKey})
+	addr, _, b, stop, err := benchkit.MinIO(ctx, *binDir, state, bucket)
 	if err != nil {
 		return err
 	}
-	defer stack.Close()
-	store, err := objectstore.New(objectstore.Config{Endpoint: addr, AccessKey: accessKey, SecretKey: secretKey})
-	if err != nil {
-		return err
-	}
-	b := store.Bucket(bucket)
-	if err := b.Ensure(ctx); err != nil {
-		return err
-	}
+	defer stop()
 	var all []result
 	fmt.Printf("%-10s %-9s %9s %12s %10s   %s\n", "events", "side", "seconds", "events/s", "max RSS", "steps (ms)")
 	for _, s := range strings.Split(*sizes, ",") {
@@ -269,7 +259,7 @@ func platform(args []string, cached bool) error {
 		}
 	}
 	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(quiet{})
+	suite.SetLogger(benchkit.Quiet{})
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
 	val, err := env.ExecuteActivity(acts.Harmonize, activities.HarmonizeInput{Source: "lombardia", Dataset: "attivati",
@@ -291,10 +281,3 @@ func platform(args []string, cached bool) error {
 	}
 	return json.NewEncoder(os.Stdout).Encode(result{Events: res.Rows, Steps: steps})
 }
-
-type quiet struct{}
-
-func (quiet) Debug(string, ...interface{}) {}
-func (quiet) Info(string, ...interface{})  {}
-func (quiet) Warn(string, ...interface{})  {}
-func (quiet) Error(string, ...interface{}) {}

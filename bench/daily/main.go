@@ -27,10 +27,10 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/osservatorio-lombardia/osservatorio/activities"
+	"github.com/osservatorio-lombardia/osservatorio/bench/benchkit"
 	"github.com/osservatorio-lombardia/osservatorio/cogen"
 	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
-	"github.com/osservatorio-lombardia/osservatorio/devstack"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 	"github.com/osservatorio-lombardia/osservatorio/pull"
@@ -40,11 +40,9 @@ import (
 )
 
 const (
-	accessKey = "bench"
-	secretKey = "bench-secret-key"
-	bucket    = "daily"
-	source    = "lombardia"
-	dataset   = "attivati"
+	bucket  = "daily"
+	source  = "lombardia"
+	dataset = "attivati"
 )
 
 var refDate = time.Date(2025, 1, 31, 0, 0, 0, 0, time.UTC)
@@ -103,21 +101,11 @@ func run(events, days, observatories int, dir, binDir string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	addr, _ := devstack.FreeAddr()
-	stack, err := devstack.Start(ctx, devstack.Options{BinDir: binDir, StateDir: filepath.Join(work, "minio"), NoTemporal: true,
-		MinioAddress: addr, AccessKey: accessKey, SecretKey: secretKey})
+	_, store, b, stop, err := benchkit.MinIO(ctx, binDir, filepath.Join(work, "minio"), bucket)
 	if err != nil {
 		return err
 	}
-	defer stack.Close()
-	store, err := objectstore.New(objectstore.Config{Endpoint: addr, AccessKey: accessKey, SecretKey: secretKey})
-	if err != nil {
-		return err
-	}
-	b := store.Bucket(bucket)
-	if err := b.Ensure(ctx); err != nil {
-		return err
-	}
+	defer stop()
 	acts := &activities.Activities{
 		Store: store, Lake: lake.New(b), Releases: release.NewStore(b), WorkDir: filepath.Join(work, "worker"),
 		DuckDB:     warehouse.Options{TempDir: filepath.Join(work, "worker"), MemoryLimit: worker.DuckDBMemoryLimit},
@@ -131,7 +119,7 @@ func run(events, days, observatories int, dir, binDir string) error {
 		return err
 	}
 	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(quiet{})
+	suite.SetLogger(benchkit.Quiet{})
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
 	be := &bench{ctx: ctx, b: b, acts: acts, env: env, work: work}
@@ -370,10 +358,3 @@ func fileSHA256(path string) (string, int64, error) {
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.2f MB", float64(n)/1e6) }
-
-type quiet struct{}
-
-func (quiet) Debug(string, ...interface{}) {}
-func (quiet) Info(string, ...interface{})  {}
-func (quiet) Warn(string, ...interface{})  {}
-func (quiet) Error(string, ...interface{}) {}

@@ -72,10 +72,12 @@ function officialRates(rates, version, territory) {
   const sources = [...new Set(rates.map((r) => `${r.source} ${r.dataset}`))].join(', ');
   return el('div', {},
     el('div', {class: 'grafico', id: 'indicatori-grafico', role: 'img', 'aria-label': `Indicatori ufficiali di ${territoryName(territory)}`}),
-    el('table', {id: 'indicatori'}, el('thead', {}, el('tr', {}, ['Indicatore', 'Età', 'Anno', 'Valore', 'Unità', 'Fonte'].map((h) => el('th', {scope: 'col'}, h)))),
+    el('table', {id: 'indicatori'}, el('thead', {}, el('tr', {}, ['Indicatore', 'Età', 'Anno', 'Valore', 'Unità', 'Fonte', 'Origine'].map((h) => el('th', {scope: 'col'}, h)))),
       el('tbody', {}, latest.map((r) => el('tr', {'data-indicator': r.indicator},
         el('th', {scope: 'row'}, r.label), el('td', {}, ages[r.age] || r.age), el('td', {'data-year': r.year}, r.year),
-        el('td', {class: 'num', 'data-value': r.value}, dec.format(r.value)), el('td', {}, units[r.unit] || r.unit), el('td', {}, `${r.source} ${r.dataset}`))))),
+        el('td', {class: 'num', 'data-value': r.value}, dec.format(r.value)), el('td', {}, units[r.unit] || r.unit), el('td', {}, `${r.source} ${r.dataset}`),
+        el('td', {}, el('button', {type: 'button', on: {click: () => traceTo(version, 'observations',
+          `indicator=${quote(r.indicator)} AND territory=${quote(territory)} AND period=${quote(r.year)} AND source=${quote(r.source)} AND dataset=${quote(r.dataset)} AND sex='T' AND age=${quote(r.age)}`)}}, 'Da dove viene?')))))),
     el('p', {class: 'nota'}, `Rilascio ${version}. Fonti: ${sources}. `,
       el('a', {href: `/api/releases/${version}/indicators?territory=${territory}&format=csv`, download: ''}, 'Scarica i dati (CSV)')));
 }
@@ -192,8 +194,9 @@ async function dashboard(params, gen) {
   const labelOf = Object.fromEntries(split.map((f) => [f.group, f.label || f.group || 'n.d.']));
   const splitPeriods = [...new Set(split.map((f) => f.period))];
   const cell = Object.fromEntries(split.map((f) => [f.period + '|' + f.group, f.attivazioni]));
-  chart(breakdownChart, {xAxis: {type: 'category', data: splitPeriods.map(periodLabel)}, yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
+  const splitC = chart(breakdownChart, {xAxis: {type: 'category', data: splitPeriods.map(periodLabel)}, yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
     series: groups.map((g) => ({name: labelOf[g], type: 'bar', stack: 'tot', data: splitPeriods.map((p) => cell[p + '|' + g] ?? 0)}))});
+  if (splitC) splitC.on('click', (p) => lineage(version, territory, splitPeriods[p.dataIndex], freq, by, groups[p.seriesIndex]));
   const ratesChart = document.getElementById('indicatori-grafico');
   if (ratesChart) {
     const years = [...new Set(rates.map((r) => r.year))].sort();
@@ -204,18 +207,31 @@ async function dashboard(params, gen) {
       series: names.map((n) => ({name: (rates.find((r) => r.indicator === n) || {}).label || n, type: 'line', connectNulls: true,
         data: years.map((y) => value[n + '|' + y] ?? null)}))});
   }
-  chart(balanceChart, {xAxis: {type: 'category', data: balances.map((b) => periodLabel(b.period))},
+  const balanceC = chart(balanceChart, {xAxis: {type: 'category', data: balances.map((b) => periodLabel(b.period))},
     yAxis: {type: 'value', axisLabel: {formatter: (v) => num.format(v)}},
     series: [{name: 'Saldo cumulato', type: 'line', areaStyle: {}, data: balances.map((b) => b.saldo_cumulato)}]});
+  // A month of the cumulative balance moves by that month's flows: a click traces them.
+  if (balanceC) balanceC.on('click', (p) => lineage(version, territory, balances[p.dataIndex].period, 'month'));
 }
 
-async function lineage(version, territory, period, freq) {
+const quote = (v) => `'${String(v).replace(/'/g, "''")}'`;
+const flowTableOf = {month: 'labour_flows', quarter: 'labour_flows_quarterly', year: 'labour_flows_yearly'};
+
+// lineage traces a flows cell of a territory and period (with a breakdown's group) to its events and raw
+// rows, into the page's #origine.
+function lineage(version, territory, period, freq, column, group) {
+  const part = column && group !== undefined ? ` AND ${column}=${quote(group)}` : '';
+  return traceTo(version, flowTableOf[freq] || 'labour_flows', `territory=${quote(territory)} AND period=${quote(period)} AND sex='T'${part}`);
+}
+
+// traceTo asks the lineage of the first row of table matching where (engineers and auditors).
+async function traceTo(version, table, where) {
   const out = document.getElementById('origine');
-  if (freq !== 'month') { out.textContent = 'L\'origine si interroga sui valori mensili.'; return; }
+  if (!out) return;
   out.textContent = 'Ricerca dell\'origine…';
+  out.scrollIntoView({block: 'nearest'});
   try {
-    const where = encodeURIComponent(`territory='${territory}' AND period='${period}' AND sex='T'`);
-    const a = await api(`/api/releases/${version}/lineage/labour_flows?where=${where}&limit=1&sample=3`);
+    const a = await api(`/api/releases/${version}/lineage/${table}?where=${encodeURIComponent(where)}&limit=1&sample=3`);
     out.textContent = JSON.stringify(a, null, 2);
   } catch (e) {
     out.textContent = 'Origine non disponibile: ' + e.message;
@@ -249,13 +265,16 @@ async function map(params, gen) {
     el('p', {class: 'nota'}, `Rilascio ${version}, comunicazioni obbligatorie di Regione Lombardia. Confini: Istat, elaborazione openpolis (CC BY 4.0).`, ' ',
       el('a', {href: `/api/releases/${version}/flows?freq=year&by=territory&format=csv`, download: ''}, 'Scarica i dati (CSV)')),
     el('table', {id: 'province'}, el('thead', {}, el('tr', {}, el('th', {scope: 'col'}, 'Provincia'), el('th', {scope: 'col'}, (flowFields.find(([k]) => k === field) || [field, field])[1]))),
-      el('tbody', {}, data.sort((a, b) => b.value - a.value).map((d) => el('tr', {'data-istat': d.istat}, el('th', {scope: 'row'}, d.name), el('td', {class: 'num', 'data-value': d.value}, num.format(d.value)))))));
+      el('tbody', {}, data.sort((a, b) => b.value - a.value).map((d) => el('tr', {'data-istat': d.istat}, el('th', {scope: 'row'}, d.name), el('td', {class: 'num', 'data-value': d.value}, num.format(d.value)))))),
+    el('pre', {id: 'origine', 'aria-live': 'polite'}));
   clearCharts();
   const values = data.map((d) => d.value);
-  chart(box, {tooltip: {trigger: 'item', valueFormatter: (v) => num.format(v)}, legend: {show: false},
+  const mapC = chart(box, {tooltip: {trigger: 'item', valueFormatter: (v) => num.format(v)}, legend: {show: false},
     visualMap: {min: Math.min(...values, 0), max: Math.max(...values, 1), calculable: true, left: 10, bottom: 10, formatter: (v) => num.format(Math.round(v)),
       inRange: {color: ['#c6dbef', '#6baed6', '#08519c']}},
     series: [{name: field, type: 'map', map: 'lombardia', nameProperty: 'prov_name', label: {show: true, fontSize: 10}, data}]});
+  // A click on a province traces its year's figures.
+  if (mapC) mapC.on('click', (p) => { if (p.data && p.data.istat) lineage(version, p.data.istat, year, 'year'); });
 }
 
 async function sources(gen) {
