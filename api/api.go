@@ -415,7 +415,7 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request, tok identity.To
 	s.record(r, tok, "refresh.start", src, map[string]string{"workflow": run.GetID(), "run": run.GetRunID()})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
-	_ = json.NewEncoder(w).Encode(map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
+	_ = json.NewEncoder(w).Encode(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
 }
 
 func (s *server) tokens(w http.ResponseWriter, r *http.Request, _ identity.Token) {

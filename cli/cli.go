@@ -144,12 +144,12 @@ func (a *app) manifest(ctx context.Context, p *platform.Platform, version string
 	return m, err
 }
 
-// printJSON writes v as indented JSON.
+// printJSON writes v as indented JSON, its field names in snake_case (snakeJSON).
 func (a *app) printJSON(v any) error {
 	a.printed = true
 	enc := json.NewEncoder(a.stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return enc.Encode(snakeJSON(v))
 }
 
 // table returns a tab writer on stdout; the caller flushes it.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func run(t *testing.T, args ...string) (int, string, string) {
@@ -85,5 +86,37 @@ func TestErrorsUnderJSONAreJSON(t *testing.T) {
 	}
 	if _, stdout, _ := run(t, "lineage", "latest", "labour_flows"); stdout != "" {
 		t.Errorf("without --json, stdout %q", stdout)
+	}
+}
+
+// Every command prints one style of field names: snake_case, whatever the record's own names; map keys
+// (data) and self-marshalling values are left as they are.
+func TestSnakeJSON(t *testing.T) {
+	type inner struct {
+		RawSHA256 string `json:"rawSha256"`
+		FirstURL  string
+		ETag      string    `json:",omitempty"`
+		When      time.Time `json:"when"`
+	}
+	type outer struct {
+		inner
+		KeyID   string            `json:"keyId"`
+		Headers map[string]string `json:"responseHeaders"`
+		List    []inner           `json:"items,omitempty"`
+		Skip    string            `json:"-"`
+		Nil     *inner            `json:"nil"`
+		already string
+	}
+	v := outer{inner: inner{RawSHA256: "ab", FirstURL: "u", When: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}, KeyID: "k",
+		Headers: map[string]string{"Content-Type": "text/csv"}, Skip: "x", already: "y"}
+	got, err := json.Marshal(snakeJSON(v))
+	want := `{"raw_sha256":"ab","first_url":"u","when":"2026-01-02T03:04:05Z","key_id":"k","response_headers":{"Content-Type":"text/csv"},"nil":null}`
+	if err != nil || string(got) != want {
+		t.Errorf("got %s (%v)\nwant %s", got, err, want)
+	}
+	for in, out := range map[string]string{"SHA256": "sha256", "workflowId": "workflow_id", "last_check": "last_check", "URL": "url", "ETag": "etag", "HTTPStatus": "http_status"} {
+		if got := snake(in); got != out {
+			t.Errorf("snake(%q) = %q, want %q", in, got, out)
+		}
 	}
 }

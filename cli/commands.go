@@ -54,7 +54,7 @@ Exits 2 when some dataset failed (the previous data stays published).`,
 				"datasets": strings.Join(datasets, ","), "force": fmt.Sprint(force), "publish_at": publishAt})
 			if !wait {
 				if a.asJSON {
-					return a.printJSON(map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
+					return a.printJSON(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
 				}
 				fmt.Fprintf(a.stdout, "started refresh of %s: workflow %s (run %s)\n", args[0], run.GetID(), run.GetRunID())
 				return nil
@@ -199,7 +199,14 @@ func (a *app) releaseCmd() *cobra.Command {
 				return err
 			}
 			if a.asJSON {
-				return a.printJSON(m)
+				// The Data Package itself, as the bundle holds it: its names are the standard's.
+				data, err := release.Encode(m)
+				if err != nil {
+					return err
+				}
+				a.printed = true
+				_, err = a.stdout.Write(append(data, '\n'))
+				return err
 			}
 			fmt.Fprintf(a.stdout, "release %s of %s, created %s (%s bump from %s)\n\n", m.Version, m.Name,
 				m.Created.Format(time.RFC3339), m.Osservatorio.Bump, orDash(m.Osservatorio.Previous))

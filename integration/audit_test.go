@@ -31,7 +31,7 @@ func traceFigures(t *testing.T, ctx context.Context) {
 		t.Fatalf("lineage: exit %d %s%s", code, out, errs)
 	}
 	var ans lineage.Answer
-	if err := json.Unmarshal([]byte(out), &ans); err != nil {
+	if err := fromCLI(out, &ans); err != nil {
 		t.Fatal(err)
 	}
 	if ans.Matched == 0 || len(ans.Figures) == 0 || !ans.Rule.Recorded || ans.Rule.SQL["sql/labour_flows.sql"] == "" || len(ans.Rule.CodeLists) == 0 {
@@ -64,7 +64,7 @@ func traceFigures(t *testing.T, ctx context.Context) {
 	var shown struct {
 		Rows map[string]string `json:"rows"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &shown) != nil || !strings.Contains(strings.ToUpper(shown.Rows[fmt.Sprint(e.RawRow)]), "MILANO") {
+	if code != 0 || fromCLI(out, &shown) != nil || !strings.Contains(strings.ToUpper(shown.Rows[fmt.Sprint(e.RawRow)]), "MILANO") {
 		t.Errorf("raw show %s --rows %d: exit %d %s%s; want the row of a Milano event", key, e.RawRow, code, out, errs)
 	}
 	traceObservation(t, ctx, latest)
@@ -74,7 +74,7 @@ func traceFigures(t *testing.T, ctx context.Context) {
 func traceObservation(t *testing.T, ctx context.Context, version string) {
 	code, out, errs := osv(t, ctx, "lineage", version, "observations", "--where", "source = 'eurostat' AND period = '2020'", "--limit", "1", "--json")
 	var ans lineage.Answer
-	if code != 0 || json.Unmarshal([]byte(out), &ans) != nil || len(ans.Figures) != 1 || ans.Figures[0].Raw == nil || ans.Figures[0].Raw.Position == nil {
+	if code != 0 || fromCLI(out, &ans) != nil || len(ans.Figures) != 1 || ans.Figures[0].Raw == nil || ans.Figures[0].Raw.Position == nil {
 		t.Fatalf("lineage of an observation: exit %d %s%s", code, out, errs)
 	}
 	f := ans.Figures[0]
@@ -111,7 +111,7 @@ func auditLog(t *testing.T, ctx context.Context) {
 	var entries []struct {
 		Actor, Action, Target, From string
 	}
-	if err := json.Unmarshal([]byte(out), &entries); err != nil {
+	if err := fromCLI(out, &entries); err != nil {
 		t.Fatal(err)
 	}
 	seen := map[string]string{}

@@ -662,7 +662,7 @@ func TestEndToEnd(t *testing.T) {
 			var diff struct {
 				Inputs release.InputsDiff `json:"inputs"`
 			}
-			if code != 0 || json.Unmarshal([]byte(out), &diff) != nil || len(diff.Inputs.Datasets) != 1 || diff.Inputs.Datasets[0] != "eurostat/"+unemployment {
+			if code != 0 || fromCLI(out, &diff) != nil || len(diff.Inputs.Datasets) != 1 || diff.Inputs.Datasets[0] != "eurostat/"+unemployment {
 				t.Errorf("release diff 1.0.0 1.0.1: exit %d %s%s; want the revised dataset only", code, out, errs)
 			}
 			if code, out, _ := osv(t, ctx, "release", "inputs", "1.0.0"); code != 0 || !strings.Contains(out, "sql/observations.sql") {

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +42,7 @@ func gcKeepsWhatIsNeeded(t *testing.T, ctx context.Context) {
 	// Today, with the real running workflows: everything is young, nothing would go.
 	code, out, errs := osv(t, ctx, "gc", "--dry-run", "--json")
 	var today gc.Report
-	if code != 0 || json.Unmarshal([]byte(out), &today) != nil || len(today.Removed) != 0 || today.Referenced == 0 {
+	if code != 0 || fromCLI(out, &today) != nil || len(today.Removed) != 0 || today.Referenced == 0 {
 		t.Fatalf("gc --dry-run today: exit %d %s%s; want nothing removable", code, out, errs)
 	}
 

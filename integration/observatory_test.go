@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -98,7 +97,7 @@ func credentials(t *testing.T, ctx context.Context, id string, extra ...string) 
 		t.Fatalf("observatory credentials %s: exit %d: %s%s", id, code, out, errs)
 	}
 	var c access.Credentials
-	if err := json.Unmarshal([]byte(out), &c); err != nil {
+	if err := fromCLI(out, &c); err != nil {
 		t.Fatal(err)
 	}
 	if c.Endpoint == "" || c.Bucket == "" || c.AccessKey != "obs-"+id || len(c.SecretKey) < 20 {
@@ -454,7 +453,7 @@ func keyRotation(t *testing.T, ctx context.Context) {
 		KeyID   string `json:"key_id"`
 		Retired string `json:"retired"`
 	}
-	if err := json.Unmarshal([]byte(out), &rotated); err != nil || rotated.Retired != oldSig.KeyID || rotated.KeyID == oldSig.KeyID {
+	if err := fromCLI(out, &rotated); err != nil || rotated.Retired != oldSig.KeyID || rotated.KeyID == oldSig.KeyID {
 		t.Fatalf("rotate: %s (%v); old key %s", out, err, oldSig.KeyID)
 	}
 	// The revision of the first value is withdrawn: a patch release.

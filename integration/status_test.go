@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -18,7 +17,7 @@ import (
 func statusJudgesEveryDataset(t *testing.T, ctx context.Context) {
 	code, out, errs := osv(t, ctx, "status", "--json")
 	var list []platform.DatasetStatus
-	if err := json.Unmarshal([]byte(out), &list); err != nil || code != 6 {
+	if err := fromCLI(out, &list); err != nil || code != 6 {
 		t.Fatalf("status --json: exit %d, %v\n%s%s; want 6 (stale datasets)", code, err, out, errs)
 	}
 	configured := 0
