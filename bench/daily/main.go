@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"time"
@@ -46,6 +47,8 @@ const (
 )
 
 var refDate = time.Date(2025, 1, 31, 0, 0, 0, 0, time.UTC)
+
+var cpuProfile string
 
 type bench struct {
 	ctx  context.Context
@@ -84,7 +87,9 @@ func main() {
 	observatories := flag.Int("observatories", 13, "observatories pulling each release (first day)")
 	dir := flag.String("dir", "bench/out", "work folder (the history CSV is kept for later runs)")
 	binDir := flag.String("bin", "bin", "folder with the minio binary")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of the daily steps (not the history's) to this file")
 	flag.Parse()
+	cpuProfile = *profile
 	if err := run(*events, *days, *observatories, *dir, *binDir); err != nil {
 		fmt.Fprintln(os.Stderr, "daily:", err)
 		os.Exit(1)
@@ -151,6 +156,17 @@ func run(events, days, observatories int, dir, binDir string) error {
 	fmt.Printf("%4s %10s %10s %9s %10s %10s %7s %9s %12s %11s %12s\n", "day", "raw", "parts", "manifest", "stored", "ratio", "harm s", "% full", "release s", "copied", "bucket")
 	var all []day
 	var deltas int64
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for d := 1; d <= days; d++ {
 		csv := filepath.Join(work, fmt.Sprintf("delta-%02d.csv", d))
 		if err := generate(csv, cogen.Options{Events: max(events/1000, 1), Seed: uint64(1000 + d),
