@@ -24,7 +24,7 @@ func (s *server) explorer(w http.ResponseWriter, r *http.Request) (*explore.Expl
 		s.internal(w, r, err)
 		return nil, nil, false
 	}
-	e := &explore.Explorer{Releases: s.p.Releases, DB: db, Cache: s.p.ReleaseCache()}
+	e := &explore.Explorer{Releases: s.p.Releases, DB: db, Cache: s.p.ReleaseCache(), English: r.URL.Query().Get("lang") == "en"}
 	return e, func() { db.Close() }, true
 }
 

@@ -23,6 +23,17 @@ type Explorer struct {
 	// Staged, when set, answers from a release being built instead: its manifest and the local file of
 	// each of its tables (the reports stored in the bundle are made this way).
 	Staged *Staged
+	// English labels groups and indicators with the release's English labels (label_en) instead of the
+	// Italian ones.
+	English bool
+}
+
+// labelColumn is the labels' column in the Explorer's language.
+func (e *Explorer) labelColumn() string {
+	if e.English {
+		return "label_en"
+	}
+	return "label_it"
 }
 
 // Staged is a release being built: its manifest and its tables, one local Parquet file each.
@@ -43,7 +54,7 @@ func (e *Explorer) Manifest(ctx context.Context, version string) (*release.Manif
 type Flow struct {
 	Period            string `json:"period"`
 	Group             string `json:"group,omitempty"`
-	Label             string `json:"label,omitempty"` // the group's Italian label, from the release's labels table
+	Label             string `json:"label,omitempty"` // the group's label, from the release's labels table (Italian, or English)
 	Attivazioni       int64  `json:"attivazioni"`
 	Cessazioni        int64  `json:"cessazioni"`
 	Proroghe          int64  `json:"proroghe"`
@@ -102,7 +113,7 @@ func (e *Explorer) Flows(ctx context.Context, version, territory, freq, by strin
 	default:
 		group = by
 	}
-	labels, dim := "(SELECT '' AS dimension, '' AS code, '' AS label_it WHERE false)", labelDimensions[by]
+	labels, dim := "(SELECT '' AS dimension, '' AS code, '' AS label_it, '' AS label_en WHERE false)", labelDimensions[by]
 	if dim != "" {
 		if l, err := e.table(ctx, version, "labels"); err == nil {
 			labels = l
@@ -112,8 +123,8 @@ func (e *Explorer) Flows(ctx context.Context, version, territory, freq, by strin
 	}
 	q := fmt.Sprintf(`WITH f AS (SELECT period, %s AS grp, sum(attivazioni) AS a, sum(cessazioni) AS c, sum(proroghe) AS p,
 		sum(trasformazioni_in) AS ti, sum(trasformazioni_out) AS tout, sum(saldo) AS s FROM %s WHERE %s AND %s GROUP BY ALL)
-		SELECT f.period, f.grp, coalesce(l.label_it, ''), f.a, f.c, f.p, f.ti, f.tout, f.s
-		FROM f LEFT JOIN %s l ON l.dimension = '%s' AND l.code = f.grp ORDER BY f.period, f.grp`, group, from, where, sex, labels, dim)
+		SELECT f.period, f.grp, coalesce(l.%s, ''), f.a, f.c, f.p, f.ti, f.tout, f.s
+		FROM f LEFT JOIN %s l ON l.dimension = '%s' AND l.code = f.grp ORDER BY f.period, f.grp`, group, from, where, sex, e.labelColumn(), labels, dim)
 	rows, err := e.DB.SQL().QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
@@ -201,7 +212,7 @@ func (e *Explorer) Populations(ctx context.Context, version, territory string) (
 // Indicator is one year of an official labour-market indicator of a territory, as a release publishes it.
 type Indicator struct {
 	Indicator string  `json:"indicator"`
-	Label     string  `json:"label"` // Italian, from the release's indicators table
+	Label     string  `json:"label"` // from the release's indicators table (Italian, or English)
 	Age       string  `json:"age"`
 	Year      string  `json:"year"`
 	Value     float64 `json:"value"`
@@ -229,7 +240,7 @@ func (e *Explorer) Indicators(ctx context.Context, version, territory string) ([
 	label := "o.indicator"
 	join := ""
 	if ind, err := e.table(ctx, version, "indicators"); err == nil {
-		label, join = "coalesce(i.label_it, o.indicator)", " LEFT JOIN "+ind+" i ON i.indicator = o.indicator AND i.source = o.source AND i.dataset = o.dataset"
+		label, join = "coalesce(i."+e.labelColumn()+", o.indicator)", " LEFT JOIN "+ind+" i ON i.indicator = o.indicator AND i.source = o.source AND i.dataset = o.dataset"
 	} else if !errors.Is(err, ErrQuestion) {
 		return nil, err
 	}

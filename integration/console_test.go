@@ -145,6 +145,21 @@ func consoleShowsTheReleaseFigures(t *testing.T, ctx context.Context) {
 	}
 	perThousandResidents(t, ctx, bctx, open, m.Version)
 	officialRatesShown(t, ctx, bctx, open, m.Version)
+	// In English on request: the interface and the release's English labels, the same figures.
+	if err := chromedp.Do(bctx, append([]chromedp.Action[chromedp.Void]{js(`localStorage.setItem('osv-lang', 'en')`), chromedp.Reload(),
+		chromedp.WaitVisible(`body[data-ready]:not([data-ready=""])`)},
+		append(open("#/?territorio=015&freq=month&per=contract_class"), shot("console-english.png"))...)...); err != nil {
+		t.Fatal(err)
+	}
+	english, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[document.querySelector('h2').textContent, document.querySelector('header nav a').textContent,
+		echarts.getInstanceByDom(document.querySelectorAll('.grafico')[2]).getOption().series.map(s => s.name).join('|'), document.documentElement.lang]`))
+	if err != nil || len(english) != 4 || english[0] != "Hires, terminations and balance" || english[1] != "Dashboard" ||
+		!strings.Contains(english[2], "Fixed-term") || english[3] != "en" {
+		t.Errorf("the English interface shows %q (%v)", english, err)
+	}
+	if err := chromedp.Do(bctx, js(`localStorage.removeItem('osv-lang')`), chromedp.Reload(), chromedp.WaitVisible(`body[data-ready]:not([data-ready=""])`)); err != nil {
+		t.Fatal(err)
+	}
 	// The map: the 12 provinces, each with its year's saldo as the yearly table has it.
 	if err := chromedp.Do(bctx, append(open("#/mappa?indicatore=saldo"), shot("console-mappa.png"))...); err != nil {
 		t.Fatal(err)
