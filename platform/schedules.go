@@ -105,19 +105,52 @@ func (p *Platform) Schedules(ctx context.Context) ([]ScheduleState, error) {
 	return out, nil
 }
 
-// PauseSchedule pauses a source's schedule, with a note saying why.
+// PauseSchedule pauses a source's schedule, with a note saying why, and returns once the schedule says so.
 func (p *Platform) PauseSchedule(ctx context.Context, source, note string) error {
 	return p.withSchedule(ctx, source, func(h client.ScheduleHandle) error {
-		return h.Pause(ctx, client.SchedulePauseOptions{Note: note})
+		return settle(ctx, h, true, func() error { return h.Pause(ctx, client.SchedulePauseOptions{Note: note}) })
 	})
 }
 
-// ResumeSchedule resumes a paused schedule.
+// ResumeSchedule resumes a paused schedule and returns once the schedule says so.
 func (p *Platform) ResumeSchedule(ctx context.Context, source, note string) error {
 	return p.withSchedule(ctx, source, func(h client.ScheduleHandle) error {
-		return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: note})
+		return settle(ctx, h, false, func() error { return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: note}) })
 	})
 }
+
+// settle sends a pause or an unpause and waits until the schedule describes itself so: a loaded server
+// was seen to describe a schedule as still paused well after an accepted unpause, so the request is sent
+// again every few seconds (both are idempotent), and after scheduleSettle it is an error rather than a
+// silent success.
+func settle(ctx context.Context, h client.ScheduleHandle, paused bool, send func() error) error {
+	deadline := time.Now().Add(scheduleSettle)
+	for attempt := 0; ; attempt++ {
+		if attempt%10 == 0 { // at once, then every 3 s
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		d, err := h.Describe(ctx)
+		if err != nil {
+			return err
+		}
+		if d.Schedule.State != nil && d.Schedule.State.Paused == paused {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("schedule %s: the server still says paused=%v after %s; try again", h.GetID(), !paused, scheduleSettle)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// scheduleSettle is how long a pause or resume may take to show.
+const scheduleSettle = 20 * time.Second
 
 // TriggerSchedule runs a source's scheduled refresh now (the schedule's overlap policy applies).
 func (p *Platform) TriggerSchedule(ctx context.Context, source string) error {
