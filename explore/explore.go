@@ -5,6 +5,7 @@ package explore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -125,20 +126,9 @@ func (e *Explorer) Flows(ctx context.Context, version, territory, freq, by strin
 		sum(trasformazioni_in) AS ti, sum(trasformazioni_out) AS tout, sum(saldo) AS s FROM %s WHERE %s AND %s GROUP BY ALL)
 		SELECT f.period, f.grp, coalesce(l.%s, ''), f.a, f.c, f.p, f.ti, f.tout, f.s
 		FROM f LEFT JOIN %s l ON l.dimension = '%s' AND l.code = f.grp ORDER BY f.period, f.grp`, group, from, where, sex, e.labelColumn(), labels, dim)
-	rows, err := e.DB.SQL().QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Flow{}
-	for rows.Next() {
-		var f Flow
-		if err := rows.Scan(&f.Period, &f.Group, &f.Label, &f.Attivazioni, &f.Cessazioni, &f.Proroghe, &f.TrasformazioniIn, &f.TrasformazioniOut, &f.Saldo); err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return query(ctx, e.DB, func(rows *sql.Rows, f *Flow) error {
+		return rows.Scan(&f.Period, &f.Group, &f.Label, &f.Attivazioni, &f.Cessazioni, &f.Proroghe, &f.TrasformazioniIn, &f.TrasformazioniOut, &f.Saldo)
+	}, q, args...)
 }
 
 // Balances returns a territory's monthly balance and cumulative balance, every contract class together.
@@ -150,21 +140,10 @@ func (e *Explorer) Balances(ctx context.Context, version, territory string) ([]B
 	if err != nil {
 		return nil, err
 	}
-	rows, err := e.DB.SQL().QueryContext(ctx, `SELECT period, saldo, saldo_cumulato FROM `+from+
+	return query(ctx, e.DB, func(rows *sql.Rows, b *Balance) error {
+		return rows.Scan(&b.Period, &b.Saldo, &b.SaldoCumulato)
+	}, `SELECT period, saldo, saldo_cumulato FROM `+from+
 		` WHERE territory = ? AND contract_class = 'TOTAL' ORDER BY period`, territory)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Balance{}
-	for rows.Next() {
-		var b Balance
-		if err := rows.Scan(&b.Period, &b.Saldo, &b.SaldoCumulato); err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
 }
 
 // Population is a territory's resident population on 1 January of a year, as a release publishes it.
@@ -189,24 +168,13 @@ func (e *Explorer) Populations(ctx context.Context, version, territory string) (
 	} else if err != nil {
 		return nil, err
 	}
-	rows, err := e.DB.SQL().QueryContext(ctx, `SELECT period, value * pow(10, unit_mult), source, dataset FROM `+from+`
+	return query(ctx, e.DB, func(rows *sql.Rows, p *Population) error {
+		return rows.Scan(&p.Year, &p.Value, &p.Source, &p.Dataset)
+	}, `SELECT period, value * pow(10, unit_mult), source, dataset FROM `+from+`
 		WHERE indicator = 'population' AND territory = ? AND freq = 'A' AND sex = 'T' AND age = 'TOTAL'
 		  AND education = 'TOTAL' AND citizenship = 'TOTAL' AND regexp_full_match(breakdown, '([^=;]+=TOTAL)?(;[^=;]+=TOTAL)*') AND value IS NOT NULL
 		QUALIFY row_number() OVER (PARTITION BY period ORDER BY source <> 'istat', source, dataset) = 1
 		ORDER BY period`, territory)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Population{}
-	for rows.Next() {
-		var p Population
-		if err := rows.Scan(&p.Year, &p.Value, &p.Source, &p.Dataset); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 // Indicator is one year of an official labour-market indicator of a territory, as a release publishes it.
@@ -248,26 +216,15 @@ func (e *Explorer) Indicators(ctx context.Context, version, territory string) ([
 	for _, r := range OfficialRates {
 		which = append(which, fmt.Sprintf("(indicator = '%s' AND age = '%s')", r[0], r[1]))
 	}
-	rows, err := e.DB.SQL().QueryContext(ctx, `WITH o AS (
+	return query(ctx, e.DB, func(rows *sql.Rows, i *Indicator) error {
+		return rows.Scan(&i.Indicator, &i.Label, &i.Age, &i.Year, &i.Value, &i.Unit, &i.Source, &i.Dataset)
+	}, `WITH o AS (
 		SELECT indicator, age, period, value * pow(10, unit_mult) AS value, unit, source, dataset FROM `+from+`
 		WHERE territory = ? AND freq = 'A' AND sex = 'T' AND education = 'TOTAL' AND citizenship = 'TOTAL'
 		  AND regexp_full_match(breakdown, '([^=;]+=TOTAL)?(;[^=;]+=TOTAL)*') AND value IS NOT NULL AND (`+strings.Join(which, " OR ")+`))
 		SELECT o.indicator, `+label+`, o.age, o.period, o.value, o.unit, o.source, o.dataset FROM o`+join+`
 		QUALIFY row_number() OVER (PARTITION BY o.indicator, o.period ORDER BY o.source <> 'istat', o.source, o.dataset) = 1
 		ORDER BY o.indicator, o.period`, territory)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Indicator{}
-	for rows.Next() {
-		var i Indicator
-		if err := rows.Scan(&i.Indicator, &i.Label, &i.Age, &i.Year, &i.Value, &i.Unit, &i.Source, &i.Dataset); err != nil {
-			return nil, err
-		}
-		out = append(out, i)
-	}
-	return out, rows.Err()
 }
 
 // Territory is a province or the region.
@@ -327,4 +284,22 @@ func (e *Explorer) table(ctx context.Context, version, name string) (string, err
 		quoted[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
 	}
 	return "read_parquet([" + strings.Join(quoted, ", ") + "])", nil
+}
+
+// query runs q and scans each row into a T; no row is an empty list, not nil.
+func query[T any](ctx context.Context, db *warehouse.DB, scan func(*sql.Rows, *T) error, q string, args ...any) ([]T, error) {
+	rows, err := db.SQL().QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
