@@ -149,6 +149,20 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if dl, ok := src.Conn.(connectors.Downloader); ok && dl.Downloads(ds) {
 		return a.download(ctx, in, src, ds, dl, prev, hasPrev, res)
 	}
+	if res, err = a.getRaw(ctx, in, src, ds, prev, hasPrev, res); err != nil || !res.Changed {
+		return res, err
+	}
+	res.Reason = "new data"
+	if res.Signal != "" && hasPrev {
+		res.Reason = fmt.Sprintf("new data (signal %s, was %s)", res.Signal, prev.Signal)
+	}
+	log.Info("fetched", "source", in.Source, "dataset", in.Dataset, "key", res.RawKey, "bytes", res.Bytes)
+	return res, nil
+}
+
+// getRaw fetches a dataset's raw object with one request (conditional on the accepted state's ETag and
+// Last-Modified unless forced) and settles it.
+func (a *Activities) getRaw(ctx context.Context, in FetchInput, src Source, ds connectors.Dataset, prev lake.State, hasPrev bool, res FetchResult) (FetchResult, error) {
 	defer keepAlive(ctx, nil)()
 	req, err := src.Conn.DataRequest(ds)
 	if err != nil {
@@ -192,15 +206,10 @@ func (a *Activities) fetch(ctx context.Context, in FetchInput) (FetchResult, err
 	if req.Body != nil {
 		side.Method = http.MethodPost
 	}
-	if res, err = a.settle(ctx, in, src, ds, spooled, side, rejected, prev, hasPrev, nil, res); err != nil || !res.Changed {
-		return res, err
+	if ds.Until != "" {
+		side.Period = ds.Since + "/" + ds.Until
 	}
-	res.Reason = "new data"
-	if res.Signal != "" && hasPrev {
-		res.Reason = fmt.Sprintf("new data (signal %s, was %s)", res.Signal, prev.Signal)
-	}
-	log.Info("fetched", "source", in.Source, "dataset", in.Dataset, "key", res.RawKey, "bytes", res.Bytes)
-	return res, nil
+	return a.settle(ctx, in, src, ds, spooled, side, rejected, prev, hasPrev, nil, res)
 }
 
 // settle ends a fetch once its body is spooled: the body lands under its content address with its sidecar
@@ -241,11 +250,16 @@ func (a *Activities) keepSignal(ctx context.Context, prev lake.State, signal str
 	if signal == "" || (signal == prev.Signal && cur == nil) {
 		return nil
 	}
-	prev.Signal = signal
-	if cur != nil {
-		prev.Cursor = cur
-	}
-	return a.Lake.SetState(ctx, prev)
+	return a.Lake.UpdateState(ctx, prev.Source, prev.Dataset, func(st *lake.State, ok bool) error {
+		if !ok || st.RawSHA256 != prev.RawSHA256 {
+			return nil // accepted anew meanwhile: its own signal stands
+		}
+		st.Signal = signal
+		if cur != nil {
+			st.Cursor = cur
+		}
+		return nil
+	})
 }
 
 // execution names the workflow execution an activity runs in ("" outside one).

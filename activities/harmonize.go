@@ -33,6 +33,8 @@ type HarmonizeInput struct {
 	Structure *connectors.Structure `json:",omitempty"`
 	// Earlier are the accepted CO segments RawKey follows (FetchResult.Earlier).
 	Earlier []RawRef `json:",omitempty"`
+	// Period, for a range of history a backfill fetched, is that range: only its periods are kept.
+	Period *Period `json:",omitempty"`
 }
 
 // HarmonizeResult is the snapshot written.
@@ -120,6 +122,9 @@ func (a *Activities) harmonize(ctx context.Context, in HarmonizeInput) (Harmoniz
 		return HarmonizeResult{}, err
 	}
 	ds.Structure = in.Structure
+	if in.Period != nil {
+		ds = chunkOf(ds, *in.Period)
+	}
 	if ev, ok := src.Conn.(connectors.EventSource); ok {
 		return a.harmonizeEvents(ctx, in, ev, ds, src)
 	}
@@ -341,7 +346,7 @@ func HarmonizeFile(ctx context.Context, db *warehouse.DB, conn connectors.Source
 	if err != nil {
 		return stats, err
 	}
-	if stats.Rows == 0 {
+	if stats.Rows == 0 && ds.Until == "" { // a range of history may hold nothing: the source starts later
 		return stats, fault.Errorf(fault.BadInput, "no observations in the raw object")
 	}
 	return stats, nil
@@ -357,16 +362,17 @@ type AcceptInput struct {
 
 // Accept records a harmonized snapshot as the dataset's current state, the one the next release publishes.
 func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
-	st := lake.State{
+	next := lake.State{
 		Source: in.Source, Dataset: in.Dataset, Signal: in.Fetch.Signal, ETag: in.Fetch.ETag,
 		LastModified: in.Fetch.LastModified, URL: in.Fetch.URL, RawKey: in.Fetch.RawKey, RawSHA256: in.Fetch.SHA256,
 		RawBytes: in.Fetch.Bytes, FetchedAt: in.Fetch.FetchedAt, Table: in.Harmonize.Table,
 		SnapshotKey: in.Harmonize.SnapshotKey, Rows: in.Harmonize.Rows, FirstPeriod: in.Harmonize.FirstPeriod,
 		LastPeriod: in.Harmonize.LastPeriod, AcceptedAt: time.Now().UTC(),
 	}
-	if st.SnapshotKey == "" || st.RawKey == "" {
+	if next.SnapshotKey == "" || next.RawKey == "" {
 		return classify(fault.Errorf(fault.BadInput, "accept %s/%s: no snapshot", in.Source, in.Dataset))
 	}
+	st := &next
 	st.Parts, st.ReportKey = in.Harmonize.Parts, in.Harmonize.ReportKey
 	st.SnapshotParts, st.PartRows = in.Harmonize.EventParts, in.Harmonize.PartRows
 	st.Segments = in.Harmonize.Segments
@@ -377,7 +383,12 @@ func (a *Activities) Accept(ctx context.Context, in AcceptInput) error {
 	}
 	st.Cursor, st.Structure = in.Fetch.Cursor, in.Fetch.Structure
 	st.Workflow, st.Run = execution(ctx)
-	if err := a.Lake.SetState(ctx, st); err != nil {
+	err := a.Lake.UpdateState(ctx, in.Source, in.Dataset, func(cur *lake.State, _ bool) error {
+		next.History = cur.History // a backfill's chunks stay with the dataset
+		*cur = next
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("accept %s/%s: %w", in.Source, in.Dataset, err)
 	}
 	return nil

@@ -91,7 +91,8 @@ Configuration comes from --config, else $OSSERVATORIO_CONFIG, else the embedded 
 	}
 	root.AddCommand(a.devCmd(), a.workerCmd(), a.serveCmd(), a.refreshCmd(), a.releaseCmd(), a.verifyCmd(),
 		a.deliveriesCmd(), a.configCmd(), a.scheduleCmd(), a.mirrorCmd(), a.genCmd(), a.checksCmd(), a.tokenCmd(),
-		a.observatoryCmd(), a.keysCmd(), a.pullCmd(), a.lineageCmd(), a.rawCmd(), a.auditCmd(), a.gcCmd(), a.statusCmd(), a.reportCmd())
+		a.observatoryCmd(), a.keysCmd(), a.pullCmd(), a.lineageCmd(), a.rawCmd(), a.auditCmd(), a.gcCmd(), a.statusCmd(), a.reportCmd(),
+		a.backfillCmd())
 	return root
 }
 

@@ -51,6 +51,12 @@ func TestInputCheckedAtTheEdge(t *testing.T) {
 		{[]string{"gc", "--grace", "0s"}, "--grace and --keep-raw must be positive"},
 		{[]string{"report", "1.0.0", "--format", "docx"}, "--format \"docx\": want html or pdf"},
 		{[]string{"report", "1.0.0", "--format", "pdf"}, "a PDF needs --out FILE"},
+		{[]string{"backfill", "istat", "--from", "2017"}, "backfill needs --from and --to"},
+		{[]string{"backfill", "istat", "--from", "2019", "--to", "2017"}, "from 2019 is after to 2017"},
+		{[]string{"backfill", "istat", "--from", "2017-13", "--to", "2019"}, "period \"2017-13\""},
+		{[]string{"backfill", "istat", "--from", "2017", "--to", "2019", "--chunk", "week"}, "chunk \"week\""},
+		{[]string{"backfill", "nowhere", "--from", "2017", "--to", "2019"}, "source \"nowhere\" is not configured"},
+		{[]string{"backfill", "istat", "--dataset", "nothing", "--from", "2017", "--to", "2019"}, "source istat has no dataset \"nothing\""},
 	} {
 		code, _, stderr := run(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

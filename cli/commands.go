@@ -115,14 +115,19 @@ func (a *app) printRefresh(res workflows.RefreshResult) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Dataset, status, humanBytes(d.Bytes), rows, d.RawKey, detail)
 	}
 	tw.Flush()
+	a.printRelease(res.Release, "no release: nothing changed")
+}
+
+// printRelease says what release a refresh or a backfill made (none: nothing).
+func (a *app) printRelease(rel *workflows.ReleaseResult, nothing string) {
 	switch {
-	case res.Release == nil:
-		fmt.Fprintln(a.stdout, "no release: nothing changed")
-	case res.Release.Skipped:
-		fmt.Fprintf(a.stdout, "no new release: the accepted data equal release %s\n", res.Release.Version)
+	case rel == nil:
+		fmt.Fprintln(a.stdout, nothing)
+	case rel.Skipped:
+		fmt.Fprintf(a.stdout, "no new release: the accepted data equal release %s\n", rel.Version)
 	default:
 		pushed, ready, failed := 0, 0, []string{}
-		for _, d := range res.Release.Deliveries {
+		for _, d := range rel.Deliveries {
 			switch d.Status {
 			case release.Delivered:
 				pushed++
@@ -132,8 +137,8 @@ func (a *app) printRefresh(res workflows.RefreshResult) {
 				ready++
 			}
 		}
-		fmt.Fprintf(a.stdout, "release %s published (%s); %d observatories can pull it, %d had it pushed", res.Release.Version,
-			formatRows(res.Release.Rows), ready, pushed)
+		fmt.Fprintf(a.stdout, "release %s published (%s); %d observatories can pull it, %d had it pushed", rel.Version,
+			formatRows(rel.Rows), ready, pushed)
 		if len(failed) > 0 {
 			fmt.Fprintf(a.stdout, "; failed: %s", strings.Join(failed, ", "))
 		}

@@ -22,7 +22,10 @@ type Dataset struct {
 	Code    string              // the source's code, when it differs from ID
 	Filters map[string][]string // dimension → accepted codes
 	Since   string              // first period wanted
-	Format  string              // the source's format to fetch, where it offers several ("" = its default)
+	// Until is the last period wanted: set only for a chunk of a backfill (see Backfiller); a dataset's
+	// regular fetch is open-ended.
+	Until  string
+	Format string // the source's format to fetch, where it offers several ("" = its default)
 	// Resource names a file inside a catalogue package (CKAN sources), by file name.
 	Resource string
 	// Query holds the parts of a source's query beyond filters (INPS: rows, cols, measures).
@@ -65,7 +68,8 @@ func (d Dataset) Settings() string {
 		Filters, Query                      map[string][]string
 		Columns                             map[string]string
 		UnitMult                            *int
-	}{d.Code, d.Since, d.Format, d.Resource, d.Unit, d.Filters, d.Query, d.Columns, d.UnitMult})
+		Until                               string `json:",omitempty"` // a backfill chunk's; absent otherwise, so older digests hold
+	}{d.Code, d.Since, d.Format, d.Resource, d.Unit, d.Filters, d.Query, d.Columns, d.UnitMult, d.Until})
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:4])
 }
@@ -123,6 +127,15 @@ type Source interface {
 	Extension(ds Dataset) string
 	// Parse reads raw bytes and calls emit for every observation, in the order of the raw object.
 	Parse(ctx context.Context, ds Dataset, r io.Reader, emit func(Observation) error) error
+}
+
+// Backfiller is a source whose history can be fetched one period range at a time: with Dataset.Since
+// and Dataset.Until set, DataRequest asks for those periods only and Parse keeps only them (whatever the
+// endpoint did with the request's period filter). A backfill fetches each range as a raw object of its
+// own (osservatorio backfill).
+type Backfiller interface {
+	// Backfills says whether the dataset can be fetched by period range.
+	Backfills(ds Dataset) bool
 }
 
 // EventSource is a source whose datasets are CO events, harmonized by DuckDB straight from the raw export

@@ -224,6 +224,9 @@ func addState(live map[string]bool, st lake.State) {
 		keys = append(keys, g.RawKey, lake.SidecarKey(g.RawKey), g.FlowsPart, g.ReportKey)
 		keys = append(keys, g.SnapshotParts...)
 	}
+	for _, c := range st.History {
+		keys = append(keys, c.RawKey, lake.SidecarKey(c.RawKey), c.SnapshotKey, c.ReportKey)
+	}
 	parts := make([]string, 0, len(st.Parts))
 	for _, k := range st.Parts {
 		parts = append(parts, k)

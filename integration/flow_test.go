@@ -502,7 +502,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := report(t, res, "disoccupazione_province")
-			if !r.Changed || r.Rows != 252 || !strings.Contains(r.URL, "/data/151_914_DF_DCCV_TAXDISOCCU1_8/A.") {
+			if !r.Changed || r.Rows != 144 || !strings.Contains(r.URL, "/data/151_914_DF_DCCV_TAXDISOCCU1_8/A.") || !strings.HasSuffix(r.URL, "?startPeriod=2021") {
 				t.Errorf("report = %+v", r)
 			}
 			if res.Release == nil || res.Release.Version != "1.2.0" {
@@ -950,6 +950,9 @@ func TestEndToEnd(t *testing.T) {
 		}},
 		{"new CO rows land as a segment of their own, harmonized alone; the flows equal a harmonization from scratch", func(t *testing.T) {
 			newRowsLandAsASegment(t, ctx)
+		}},
+		{"a backfill fetches Istat's 2018–2020 year by year into the dataset's history, released without duplicates", func(t *testing.T) {
+			backfillHistory(t, ctx)
 		}},
 	}
 	for _, s := range steps {

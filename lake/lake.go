@@ -8,7 +8,8 @@
 //	harmonized/<source>/<dataset>/<table>-<sha256[:16]>-<settings>-h<N>.parquet  deterministic snapshot of one
 //	                                                 raw object under the dataset's settings, by harmonizer N
 //	harmonized/<source>/<dataset>/<table>-…-h<N>.report.json  what its harmonization found
-//	state/<source>/<dataset>.json                    the last accepted snapshot and change signal
+//	state/<source>/<dataset>.json                    the last accepted snapshot and change signal, and the
+//	                                                 history a backfill added (State.History)
 //	releases/<version>/…                             published releases (see package release)
 //	deliveries/<version>/<observatory>.json          the delivery ledger
 //	identities/tokens/<id>.json                      API tokens: role, name, sha256 of the secret (package identity)
@@ -21,15 +22,17 @@
 package lake
 
 import (
-	"github.com/osservatorio-lombardia/osservatorio/connectors"
-
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/osservatorio-lombardia/osservatorio/connectors"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
 )
 
@@ -138,6 +141,8 @@ type Sidecar struct {
 	// them); Replaces are the segments a full or window download makes a new base of.
 	Follows  string   `json:"follows,omitempty"`
 	Replaces []string `json:"replaces,omitempty"`
+	// Period is the range a backfill asked for ("2018/2020"): the object holds that part of the history.
+	Period string `json:"period,omitempty"`
 	// Workflow and Run are the Temporal workflow execution that fetched the bytes.
 	Workflow string `json:"workflow,omitempty"`
 	Run      string `json:"run,omitempty"`
@@ -180,6 +185,60 @@ type State struct {
 	// window download) and the increments downloaded since, each harmonized on its own. The fields above
 	// describe the last segment, except Rows, the rows of all of them. Empty: the dataset is RawKey alone.
 	Segments []Segment `json:"segments,omitempty"`
+	// History holds the period ranges a backfill fetched, each its own raw object and snapshot, ordered by
+	// period. A release publishes the snapshot above and, of these, the observations it does not hold
+	// (the latest fetch wins for the same observation; among chunks, the later one).
+	History []Chunk `json:"history,omitempty"`
+}
+
+// Chunk is one period range of a dataset's history, fetched by a backfill.
+type Chunk struct {
+	From        string    `json:"from"` // first period asked for (the dataset's Since for this fetch)
+	To          string    `json:"to"`   // last period asked for
+	Settings    string    `json:"settings"`
+	RawKey      string    `json:"rawKey"`
+	RawSHA256   string    `json:"rawSha256"`
+	RawBytes    int64     `json:"rawBytes"`
+	URL         string    `json:"url"`
+	FetchedAt   time.Time `json:"fetchedAt"`
+	SnapshotKey string    `json:"snapshotKey,omitempty"` // empty when the source had nothing in the range
+	ReportKey   string    `json:"reportKey,omitempty"`
+	Rows        int64     `json:"rows"`
+	FirstPeriod string    `json:"firstPeriod,omitempty"`
+	LastPeriod  string    `json:"lastPeriod,omitempty"`
+	AcceptedAt  time.Time `json:"acceptedAt"`
+	Workflow    string    `json:"workflow,omitempty"` // the backfill that fetched it
+	Run         string    `json:"run,omitempty"`
+}
+
+// Covers says whether the history holds the range from–to as fetched under settings.
+func (st State) Covers(from, to, settings string) bool {
+	for _, c := range st.History {
+		if c.From == from && c.To == to && c.Settings == settings {
+			return true
+		}
+	}
+	return false
+}
+
+// AddHistory puts chunks into the state's history, each replacing a chunk of the same range, ordered by
+// period; it returns how many changed the history (a chunk fetched again with the same bytes does not).
+func (st *State) AddHistory(chunks ...Chunk) int {
+	changed := 0
+	for _, c := range chunks {
+		i := slices.IndexFunc(st.History, func(h Chunk) bool { return h.From == c.From && h.To == c.To })
+		switch {
+		case i < 0:
+			st.History = append(st.History, c)
+		case st.History[i].RawSHA256 == c.RawSHA256 && st.History[i].SnapshotKey == c.SnapshotKey:
+			continue
+		default:
+			st.History[i] = c
+		}
+		changed++
+	}
+	slices.SortStableFunc(st.History, func(a, b Chunk) int { return strings.Compare(a.From+"|"+a.To, b.From+"|"+b.To) })
+	return changed
 }
 
 // Segment is one raw object of an append-only dataset and what its harmonization wrote.
@@ -230,6 +289,43 @@ func (l *Lake) State(ctx context.Context, source, dataset string) (st State, ok 
 // SetState records a dataset's accepted state.
 func (l *Lake) SetState(ctx context.Context, st State) error {
 	return l.B.PutJSON(ctx, StateKey(st.Source, st.Dataset), st, objectstore.PutOptions{})
+}
+
+// UpdateState changes a dataset's state (ok: there was one) as a compare-and-swap, read again and
+// changed again when another writer came first: a refresh accepting a snapshot and a backfill adding
+// history to the same dataset both land.
+func (l *Lake) UpdateState(ctx context.Context, source, dataset string, change func(st *State, ok bool) error) error {
+	key := StateKey(source, dataset)
+	for attempt := 1; ; attempt++ {
+		var st State
+		data, etag, err := l.B.GetWithETag(ctx, key)
+		ok := err == nil
+		switch {
+		case errors.Is(err, objectstore.ErrNotFound):
+		case err != nil:
+			return err
+		default:
+			if err := json.Unmarshal(data, &st); err != nil {
+				return fmt.Errorf("state %s: %w", key, err)
+			}
+		}
+		if err := change(&st, ok); err != nil {
+			return err
+		}
+		out, err := json.MarshalIndent(st, "", "  ")
+		if err != nil {
+			return err
+		}
+		out = append(out, '\n')
+		if ok {
+			err = l.B.PutIfMatch(ctx, key, out, etag)
+		} else if err = l.B.Put(ctx, key, bytes.NewReader(out), int64(len(out)), objectstore.PutOptions{IfAbsent: true, ContentType: "application/json"}); errors.Is(err, objectstore.ErrExists) {
+			err = objectstore.ErrChanged
+		}
+		if !errors.Is(err, objectstore.ErrChanged) || attempt == 10 {
+			return err
+		}
+	}
 }
 
 // States returns every dataset's state, ordered by source and dataset.

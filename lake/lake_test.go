@@ -35,3 +35,28 @@ func TestEventSegments(t *testing.T) {
 		t.Errorf("segments: %+v", got)
 	}
 }
+
+// A chunk fetched again with the same bytes changes nothing; a new range is added in period order; a range
+// fetched again with other bytes replaces the old one.
+func TestAddHistory(t *testing.T) {
+	var st State
+	if n := st.AddHistory(Chunk{From: "2019", To: "2019", RawSHA256: "b"}, Chunk{From: "2017", To: "2017", RawSHA256: "a"}); n != 2 {
+		t.Errorf("%d changed, want 2", n)
+	}
+	if n := st.AddHistory(Chunk{From: "2017", To: "2017", RawSHA256: "a"}); n != 0 {
+		t.Errorf("the same chunk again changed %d", n)
+	}
+	if n := st.AddHistory(Chunk{From: "2019", To: "2019", RawSHA256: "c"}, Chunk{From: "2018", To: "2018", RawSHA256: "d"}); n != 2 {
+		t.Errorf("%d changed, want 2", n)
+	}
+	var got []string
+	for _, c := range st.History {
+		got = append(got, c.From+c.RawSHA256)
+	}
+	if strings.Join(got, ",") != "2017a,2018d,2019c" {
+		t.Errorf("history %v", got)
+	}
+	if !st.Covers("2018", "2018", "") || st.Covers("2018", "2019", "") {
+		t.Error("Covers")
+	}
+}

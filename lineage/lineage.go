@@ -10,6 +10,7 @@
 package lineage
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -226,18 +227,21 @@ func rawIndex(m *release.Manifest, in release.Inputs) map[string]Raw {
 	out := map[string]Raw{}
 	for _, s := range m.Sources {
 		for _, g := range s.Raws() {
-			out[g.RawSHA256] = Raw{Key: g.RawKey, SHA256: g.RawSHA256, Dataset: s.Source + "/" + s.Dataset, SnapshotKey: s.SnapshotKey}
+			out[g.RawSHA256] = Raw{Key: g.RawKey, SHA256: g.RawSHA256, Dataset: s.Source + "/" + s.Dataset, SnapshotKey: cmp.Or(g.SnapshotKey, s.SnapshotKey)}
+		}
+	}
+	harmonized := func(sha, workflow, run string) {
+		if r, ok := out[sha]; ok && workflow != "" {
+			r.Harmonized = workflow + "/" + run
+			out[sha] = r
 		}
 	}
 	for _, st := range in.States {
-		if st.Workflow == "" {
-			continue
-		}
 		for _, g := range st.EventSegments() {
-			if r, ok := out[g.RawSHA256]; ok {
-				r.Harmonized = st.Workflow + "/" + st.Run
-				out[g.RawSHA256] = r
-			}
+			harmonized(g.RawSHA256, st.Workflow, st.Run)
+		}
+		for _, c := range st.History {
+			harmonized(c.RawSHA256, c.Workflow, c.Run)
 		}
 	}
 	return out

@@ -209,7 +209,7 @@ func DiffInputs(a, b Inputs) InputsDiff {
 	snap := func(in Inputs) map[string]string {
 		out := map[string]string{}
 		for _, s := range in.States {
-			out[s.Source+"/"+s.Dataset] = s.SnapshotKey
+			out[s.Source+"/"+s.Dataset] = snapshots(s)
 		}
 		return out
 	}

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -153,23 +154,39 @@ type Source struct {
 	// Segments are the raw objects of a dataset downloaded in segments (a base, then the new rows of
 	// each incremental download), in order; RawSHA256 and RawKey above are the last one, Rows all.
 	Segments []RawSegment `json:"segments,omitempty"`
+	// History are the ranges of periods a backfill fetched, each its own raw object and snapshot, in
+	// period order: the release publishes the observations of theirs the snapshot above does not hold.
+	History []RawSegment `json:"history,omitempty"`
 }
 
-// RawSegment is one raw object of a dataset in segments.
+// RawSegment is one raw object of a dataset in segments, or a range of its history.
 type RawSegment struct {
 	RawSHA256 string    `json:"rawSha256"`
 	RawKey    string    `json:"rawKey"`
 	Path      string    `json:"path,omitempty"` // the first URL fetched
 	FetchedAt time.Time `json:"fetchedAt"`
 	Rows      int64     `json:"rows"`
+	// Period and SnapshotKey, for a range of history: the periods asked for ("2018/2020") and its snapshot.
+	Period      string `json:"period,omitempty"`
+	SnapshotKey string `json:"snapshotKey,omitempty"`
 }
 
-// Raws lists the source's raw objects: its segments, or itself.
+// Raws lists the source's raw objects: its segments, or itself; then its history.
 func (s Source) Raws() []RawSegment {
-	if len(s.Segments) > 0 {
-		return s.Segments
+	out := s.Segments
+	if len(out) == 0 {
+		out = []RawSegment{{RawSHA256: s.RawSHA256, RawKey: s.RawKey, Path: s.Path, FetchedAt: s.FetchedAt, Rows: s.Rows}}
 	}
-	return []RawSegment{{RawSHA256: s.RawSHA256, RawKey: s.RawKey, Path: s.Path, FetchedAt: s.FetchedAt, Rows: s.Rows}}
+	return append(slices.Clip(out), s.History...)
+}
+
+// snapshots names every snapshot of a dataset a release reads: its own and its history's.
+func snapshots(st lake.State) string {
+	keys := []string{st.SnapshotKey}
+	for _, c := range st.History {
+		keys = append(keys, c.SnapshotKey)
+	}
+	return strings.Join(keys, "+")
 }
 
 // Extra is the platform's own manifest section.
@@ -235,7 +252,7 @@ func (m *Manifest) Resource(name string) (Resource, bool) {
 func InputsDigest(states []lake.State) string {
 	keys := make([]string, 0, len(states))
 	for _, s := range states {
-		keys = append(keys, s.Source+"/"+s.Dataset+"="+s.SnapshotKey)
+		keys = append(keys, s.Source+"/"+s.Dataset+"="+snapshots(s))
 	}
 	sort.Strings(keys)
 	h := sha256.Sum256([]byte(strings.Join(keys, "\n")))
@@ -258,6 +275,13 @@ func SourcesOf(states []lake.State, credits map[string]Credit) []Source {
 			for _, g := range s.Segments {
 				src.Segments = append(src.Segments, RawSegment{RawSHA256: g.RawSHA256, RawKey: g.RawKey, Path: g.URL,
 					FetchedAt: g.FetchedAt.UTC(), Rows: g.Rows})
+			}
+		}
+		for _, c := range s.History {
+			src.History = append(src.History, RawSegment{RawSHA256: c.RawSHA256, RawKey: c.RawKey, Path: c.URL,
+				FetchedAt: c.FetchedAt.UTC(), Rows: c.Rows, Period: c.From + "/" + c.To, SnapshotKey: c.SnapshotKey})
+			if c.FirstPeriod != "" && c.FirstPeriod < src.FirstPeriod {
+				src.FirstPeriod = c.FirstPeriod
 			}
 		}
 		out = append(out, src)
@@ -310,10 +334,13 @@ func Diff(prev, next []Source) (Changes, string) {
 		switch {
 		case !ok:
 			c.AddedDatasets = append(c.AddedDatasets, id)
-		case o.SnapshotKey != s.SnapshotKey:
+		case o.SnapshotKey != s.SnapshotKey || !slices.Equal(o.History, s.History):
 			c.UpdatedDatasets = append(c.UpdatedDatasets, id)
 			if s.LastPeriod > o.LastPeriod {
 				c.NewPeriods = append(c.NewPeriods, fmt.Sprintf("%s: %s", id, s.LastPeriod))
+			}
+			if s.FirstPeriod < o.FirstPeriod { // history backfilled
+				c.NewPeriods = append(c.NewPeriods, fmt.Sprintf("%s: %s", id, s.FirstPeriod))
 			}
 		}
 	}

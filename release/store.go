@@ -255,8 +255,12 @@ func (s *Store) Build(ctx context.Context, states []lake.State, opts BuildOption
 		if err != nil {
 			return nil, err
 		}
+		history, err := s.downloadHistory(ctx, dir, obs)
+		if err != nil {
+			return nil, err
+		}
 		out := filepath.Join(dir, "observations.parquet")
-		rows, err := opts.DB.CombineParquet(ctx, warehouse.TableSpec{Inputs: inputs, Out: out, OrderBy: "source, dataset, raw_position"})
+		rows, err := opts.DB.CombineObservations(ctx, inputs, history, out)
 		if err != nil {
 			return nil, fmt.Errorf("build observations: %w", err)
 		}
@@ -638,6 +642,37 @@ func (s *Store) downloadKeys(ctx context.Context, dir, prefix string, keys []str
 			return nil, fmt.Errorf("%s %s: %w", prefix, k, err)
 		}
 		out = append(out, local)
+	}
+	return out, nil
+}
+
+// downloadHistory copies the snapshots of the datasets' history (the ranges a backfill fetched) into dir,
+// in period order, each ranked by when it was fetched (the latest first).
+func (s *Store) downloadHistory(ctx context.Context, dir string, states []lake.State) ([]warehouse.HistoryFile, error) {
+	var chunks []lake.Chunk
+	for _, st := range states {
+		for _, c := range st.History {
+			if c.SnapshotKey != "" {
+				chunks = append(chunks, c)
+			}
+		}
+	}
+	keys := make([]string, len(chunks))
+	for i, c := range chunks {
+		keys[i] = c.SnapshotKey
+	}
+	local, err := s.downloadKeys(ctx, dir, "history", keys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]warehouse.HistoryFile, len(chunks))
+	for i, c := range chunks {
+		out[i] = warehouse.HistoryFile{Path: local[i]}
+		for _, o := range chunks {
+			if o.FetchedAt.After(c.FetchedAt) || o.FetchedAt.Equal(c.FetchedAt) && o.From > c.From {
+				out[i].Rank++
+			}
+		}
 	}
 	return out, nil
 }

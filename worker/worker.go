@@ -50,6 +50,8 @@ func Register(r Registrar, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.Release, workflow.RegisterOptions{Name: "Release"})
 	r.RegisterWorkflowWithOptions(workflows.Deliver, workflow.RegisterOptions{Name: "Deliver"})
 	r.RegisterWorkflowWithOptions(workflows.Notify, workflow.RegisterOptions{Name: "Notify"})
+	r.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: "Backfill"})
+	r.RegisterWorkflowWithOptions(workflows.BackfillChunk, workflow.RegisterOptions{Name: "BackfillChunk"})
 	r.RegisterActivity(acts)
 }
 

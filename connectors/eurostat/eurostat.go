@@ -88,6 +88,9 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 		if ds.Since != "" {
 			q.Set("startPeriod", ds.Since)
 		}
+		if ds.Until != "" {
+			q.Set("endPeriod", ds.Until)
+		}
 		u := fmt.Sprintf("%s/sdmx/2.1/data/%s?%s", s.base, url.PathEscape(strings.ToUpper(ds.SourceCode())), q.Encode())
 		return httpfetch.Request{URL: u}, nil
 	case FormatSDMXCSV:
@@ -101,8 +104,15 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 		for _, d := range dims {
 			q = append(q, url.QueryEscape("c["+d+"]")+"="+url.QueryEscape(strings.Join(ds.Filters[d], ",")))
 		}
+		var period []string
 		if ds.Since != "" {
-			q = append(q, url.QueryEscape("c[TIME_PERIOD]")+"="+url.QueryEscape("ge:"+ds.Since))
+			period = append(period, "ge:"+ds.Since)
+		}
+		if ds.Until != "" {
+			period = append(period, "le:"+ds.Until)
+		}
+		if len(period) > 0 {
+			q = append(q, url.QueryEscape("c[TIME_PERIOD]")+"="+url.QueryEscape(strings.Join(period, "+")))
 		}
 		u := fmt.Sprintf("%s/sdmx/3.0/data/dataflow/ESTAT/%s/1.0/*", s.base, url.PathEscape(strings.ToUpper(ds.SourceCode())))
 		if len(q) > 0 {
@@ -129,9 +139,16 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 	if ds.Since != "" {
 		q.Set("sinceTimePeriod", ds.Since)
 	}
+	if ds.Until != "" {
+		q.Set("untilTimePeriod", ds.Until)
+	}
 	u := fmt.Sprintf("%s/statistics/1.0/data/%s?%s", s.base, url.PathEscape(ds.SourceCode()), q.Encode())
 	return httpfetch.Request{URL: u, Header: http.Header{"Accept": {"application/json"}}}, nil
 }
+
+// Backfills says every dataset can be fetched by period range (startPeriod/endPeriod, sinceTimePeriod/
+// untilTimePeriod, c[TIME_PERIOD]).
+func (s *Source) Backfills(connectors.Dataset) bool { return true }
 
 // Inspect rejects what is not a JSON-stat dataset: HTML pages, error documents, a queued (asynchronous)
 // extraction, or a legacy SDMX footer announcing deferred delivery.
@@ -271,7 +288,7 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 		if err != nil {
 			return fault.Wrap(fault.BadInput, fmt.Sprintf("cell %d", c.Index), err)
 		}
-		if Before(period, ds.Since) {
+		if Outside(period, ds) {
 			continue
 		}
 		if f := get(c.Codes, "freq"); f != "" {
@@ -351,6 +368,42 @@ func Before(period, since string) bool {
 		return false
 	}
 	return startMonth(period) < startMonth(s)
+}
+
+// After says whether a normalised period starts after until ends (until as configured: 2019 ends in
+// December, 2019-Q2 in June). An empty or unreadable until filters nothing.
+func After(period, until string) bool {
+	if until == "" {
+		return false
+	}
+	u, _, err := NormalizePeriod(until)
+	if err != nil {
+		return false
+	}
+	return startMonth(period) > endMonth(u)
+}
+
+// Outside says whether a normalised period lies outside the dataset's periods: before its Since or,
+// for a backfill chunk, after its Until.
+func Outside(period string, ds connectors.Dataset) bool {
+	return Before(period, ds.Since) || After(period, ds.Until)
+}
+
+// endMonth is the last month of a normalised period, as YYYY-MM.
+func endMonth(p string) string {
+	year, rest, _ := strings.Cut(p, "-")
+	var n int
+	switch {
+	case rest == "":
+		return year + "-12"
+	case strings.HasPrefix(rest, "Q"):
+		fmt.Sscanf(rest[1:], "%d", &n)
+		return fmt.Sprintf("%s-%02d", year, 3*n)
+	case strings.HasPrefix(rest, "S"):
+		fmt.Sscanf(rest[1:], "%d", &n)
+		return fmt.Sprintf("%s-%02d", year, 6*n)
+	}
+	return startMonth(p)
 }
 
 // startMonth is the first month of a normalised period, as YYYY-MM (a week's or a day's own month).

@@ -365,3 +365,53 @@ func TestBefore(t *testing.T) {
 		}
 	}
 }
+
+// A backfill chunk asks each endpoint for its period range and keeps only it on read.
+func TestBackfillChunkRequestsAndKeepsItsPeriods(t *testing.T) {
+	s := New("https://example.test/api/dissemination", nil)
+	chunk := connectors.Dataset{ID: "lfst_r_lfu3rt", Since: "2017", Until: "2018", Filters: map[string][]string{"geo": {"ITC4"}}}
+	for f, want := range map[string]string{
+		FormatJSONStat: "https://example.test/api/dissemination/statistics/1.0/data/lfst_r_lfu3rt?format=JSON&geo=ITC4&lang=EN&sinceTimePeriod=2017&untilTimePeriod=2018",
+		FormatTSV:      "https://example.test/api/dissemination/sdmx/2.1/data/LFST_R_LFU3RT?endPeriod=2018&format=TSV&startPeriod=2017",
+		FormatSDMXCSV:  "https://example.test/api/dissemination/sdmx/3.0/data/dataflow/ESTAT/LFST_R_LFU3RT/1.0/*?c%5Bgeo%5D=ITC4&c%5BTIME_PERIOD%5D=ge%3A2017%2Ble%3A2018",
+	} {
+		ds := chunk
+		ds.Format = f
+		if req, err := s.DataRequest(ds); err != nil || req.URL != want {
+			t.Errorf("%s: %s, %v\nwant %s", f, req.URL, err, want)
+		}
+	}
+	if !s.Backfills(chunk) {
+		t.Error("Eurostat datasets not backfillable")
+	}
+	// The recording answers every period (2015–2024), as an endpoint that ignored the range would.
+	f, err := mirror.Recorded().Open("eurostat/statistics/1.0/data/lfst_r_lfu3rt.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var got []connectors.Observation
+	if err := s.Parse(context.Background(), chunk, f, func(o connectors.Observation) error { got = append(got, o); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	years := map[string]bool{}
+	for _, o := range got {
+		years[o.Period] = true
+	}
+	if len(got) == 0 || len(years) != 2 || !years["2017"] || !years["2018"] {
+		t.Errorf("%d observations in periods %v, want 2017 and 2018 only", len(got), years)
+	}
+}
+
+func TestAfter(t *testing.T) {
+	for _, c := range []struct {
+		period, until string
+		want          bool
+	}{{"2019", "2018", true}, {"2018", "2018", false}, {"2018-Q4", "2018", false}, {"2019-Q1", "2018", true},
+		{"2018-Q3", "2018-06", true}, {"2018-Q2", "2018-06", false}, {"2018-07", "2018-Q2", true}, {"2018-06", "2018-S1", false},
+		{"2018", "2018-06", false}, {"2030", "", false}} {
+		if got := After(c.period, c.until); got != c.want {
+			t.Errorf("After(%s, %s) = %v", c.period, c.until, got)
+		}
+	}
+}

@@ -50,7 +50,7 @@ func observation(ds connectors.Dataset, dims map[string]string, period string, v
 	if err != nil {
 		return connectors.Observation{}, false, fault.Wrap(fault.BadInput, fmt.Sprintf("observation %d", pos), err)
 	}
-	if Before(p, ds.Since) {
+	if Outside(p, ds) {
 		return connectors.Observation{}, false, nil // the TSV and SDMX 2.1 endpoints ignore startPeriod
 	}
 	if f := dims["freq"]; f != "" {

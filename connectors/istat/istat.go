@@ -121,11 +121,35 @@ func (s *Source) DataRequest(ds connectors.Dataset) (httpfetch.Request, error) {
 	if len(dims) > 0 && len(ds.Filters) > 0 {
 		u += "/" + Key(dims, ds.Filters)
 	}
+	q := url.Values{}
 	if ds.Since != "" {
-		u += "?startPeriod=" + url.QueryEscape(ds.Since) // never endPeriod: esploradati's is off by one
+		q.Set("startPeriod", ds.Since)
+	}
+	if end := endPeriod(ds.Until); end != "" {
+		q.Set("endPeriod", end)
+	}
+	if len(q) > 0 {
+		u += "?" + q.Encode()
 	}
 	return httpfetch.Request{URL: u, Header: http.Header{"Accept": {acc}}}, nil
 }
+
+// endPeriod is the endPeriod that asks esploradati for the periods up to until: the year before until's,
+// since its endPeriod is off by one (endPeriod=N-1 returns year N; SOURCES.md §2.3). That returns the
+// whole of until's year; Parse keeps only the periods up to until.
+func endPeriod(until string) string {
+	if until == "" {
+		return ""
+	}
+	year, err := strconv.Atoi(until[:min(4, len(until))])
+	if err != nil {
+		return ""
+	}
+	return strconv.Itoa(year - 1)
+}
+
+// Backfills says every dataset can be fetched by period range (startPeriod, endPeriod).
+func (s *Source) Backfills(connectors.Dataset) bool { return true }
 
 // Inspect rejects HTML pages and bodies of another format than the one asked for.
 func (s *Source) Inspect(ds connectors.Dataset, status int, header http.Header, head []byte) error {
@@ -164,7 +188,7 @@ func (s *Source) Parse(ctx context.Context, ds connectors.Dataset, r io.Reader, 
 		if err != nil {
 			return fault.Wrap(fault.BadInput, fmt.Sprintf("observation %d", ob.Position), err)
 		}
-		if eurostat.Before(period, ds.Since) {
+		if eurostat.Outside(period, ds) {
 			return nil
 		}
 		if f := v["FREQ"]; f != "" {

@@ -202,3 +202,37 @@ func TestTerritoryInITTER107(t *testing.T) {
 		}
 	}
 }
+
+// A backfill chunk sends endPeriod one year early (esploradati's is off by one) and keeps only its periods.
+func TestBackfillChunkAsksForItsYears(t *testing.T) {
+	m := mirror.New(mirror.Recorded())
+	var asked string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = r.URL.RawQuery
+		m.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	s := New(srv.URL+"/istat", httpfetch.New(httpfetch.Options{}))
+	chunk := ds
+	chunk.Since, chunk.Until = "2019", "2020"
+	chunk.Structure = &connectors.Structure{Dimensions: []string{"FREQ", "REF_AREA", "DATA_TYPE", "SEX", "AGE", "EDU_LEV_HIGHEST", "CITIZENSHIP", "DURATION_UNEMPLOYMENT"}, Territory: "REF_AREA"}
+	req, err := s.DataRequest(chunk)
+	if err != nil || !s.Backfills(chunk) {
+		t.Fatal(err)
+	}
+	resp, err := s.client.Get(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if asked != "endPeriod=2019&startPeriod=2019" {
+		t.Errorf("query = %s, want startPeriod=2019&endPeriod=2019 (which returns 2019 and 2020)", asked)
+	}
+	years := map[string]int{}
+	if err := s.Parse(context.Background(), chunk, resp.Body, func(o connectors.Observation) error { years[o.Period]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(years) != 2 || years["2019"] != 2 || years["2020"] != 2 {
+		t.Errorf("observations by year = %v, want 2 in 2019 and 2020 only", years)
+	}
+}
