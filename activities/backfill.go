@@ -34,6 +34,9 @@ type DatasetPlan struct {
 	Dataset string
 	Chunks  []Period // to fetch, in order
 	Held    []Period // in the history already, with the same settings: not fetched again
+	// Events says the dataset is CO events: each range is taken again into the dataset itself (the rows
+	// of those dates replaced, a new base), not kept beside it as history; no range is ever held.
+	Events bool `json:",omitempty"`
 }
 
 // Period is a range of periods, both ends included, as a source is asked for them.
@@ -92,9 +95,10 @@ func (a *Activities) planBackfill(ctx context.Context, in BackfillInput) (Backfi
 		if !ok {
 			return plan, fault.Errorf(fault.BadInput, "backfill %s/%s: no accepted data to add history to: refresh it once first", in.Source, id)
 		}
-		dp := DatasetPlan{Dataset: id}
+		_, events := src.Conn.(connectors.EventSource)
+		dp := DatasetPlan{Dataset: id, Events: events}
 		for _, r := range ranges {
-			if !in.Force && st.Covers(r.From, r.To, chunkOf(ds, r).Settings()) {
+			if !in.Force && !events && st.Covers(r.From, r.To, chunkOf(ds, r).Settings()) {
 				dp.Held = append(dp.Held, r)
 				continue
 			}
@@ -115,11 +119,14 @@ func chunkOf(ds connectors.Dataset, r Period) connectors.Dataset {
 type ChunkInput struct {
 	Source, Dataset string
 	Period          Period
+	// Events: a CO dataset's range, taken again into the dataset (see DatasetPlan.Events).
+	Events bool `json:",omitempty"`
 }
 
 // FetchChunk fetches one range of a dataset's history (no change check, no conditional request) into a
 // content-addressed raw object with its sidecar, which records the range. A body that is not data is kept
-// for inspection and reported as BadInput, as by Fetch.
+// for inspection and reported as BadInput, as by Fetch. A CO dataset's range is downloaded on top of its
+// accepted rows less those dates, a new base of the dataset, accepted by Accept as a refresh's would be.
 func (a *Activities) FetchChunk(ctx context.Context, in ChunkInput) (FetchResult, error) {
 	res, err := a.fetchChunk(ctx, in)
 	return res, classify(fault.In(err, in.Source, in.Dataset), res)
@@ -131,11 +138,15 @@ func (a *Activities) fetchChunk(ctx context.Context, in ChunkInput) (FetchResult
 		return FetchResult{}, err
 	}
 	ds = chunkOf(ds, in.Period)
-	prev, _, err := a.Lake.State(ctx, in.Source, in.Dataset)
+	prev, hasPrev, err := a.Lake.State(ctx, in.Source, in.Dataset)
 	if err != nil {
 		return FetchResult{}, err
 	}
 	var res FetchResult
+	if dl, ok := src.Conn.(connectors.Downloader); ok && dl.Downloads(ds) {
+		// The range's rows taken again on top of the accepted ones: the dataset's new base, from its cursor.
+		return a.download(ctx, FetchInput{Source: in.Source, Dataset: in.Dataset}, src, ds, dl, prev, hasPrev, res)
+	}
 	// The structure kept with the state builds the request (Istat's key order); read it only when missing.
 	ds.Structure = prev.Structure
 	if ds.Structure == nil {
@@ -201,11 +212,11 @@ func SplitPeriods(from, to, chunk string) ([]Period, error) {
 	if size == 0 {
 		return nil, fmt.Errorf("chunk %q: year, quarter or month", chunk)
 	}
-	first, _, err := monthsOf(from)
+	first, _, err := connectors.PeriodMonths(from)
 	if err != nil {
 		return nil, err
 	}
-	_, last, err := monthsOf(to)
+	_, last, err := connectors.PeriodMonths(to)
 	if err != nil {
 		return nil, err
 	}
@@ -222,31 +233,6 @@ func SplitPeriods(from, to, chunk string) ([]Period, error) {
 		m = end + 1
 	}
 	return out, nil
-}
-
-// monthsOf reads a period as its first and last month, counted from year 0.
-func monthsOf(p string) (first, last int, err error) {
-	var y, n int
-	var rest string
-	if len(p) < 4 || p[0] < '1' || p[0] > '2' {
-		return 0, 0, fmt.Errorf("period %q: YYYY, YYYY-Qn or YYYY-MM", p)
-	}
-	if _, err := fmt.Sscanf(p[:4], "%d", &y); err != nil {
-		return 0, 0, fmt.Errorf("period %q: YYYY, YYYY-Qn or YYYY-MM", p)
-	}
-	rest = p[4:]
-	switch {
-	case rest == "":
-		return y * 12, y*12 + 11, nil
-	case len(rest) == 3 && rest[:2] == "-Q" && rest[2] >= '1' && rest[2] <= '4':
-		n = int(rest[2] - '0')
-		return y*12 + 3*n - 3, y*12 + 3*n - 1, nil
-	case len(rest) == 3 && rest[0] == '-':
-		if _, err := fmt.Sscanf(rest[1:], "%d", &n); err == nil && n >= 1 && n <= 12 {
-			return y*12 + n - 1, y*12 + n - 1, nil
-		}
-	}
-	return 0, 0, fmt.Errorf("period %q: YYYY, YYYY-Qn or YYYY-MM", p)
 }
 
 // periodName names the start (or the end) of the months first–last: a year when they are one, a quarter

@@ -329,6 +329,9 @@ func (a *Activities) download(ctx context.Context, in FetchInput, src Source, ds
 		rejected = src.Conn.Inspect(ds, 200, nil, sp.Head)
 	}
 	side := lake.Sidecar{URL: res.URL, Method: "GET", Status: 200, Requests: s.cp.Requests, Download: cur.Note}
+	if ds.Until != "" {
+		side.Period = ds.Since + "/" + ds.Until
+	}
 	if cur.Mode == "incremental" {
 		// A segment of its own: the accepted ones stay, and this one follows them.
 		res.Earlier = accepted

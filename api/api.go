@@ -19,6 +19,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/osservatorio-lombardia/osservatorio/activities"
 	"github.com/osservatorio-lombardia/osservatorio/audit"
 	"github.com/osservatorio-lombardia/osservatorio/console"
 	"github.com/osservatorio-lombardia/osservatorio/identity"
@@ -82,6 +83,7 @@ func Handler(p *platform.Platform, logger *slog.Logger) http.Handler {
 		{"GET /api/territories", readers, s.territories},
 		{"GET /api/releases/{version}/files/{path...}", readers, s.file},
 		{"POST /api/sources/{source}/refresh", engineers, s.refresh},
+		{"POST /api/sources/{source}/backfill", engineers, s.backfill},
 		{"GET /api/observatories/{id}/subscription", observatories, s.subscription},
 		{"PUT /api/observatories/{id}/subscription", observatories, s.subscribe},
 		{"GET /api/tokens", admins, s.tokens},
@@ -105,7 +107,7 @@ type server struct {
 var Endpoints = []string{"GET /api/whoami", "GET /api/releases", "GET /api/releases/{version}", "GET /api/releases/{version}/verify",
 	"GET /api/releases/{version}/deliveries", "GET /api/datasets", "GET /api/status", "GET /api/releases/{version}/lineage/{table}",
 	"GET /api/releases/{version}/inputs", "GET /api/releases/{version}/flows", "GET /api/releases/{version}/balances",
-	"GET /api/releases/{version}/population", "GET /api/releases/{version}/indicators", "GET /api/territories", "GET /api/releases/{version}/files/{path...}", "POST /api/session", "DELETE /api/session", "POST /api/sources/{source}/refresh",
+	"GET /api/releases/{version}/population", "GET /api/releases/{version}/indicators", "GET /api/territories", "GET /api/releases/{version}/files/{path...}", "POST /api/session", "DELETE /api/session", "POST /api/sources/{source}/refresh", "POST /api/sources/{source}/backfill",
 	"GET /api/observatories/{id}/subscription", "PUT /api/observatories/{id}/subscription",
 	"GET /api/tokens", "POST /api/tokens", "DELETE /api/tokens/{id}", "GET /healthz", "GET /metrics"}
 
@@ -413,6 +415,37 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request, tok identity.To
 	}
 	s.log.Info("refresh started", "source", src, "by", tok.ID, "role", tok.Role, "workflow", run.GetID())
 	s.record(r, tok, "refresh.start", src, map[string]string{"workflow": run.GetID(), "run": run.GetRunID()})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})
+}
+
+// backfill starts osservatorio backfill: ?from=2015&to=2017[&dataset=ID…][&chunk=year|quarter|month][&force=true].
+// 202 with the workflow; 400 for a range or dataset refused.
+func (s *server) backfill(w http.ResponseWriter, r *http.Request, tok identity.Token) {
+	src := r.PathValue("source")
+	if !sourceRE.MatchString(src) {
+		s.fail(w, http.StatusBadRequest, "%q is not a source name", src)
+		return
+	}
+	q := r.URL.Query()
+	in := activities.BackfillInput{Source: src, Datasets: q["dataset"], From: q.Get("from"), To: q.Get("to"), Chunk: q.Get("chunk"), Force: q.Get("force") == "true"}
+	if in.From == "" || in.To == "" {
+		s.fail(w, http.StatusBadRequest, "a backfill needs from and to (2017, 2017-Q2 or 2017-01)")
+		return
+	}
+	run, err := s.p.StartBackfill(r.Context(), in)
+	if errors.Is(err, platform.ErrBadBackfill) {
+		s.fail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	s.log.Info("backfill started", "source", src, "by", tok.ID, "role", tok.Role, "workflow", run.GetID())
+	s.record(r, tok, "backfill.start", src, map[string]string{"workflow": run.GetID(), "run": run.GetRunID(),
+		"datasets": strings.Join(in.Datasets, ","), "from": in.From, "to": in.To})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusAccepted)
 	_ = json.NewEncoder(w).Encode(map[string]string{"workflow_id": run.GetID(), "run_id": run.GetRunID()})

@@ -29,8 +29,11 @@ of the history that the dataset's latest fetch does not hold: no observation twi
 A backfill started again fetches only the chunks the history lacks (--force: all); the same backfill
 started while it runs is followed. With --wait, reports each chunk on stderr as it ends and prints per
 chunk: rows, bytes, raw object.
-Sources that publish their history whole (INPS, INAIL, MIM, MUR, the labour ministry, the CO open data)
-cannot be backfilled by period: their refresh fetches all of it.
+A CO dataset of the region (lombardia, SODA format) takes each range again through Socrata's window on
+its date field: the rows of those dates replace the accepted ones (a new base of the dataset); it refuses
+while rows updated at the source since the last refresh wait for one.
+Sources that publish their history as one file (INPS, INAIL, MIM, MUR, the labour ministry, CO exports)
+are refused: their refresh fetches all of it.
 Exits 2 when the range or the datasets are refused, or when a chunk failed (the others stay in the history).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -143,7 +146,7 @@ func (a *app) printBackfill(res workflows.BackfillResult) {
 			case c.State == "failed":
 				status, detail = "FAILED", c.Error
 			case c.Added:
-				status = "added"
+				status, detail = "added", c.Detail
 			case c.State == "done":
 				status, detail = "unchanged", "same bytes as in the history"
 			}

@@ -13,6 +13,13 @@ import (
 type RowFilter struct {
 	Column int    `json:"column"`
 	From   string `json:"from"`
+	// Before, when set, bounds the rows dropped: only those whose value is also below it.
+	Before string `json:"before,omitempty"`
+}
+
+// drops says whether the filter drops a row whose column holds v.
+func (f *RowFilter) drops(v []byte) bool {
+	return f != nil && bytes.Compare(v, []byte(f.From)) >= 0 && (f.Before == "" || bytes.Compare(v, []byte(f.Before)) < 0)
 }
 
 // FilterCSV copies a comma-separated CSV from src to dst, header line included, keeping every data row
@@ -43,7 +50,7 @@ func filterCSV(dst io.Writer, src io.Reader, f *RowFilter, withHeader bool) (kep
 						return kept, dropped, err2
 					}
 				}
-			case f != nil && bytes.Compare(unquote(field(rec, f.Column)), []byte(f.From)) >= 0:
+			case f != nil && f.drops(unquote(field(rec, f.Column))):
 				dropped++
 			default:
 				kept++

@@ -21,6 +21,12 @@ func TestFilterCSVKeepsRowsBeforeTheDateVerbatim(t *testing.T) {
 	if out.String() != want {
 		t.Errorf("got %q", out.String())
 	}
+	// A bounded range (a backfill's): from 2024-02-01 to before 2024-04-01.
+	out.Reset()
+	if kept, dropped, err := FilterCSV(&out, strings.NewReader(in), &RowFilter{Column: 0, From: "2024-02-01", Before: "2024-04-01"}); err != nil ||
+		kept != 2 || dropped != 2 || !strings.Contains(out.String(), "2024-01-05") || !strings.Contains(out.String(), "2024-04-10") {
+		t.Errorf("bounded: kept %d dropped %d, %v: %q", kept, dropped, err, out.String())
+	}
 	out.Reset()
 	if kept, _, err := FilterCSV(&out, strings.NewReader(in), nil); err != nil || kept != 4 || out.String() != in {
 		t.Errorf("without a filter: %d rows, %v, changed bytes: %v", kept, err, out.String() != in)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/lineage"
+	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/workflows"
 )
 
@@ -104,6 +105,93 @@ func backfillHistory(t *testing.T, ctx context.Context) {
 	if code, out, errs := osv(t, ctx, "verify", latestVersion(t)); code != 0 {
 		t.Errorf("verify: exit %d %s%s", code, out, errs)
 	}
+	backfillEvents(t, ctx)
+}
+
+// backfillEvents: a CO dataset's range of dates is taken again through Socrata's date window on `data`,
+// year by year, on top of its accepted rows less those dates (a new base each): the source holds the rows
+// accepted, so every flow table of the release that follows has the bytes of the one before, and no event
+// counts twice. A row updated at the source since the last refresh makes the backfill refuse to run.
+func backfillEvents(t *testing.T, ctx context.Context) {
+	before, _, err := shared.p.Lake.State(ctx, "lombardia", "cessati")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := latestVersion(t)
+	// The source as the dataset was last accepted (its recording and the 300 rows appended since).
+	sodaOverride(t, "nwz3-p6vm", 1764000100, cessatiWithCopies(t))
+	code, out, errs := osv(t, ctx, "--json", "backfill", "lombardia", "--dataset", "cessati", "--from", "2018", "--to", "2019", "--wait")
+	var doc struct {
+		Result workflows.BackfillResult `json:"result"`
+	}
+	if err := fromCLI(out, &doc); err != nil || code != 0 {
+		t.Fatalf("backfill lombardia: exit %d, %v\n%s%s", code, err, out, errs)
+	}
+	res := doc.Result
+	if len(res.Datasets) != 1 || len(res.Datasets[0].Chunks) != 2 || res.Release == nil || res.Release.Skipped {
+		t.Fatalf("backfill = %+v", res)
+	}
+	for i, c := range res.Datasets[0].Chunks {
+		year := 2018 + i
+		where := fmt.Sprintf("data >= '%d-01-01T00:00:00.000' AND data < '%d-01-01T00:00:00.000'", year, year+1)
+		if c.State != "done" || !c.Added || c.Rows != before.Rows || !strings.Contains(c.Detail, "taken again") {
+			t.Errorf("chunk %d = %+v; want the dataset's %d rows, the year's taken again", year, c, before.Rows)
+		}
+		side := sidecarOf(t, ctx, c.RawKey)
+		if side.Period != fmt.Sprintf("%d/%d", year, year) || len(side.Replaces) == 0 || !strings.Contains(side.URL, url.QueryEscape(where)) {
+			t.Errorf("sidecar of %d: period %q, replaces %v, url %s", year, side.Period, side.Replaces, side.URL)
+		}
+	}
+	after, _, _ := shared.p.Lake.State(ctx, "lombardia", "cessati")
+	if after.Rows != before.Rows || len(after.Segments) != 1 || after.RawKey != res.Datasets[0].Chunks[1].RawKey || after.Cursor.Watermark != before.Cursor.Watermark {
+		t.Errorf("state after: %d rows in %d segments, raw %s, watermark %s; before %d rows, watermark %s",
+			after.Rows, len(after.Segments), after.RawKey, after.Cursor.Watermark, before.Rows, before.Cursor.Watermark)
+	}
+	old, err := shared.p.Releases.Get(ctx, prev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := shared.p.Releases.Get(ctx, res.Release.Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"labour_flows", "labour_flows_yearly", "labour_balances"} {
+		a, _ := old.Resource(table)
+		b, _ := m.Resource(table)
+		if len(a.Files()) == 0 || fmt.Sprint(a.Files()) != fmt.Sprint(b.Files()) {
+			t.Errorf("%s changed after taking the same rows again:\n%v\n%v", table, a.Files(), b.Files())
+		}
+	}
+	if a, _ := old.Resource("labour_events"); func() int64 {
+		b, _ := m.Resource("labour_events")
+		return rowsOf(b) - rowsOf(a)
+	}() != 0 {
+		t.Errorf("labour_events rows changed from %s to %s", prev, res.Release.Version)
+	}
+	// A row the region rewrote since the last refresh: the backfill says so and changes nothing.
+	table := cessatiWithCopies(t) + "row-nwz3-late,2025-10-31T09:00:00.000Z,2026-02-01T08:00:00.000Z,2018-05-02T00:00:00.000,F,34,Commercio,LICENZA MEDIA,LAVORO A TEMPO DETERMINATO,TEMPO PIENO,MILANO,ITALIA\n"
+	sodaOverride(t, "nwz3-p6vm", 1764000200, table)
+	code, out, errs = osv(t, ctx, "backfill", "lombardia", "--dataset", "cessati", "--from", "2018", "--to", "2018", "--wait")
+	if still, _, _ := shared.p.Lake.State(ctx, "lombardia", "cessati"); code != 2 || !strings.Contains(out+errs, "1 rows were updated at the source since the last download") || still.RawKey != after.RawKey {
+		t.Errorf("backfill with a row updated since: exit %d, state %s\n%s%s", code, still.RawKey, out, errs)
+	}
+}
+
+func rowsOf(r interface{ Files() []release.Part }) int64 {
+	var n int64
+	for _, p := range r.Files() {
+		n += p.Rows
+	}
+	return n
+}
+
+func sidecarOf(t *testing.T, ctx context.Context, rawKey string) lake.Sidecar {
+	t.Helper()
+	var side lake.Sidecar
+	if err := shared.p.Bucket.GetJSON(ctx, lake.SidecarKey(rawKey), &side); err != nil {
+		t.Fatal(err)
+	}
+	return side
 }
 
 // backfillCLI runs `osservatorio --json backfill istat --dataset … ARGS --wait` and returns its result.

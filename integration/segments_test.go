@@ -26,16 +26,7 @@ func newRowsLandAsASegment(t *testing.T, ctx context.Context) {
 		t.Fatalf("state: %v %v", ok, err)
 	}
 	prevVersion := latestVersion(t)
-	recorded := recordedTable(t, "nwz3-p6vm")
-	lines := strings.Split(strings.TrimSuffix(recorded, "\n"), "\n")
-	var b strings.Builder
-	b.WriteString(recorded)
-	for i, line := range lines[1:301] {
-		// A copy of a recorded row, with its own id and written after every watermark so far.
-		f := strings.SplitN(line, ",", 4)
-		fmt.Fprintf(&b, "row-nwz3-seg-%04d,2026-01-15T08:00:00.000Z,2026-01-15T08:00:00.000Z,%s\n", i, f[3])
-	}
-	sodaOverride(t, "nwz3-p6vm", 1764000100, b.String())
+	sodaOverride(t, "nwz3-p6vm", 1764000100, cessatiWithCopies(t))
 	res, err := refreshSource(t, "lombardia")
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +76,21 @@ func newRowsLandAsASegment(t *testing.T, ctx context.Context) {
 // sameAsFromScratch harmonizes the dataset's segments again as one raw file and rebuilds the flow tables
 // with it in place of their parts: every flow table equals the release's byte for byte, and so do the
 // events but for raw_sha256 (each row points into the segment holding it).
+// cessatiWithCopies is the recorded "cessati" table and, after it, a copy of its first 300 rows, each with
+// its own id and written after every watermark before this step.
+func cessatiWithCopies(t *testing.T) string {
+	t.Helper()
+	recorded := recordedTable(t, "nwz3-p6vm")
+	lines := strings.Split(strings.TrimSuffix(recorded, "\n"), "\n")
+	var b strings.Builder
+	b.WriteString(recorded)
+	for i, line := range lines[1:301] {
+		f := strings.SplitN(line, ",", 4)
+		fmt.Fprintf(&b, "row-nwz3-seg-%04d,2026-01-15T08:00:00.000Z,2026-01-15T08:00:00.000Z,%s\n", i, f[3])
+	}
+	return b.String()
+}
+
 func sameAsFromScratch(t *testing.T, ctx context.Context, version string, st lake.State) {
 	dir := t.TempDir()
 	whole, err := os.Create(filepath.Join(dir, "whole.csv"))

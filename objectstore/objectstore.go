@@ -349,8 +349,18 @@ type onlyWriter struct{ io.Writer }
 // ErrChanged is returned by a conditional write when the object changed since it was read.
 var ErrChanged = errors.New("object changed since it was read")
 
-// GetWithETag reads a small object whole, with the ETag of the bytes read.
-func (b *Bucket) GetWithETag(ctx context.Context, key string) ([]byte, string, error) {
+// GetWithETag reads a small object whole, with the ETag of the bytes read; an object rewritten while it
+// is read is read again.
+func (b *Bucket) GetWithETag(ctx context.Context, key string) (data []byte, etag string, err error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		if data, etag, err = b.getWithETag(ctx, key); !preconditionFailed(err) {
+			break
+		}
+	}
+	return data, etag, err
+}
+
+func (b *Bucket) getWithETag(ctx context.Context, key string) ([]byte, string, error) {
 	obj, err := b.client.GetObject(ctx, b.name, key, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, "", b.classify(key, err)

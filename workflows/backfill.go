@@ -38,6 +38,7 @@ type ChunkReport struct {
 	Requests  int
 	URL       string `json:",omitempty"`
 	RawKey    string `json:",omitempty"`
+	Detail    string `json:",omitempty"` // what the download did (a CO range: the rows taken again)
 	Error     string `json:",omitempty"`
 	ErrorKind string `json:",omitempty"`
 }
@@ -62,7 +63,9 @@ func Backfill(ctx workflow.Context, in activities.BackfillInput) (BackfillResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, quickOptions), a.PlanBackfill, in).Get(ctx, &plan); err != nil {
 		return res, err
 	}
+	events := map[string]bool{}
 	for _, dp := range plan.Datasets {
+		events[dp.Dataset] = dp.Events
 		rep := BackfillReport{Dataset: dp.Dataset, Held: dp.Held}
 		for _, p := range dp.Chunks {
 			rep.Chunks = append(rep.Chunks, ChunkReport{Period: p, State: "pending"})
@@ -75,7 +78,7 @@ func Backfill(ctx workflow.Context, in activities.BackfillInput) (BackfillResult
 		for j := range rep.Chunks {
 			c := &rep.Chunks[j]
 			c.State = "running"
-			*c = backfillChunk(ctx, activities.ChunkInput{Source: in.Source, Dataset: rep.Dataset, Period: c.Period})
+			*c = backfillChunk(ctx, activities.ChunkInput{Source: in.Source, Dataset: rep.Dataset, Period: c.Period, Events: events[rep.Dataset]})
 			if c.Added {
 				added++
 			}
@@ -122,6 +125,9 @@ func BackfillChunk(ctx workflow.Context, in activities.ChunkInput) (ChunkReport,
 		return rep, err
 	}
 	rep.Bytes, rep.Requests, rep.URL, rep.RawKey = f.Bytes, f.Requests, f.URL, f.RawKey
+	if in.Events {
+		return eventsChunk(ctx, in, f, rep)
+	}
 	hin := activities.HarmonizeInput{Source: in.Source, Dataset: in.Dataset, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt,
 		Structure: f.Structure, Period: &in.Period}
 	var h activities.HarmonizeResult
@@ -134,5 +140,27 @@ func BackfillChunk(ctx workflow.Context, in activities.ChunkInput) (ChunkReport,
 		return rep, err
 	}
 	rep.State = "done"
+	return rep, nil
+}
+
+// eventsChunk ends a CO dataset's range: its new base is harmonized (on the worker that downloaded it
+// when it can) and accepted as the dataset, as a refresh would.
+func eventsChunk(ctx workflow.Context, in activities.ChunkInput, f activities.FetchResult, rep ChunkReport) (ChunkReport, error) {
+	rep.State, rep.Detail = "done", f.Reason
+	if !f.Changed { // the range held the same rows: the same bytes as accepted
+		return rep, nil
+	}
+	hin := activities.HarmonizeInput{Source: in.Source, Dataset: in.Dataset, RawKey: f.RawKey, SHA256: f.SHA256, FetchedAt: f.FetchedAt,
+		Structure: f.Structure, Earlier: f.Earlier}
+	h, err := harmonize(ctx, f.WorkerQueue, hin)
+	if err != nil {
+		return rep, err
+	}
+	rep.Rows = h.Rows
+	acc := activities.AcceptInput{Source: in.Source, Dataset: in.Dataset, Fetch: f, Harmonize: h}
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, quickOptions), a.Accept, acc).Get(ctx, nil); err != nil {
+		return rep, err
+	}
+	rep.Added = true
 	return rep, nil
 }

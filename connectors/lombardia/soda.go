@@ -35,6 +35,10 @@ const (
 // Downloads says every format goes through Download.
 func (s *Source) Downloads(connectors.Dataset) bool { return true }
 
+// Backfills says a dataset taken through the SODA endpoint can take a range of dates again (a window on
+// its business date, DateField); the one-request export cannot.
+func (s *Source) Backfills(ds connectors.Dataset) bool { return ds.Format != FormatExport }
+
 // window is what the source says of the rows a download will take, in one small request.
 type window struct {
 	N            int64  // rows
@@ -62,6 +66,9 @@ func (s *Source) Download(ctx context.Context, ds connectors.Dataset, prev conne
 	}
 	if cur, ok := sink.Resumed(); ok {
 		return s.pages(ctx, id, cur, sink)
+	}
+	if ds.Until != "" {
+		return s.backfill(ctx, id, ds, prev, sink)
 	}
 	now := s.now().UTC()
 	full, why := true, "first download"
@@ -124,6 +131,45 @@ func (s *Source) Download(ctx context.Context, ds connectors.Dataset, prev conne
 		cur.Window = "1=1"
 	}
 	return s.pages(ctx, id, cur, sink)
+}
+
+// backfill takes again the rows dated in a backfill's range (ds.Since to ds.Until, by DateField) on top
+// of the accepted rows less those dates: a new base. It asks only for rows up to the accepted watermark:
+// those updated since are the next incremental download's, so no row is taken twice.
+func (s *Source) backfill(ctx context.Context, id string, ds connectors.Dataset, prev connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	first, _, err := connectors.PeriodMonths(ds.Since)
+	if err != nil {
+		return connectors.Cursor{}, fault.Wrap(fault.BadInput, "backfill", err)
+	}
+	_, last, err := connectors.PeriodMonths(ds.Until)
+	if err != nil {
+		return connectors.Cursor{}, fault.Wrap(fault.BadInput, "backfill", err)
+	}
+	col := column(prev.Header, DateField)
+	if prev.Watermark == "" || prev.Base == "" || col < 0 {
+		return connectors.Cursor{}, fault.Errorf(fault.BadInput, "backfill: no accepted download with a %q column to take a range of again: refresh the dataset first", DateField)
+	}
+	from, before := connectors.MonthStart(first)+"T00:00:00.000", connectors.MonthStart(last+1)+"T00:00:00.000"
+	where := fmt.Sprintf("%s >= '%s' AND %s < '%s' AND :updated_at <= '%s'", DateField, from, DateField, before, prev.Watermark)
+	w, err := s.window(ctx, id, where, sink) // the first request: the sidecar's URL names the range
+	if err != nil {
+		return connectors.Cursor{}, err
+	}
+	// Rows updated since the watermark would be left out of the range and dropped from the accepted rows:
+	// the refresh takes them first.
+	if upd, err := s.window(ctx, id, fmt.Sprintf(":updated_at > '%s'", prev.Watermark), sink); err != nil {
+		return connectors.Cursor{}, err
+	} else if upd.N > 0 {
+		return connectors.Cursor{}, fault.Errorf(fault.BadInput, "backfill: %d rows were updated at the source since the last download (%s): refresh the dataset, then backfill", upd.N, prev.Watermark)
+	}
+	cur := connectors.Cursor{Mode: "window", Watermark: prev.Watermark, FullAt: prev.FullAt, Base: prev.Base, Header: prev.Header,
+		Expect: w.N, Window: where, Drop: &connectors.RowFilter{Column: col, From: from, Before: before},
+		Note: fmt.Sprintf("backfill %s–%s: the %d rows dated from %s to before %s taken again, the others kept", ds.Since, ds.Until, w.N, from[:10], before[:10])}
+	cur, err = s.pages(ctx, id, cur, sink)
+	if errors.Is(err, errHeaderChanged) {
+		return cur, fault.Errorf(fault.BadInput, "backfill: the columns changed since the last download: refresh the dataset (a full download) first")
+	}
+	return cur, err
 }
 
 // window counts the rows matching where and reads the watermark they reach.

@@ -350,3 +350,48 @@ func TestDownloadRejectsWhatIsNotAPage(t *testing.T) {
 		})
 	}
 }
+
+// A backfill's range takes the rows dated in it again (up to the watermark) on top of the accepted rows
+// less those dates; with a row updated since the watermark it refuses, writing nothing.
+func TestBackfillTakesTheRangeAgain(t *testing.T) {
+	ctx := context.Background()
+	srv := newSODA(t, table(2400, at("2025-10-31T09:00:00.000Z")))
+	conn := newConn(srv.URL, time.Date(2025, 11, 1, 0, 0, 0, 0, time.UTC))
+	full := &connectorstest.MemSink{}
+	prev, err := conn.Download(ctx, ds, connectors.Cursor{}, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev.Base = "raw/base.csv"
+	chunk := ds
+	chunk.Since, chunk.Until = "2024-Q2", "2024-Q2" // April to June: 600 rows of the 2400
+	sink := &connectorstest.MemSink{Base: map[string]string{"raw/base.csv": full.Buf.String()}}
+	cur, err := conn.Download(ctx, chunk, prev, sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur.Mode != "window" || cur.Rows != 2400 || cur.Watermark != prev.Watermark || cur.FullAt != prev.FullAt || !strings.Contains(cur.Note, "the 600 rows dated from 2024-04-01 to before 2024-07-01") {
+		t.Errorf("cursor %+v", cur)
+	}
+	recs := records(t, sink.Buf.String())
+	if len(recs) != 2401 || len(sink.Appends) != 1 {
+		t.Fatalf("%d records, appends %v", len(recs)-1, sink.Appends)
+	}
+	// The rows of other months first, as accepted; then the range's, as the source sends them.
+	for i, r := range recs[1:] {
+		inRange := r[0] >= "2024-04" && r[0] < "2024-07"
+		if inRange != (i >= 1800) {
+			t.Fatalf("record %d dated %s out of place", i, r[0])
+		}
+	}
+	srv.set(table(2400, func(i int) (string, string) {
+		if i == 7 {
+			return "2025-10-31T09:00:00.000Z", "2025-11-02T09:00:00.000Z"
+		}
+		return "2025-10-31T09:00:00.000Z", "2025-10-31T09:00:00.000Z"
+	}))
+	refused := &connectorstest.MemSink{Base: map[string]string{"raw/base.csv": full.Buf.String()}}
+	if _, err := conn.Download(ctx, chunk, prev, refused); !fault.Is(err, fault.BadInput) || !strings.Contains(err.Error(), "1 rows were updated") || refused.Buf.Len() != 0 {
+		t.Errorf("with a row updated since: %v, %d bytes written", err, refused.Buf.Len())
+	}
+}
