@@ -69,6 +69,7 @@ func backfillHistory(t *testing.T, ctx context.Context) {
 		t.Errorf("release %s: %d observations twice", version, obs["dup"])
 	}
 	traceBackfilled(t, ctx, version, raws["2019"])
+	replayRuns(t, ctx, backfillRuns)
 
 	// Again: the history holds every year, nothing is asked of the source, no release.
 	n := asked.Load()

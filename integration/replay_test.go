@@ -23,9 +23,20 @@ var recordedRuns = map[string]string{
 	"refresh-lombardia-v2.json": "refresh-lombardia-manual",
 }
 
+// backfillRuns are the backfill step's workflows, recorded and replayed the same way: the parent, and the
+// child of one range.
+var backfillRuns = map[string]string{
+	"backfill-istat.json":       "backfill-istat-2018-2020-disoccupazione_province",
+	"backfill-istat-chunk.json": "backfill-istat-2018-2020-disoccupazione_province-disoccupazione_province-2019-2019",
+}
+
 // historiesReplay exports the histories of this run's refreshes and replays them on this code: what
 // workflows/replay_test.go does for the histories a previous version recorded.
-func historiesReplay(t *testing.T, ctx context.Context) {
+func historiesReplay(t *testing.T, ctx context.Context) { replayRuns(t, ctx, recordedRuns) }
+
+// replayRuns exports the histories of runs (file → workflow id), into OSSERVATORIO_RECORD_HISTORIES when
+// set, and replays them on this code.
+func replayRuns(t *testing.T, ctx context.Context, runs map[string]string) {
 	c, err := shared.p.Temporal(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +45,9 @@ func historiesReplay(t *testing.T, ctx context.Context) {
 	r.RegisterWorkflowWithOptions(workflows.RefreshSource, workflow.RegisterOptions{Name: "RefreshSource"})
 	r.RegisterWorkflowWithOptions(workflows.Release, workflow.RegisterOptions{Name: "Release"})
 	r.RegisterWorkflowWithOptions(workflows.Deliver, workflow.RegisterOptions{Name: "Deliver"})
-	for file, id := range recordedRuns {
+	r.RegisterWorkflowWithOptions(workflows.Backfill, workflow.RegisterOptions{Name: "Backfill"})
+	r.RegisterWorkflowWithOptions(workflows.BackfillChunk, workflow.RegisterOptions{Name: "BackfillChunk"})
+	for file, id := range runs {
 		h := &historypb.History{}
 		it := c.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 		for it.HasNext() {

@@ -18,6 +18,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 	r.RegisterWorkflowWithOptions(RefreshSource, workflow.RegisterOptions{Name: "RefreshSource"})
 	r.RegisterWorkflowWithOptions(Release, workflow.RegisterOptions{Name: "Release"})
 	r.RegisterWorkflowWithOptions(Deliver, workflow.RegisterOptions{Name: "Deliver"})
+	r.RegisterWorkflowWithOptions(Backfill, workflow.RegisterOptions{Name: "Backfill"})
+	r.RegisterWorkflowWithOptions(BackfillChunk, workflow.RegisterOptions{Name: "BackfillChunk"})
 	for file, id := range map[string]string{
 		"refresh-eurostat.json": "refresh-eurostat-manual",
 		// CO exports harmonized on the worker that fetched them (its own task queue, behind a GetVersion).
@@ -28,6 +30,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 		// and skip-datasets-when-source-down: what the next version must still replay.
 		"refresh-eurostat-v2.json":  "refresh-eurostat-manual",
 		"refresh-lombardia-v2.json": "refresh-lombardia-manual",
+		// The integration run's backfill of Istat 2018–2020, and its 2019 range's child.
+		"backfill-istat.json":       "backfill-istat-2018-2020-disoccupazione_province",
+		"backfill-istat-chunk.json": "backfill-istat-2018-2020-disoccupazione_province-disoccupazione_province-2019-2019",
 	} {
 		t.Run(file, func(t *testing.T) {
 			f, err := os.Open("testdata/" + file)
