@@ -105,6 +105,9 @@ func (a *app) printRaw(r lineage.Raw) {
 	fmt.Fprintf(a.stdout, "  raw %s%s (%s)\n", r.Key, pos, r.Dataset)
 	if s := r.Sidecar; s != nil {
 		fmt.Fprintf(a.stdout, "    %s %s → HTTP %d, %d bytes, sha256 %s, fetched %s by %s/%s\n", s.Method, s.URL, s.Status, s.Bytes, s.SHA256, s.FetchedAt.Format("2006-01-02T15:04:05Z07:00"), orDash(s.Workflow), orDash(s.Run))
+		if s.Period != "" {
+			fmt.Fprintf(a.stdout, "    a backfill's range: periods %s\n", strings.Replace(s.Period, "/", " to ", 1))
+		}
 	}
 	if r.Harmonized != "" {
 		fmt.Fprintf(a.stdout, "    harmonized and accepted by %s into %s\n", r.Harmonized, r.SnapshotKey)
