@@ -211,10 +211,12 @@ type Chunk struct {
 	Run         string    `json:"run,omitempty"`
 }
 
-// Covers says whether the history holds the range from–to as fetched under settings.
+// Covers says whether the history holds the range from–to as fetched under settings and harmonized by
+// this harmonizer (a range made under other settings, or by an older harmonizer, is to be made again).
 func (st State) Covers(from, to, settings string) bool {
 	for _, c := range st.History {
-		if c.From == from && c.To == to && c.Settings == settings {
+		if c.From == from && c.To == to && c.Settings == settings &&
+			(c.SnapshotKey == "" || c.SnapshotKey == SnapshotKey(st.Source, st.Dataset, "observations", c.RawSHA256, settings)) {
 			return true
 		}
 	}

@@ -59,4 +59,15 @@ func TestAddHistory(t *testing.T) {
 	if !st.Covers("2018", "2018", "") || st.Covers("2018", "2019", "") {
 		t.Error("Covers")
 	}
+	// A range harmonized by an older harmonizer is not held: a backfill makes it again.
+	sha := strings.Repeat("d", 64)
+	st = State{Source: "istat", Dataset: "x", History: []Chunk{{From: "2018", To: "2018", Settings: "s", RawSHA256: sha,
+		SnapshotKey: strings.Replace(SnapshotKey("istat", "x", "observations", sha, "s"), fmt.Sprintf("-h%d.", HarmonizerVersion), "-h1.", 1)}}}
+	if st.Covers("2018", "2018", "s") {
+		t.Error("a range made by harmonizer 1 is held")
+	}
+	st.History[0].SnapshotKey = SnapshotKey("istat", "x", "observations", sha, "s")
+	if !st.Covers("2018", "2018", "s") {
+		t.Error("a range made by this harmonizer is not held")
+	}
 }
