@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -223,32 +224,10 @@ func (a *Activities) harmonizeSegment(ctx context.Context, source, dataset strin
 		return rep, false, err
 	}
 	defer done()
-	// The export is harmonized in one pass of DuckDB over a local file, as a bare script would: the copy
-	// the fetch left in this worker's raw cache, else a download from the object store first.
-	start := time.Now()
-	raw := a.cachedRaw(in.SHA256)
-	step := "read_cache"
-	if raw != "" {
-		// Done with the cached copy once harmonized, or once it is known it never will be.
-		defer func() {
-			if err == nil || fault.Is(err, fault.BadInput) || fault.Is(err, fault.QualityGateFailed) {
-				os.Remove(raw)
-			}
-		}()
-	} else {
-		raw, step = filepath.Join(dir, "raw.csv"), "download"
-		if err := a.Lake.B.GetFile(ctx, in.Key, raw); err != nil {
-			return rep, false, err
-		}
-	}
-	download := time.Since(start)
-	chunks := make(chan string, 1)
-	chunks <- raw
-	close(chunks)
 	flows := filepath.Join(dir, "flows.parquet")
-	out, err := db.HarmonizeCOStream(ctx, warehouse.COStream{Chunks: chunks, EventType: ev.EventType(ds),
-		RawSHA256: in.SHA256, RefDate: in.FetchedAt, SchemaDrift: src.SchemaDrift, FlowsOut: flows,
-		EventsPath: func(i int) string { return filepath.Join(dir, fmt.Sprintf("events-%04d.parquet", i)) }})
+	stream := warehouse.COStream{EventType: ev.EventType(ds), RawSHA256: in.SHA256, RefDate: in.FetchedAt, SchemaDrift: src.SchemaDrift,
+		FlowsOut: flows, EventsPath: func(i int) string { return filepath.Join(dir, fmt.Sprintf("events-%04d.parquet", i)) }}
+	out, step, read, err := a.harmonizeRaw(ctx, db, dir, in, stream)
 	if err != nil {
 		return rep, false, err
 	}
@@ -289,10 +268,77 @@ func (a *Activities) harmonizeSegment(ctx context.Context, source, dataset strin
 		return rep, false, err
 	}
 	st.Timings["upload"] = time.Since(lap)
-	st.Timings[step] = download
+	st.Timings[step] = read
 	rep.COStats, rep.PartRows = st, out.PartRows
 	// The report goes last: its presence says the snapshot and its part are complete.
 	return rep, true, a.Lake.B.PutJSON(ctx, reportKey, rep, objectstore.PutOptions{})
+}
+
+// harmonizeRaw runs the CO harmonization of one raw object in one pass of DuckDB, as a bare script
+// would, over the copy the fetch left in this worker's raw cache; on a worker without it, over the object
+// streamed from the store through a named pipe as it downloads (where pipes exist; else downloaded to a
+// file first). It returns the output, how the export was read and how long that took (the whole pass
+// for a stream, the copy or download otherwise).
+func (a *Activities) harmonizeRaw(ctx context.Context, db *warehouse.DB, dir string, in RawRef, s warehouse.COStream) (out warehouse.COOutput, step string, took time.Duration, err error) {
+	start := time.Now()
+	chunk := func(path string) <-chan string {
+		c := make(chan string, 1)
+		c <- path
+		close(c)
+		return c
+	}
+	if raw := a.cachedRaw(in.SHA256); raw != "" {
+		out, err = db.HarmonizeCOStream(ctx, withChunks(s, chunk(raw)))
+		// Done with the cached copy once harmonized, or once it is known it never will be.
+		if err == nil || fault.Is(err, fault.BadInput) || fault.Is(err, fault.QualityGateFailed) {
+			os.Remove(raw)
+		}
+		return out, "read_cache", time.Since(start), err
+	}
+	if !streamsRaw {
+		raw := filepath.Join(dir, "raw.csv")
+		if err := a.Lake.B.GetFile(ctx, in.Key, raw); err != nil {
+			return out, "download", 0, err
+		}
+		took = time.Since(start)
+		out, err = db.HarmonizeCOStream(ctx, withChunks(s, chunk(raw)))
+		return out, "download", took, err
+	}
+	head, err := a.Lake.B.GetHead(ctx, in.Key, 64<<10)
+	if err != nil {
+		return out, "stream", 0, err
+	}
+	if s.Header, err = warehouse.ParseCOHeader(bytes.NewReader(head)); err != nil {
+		return out, "stream", 0, err
+	}
+	var streams []*rawStream
+	open := func(string) (string, error) {
+		rs, err := a.streamRaw(ctx, dir, fmt.Sprintf("raw-%d.csv", len(streams)), in.Key, in.SHA256)
+		if err != nil {
+			return "", err
+		}
+		streams = append(streams, rs)
+		return rs.path, nil
+	}
+	first, err := open("")
+	if err != nil {
+		return out, "stream", 0, err
+	}
+	s.Again = open // a second pass (labels found under another spelling) streams the object again
+	out, err = db.HarmonizeCOStream(ctx, withChunks(s, chunk(first)))
+	for _, rs := range streams {
+		// A download cut short ends DuckDB's file early: whatever DuckDB made of it (a short table, a
+		// last line that does not parse), the download's error is the one (retried), not bad input.
+		if serr := rs.finish(); serr != nil {
+			err = fmt.Errorf("raw object %s: %w", in.Key, serr)
+		}
+	}
+	return out, "stream", time.Since(start), err
+}
+
+func withChunks(s warehouse.COStream, c <-chan string) warehouse.COStream {
+	s.Chunks = c
+	return s
 }
 
 // ObservationsReport is what harmonizing one statistical raw object found: rows, periods, and the source

@@ -152,6 +152,24 @@ func (b *Bucket) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return obj, nil
 }
 
+// GetHead reads the first n bytes of key (fewer when it is shorter), in one ranged request.
+func (b *Bucket) GetHead(ctx context.Context, key string, n int64) ([]byte, error) {
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(0, n-1); err != nil {
+		return nil, err
+	}
+	obj, err := b.client.GetObject(ctx, b.name, key, opts)
+	if err != nil {
+		return nil, b.classify(key, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(io.LimitReader(obj, n))
+	if err != nil {
+		return nil, b.classify(key, err)
+	}
+	return data, nil
+}
+
 // GetJSON decodes the JSON object at key into v.
 func (b *Bucket) GetJSON(ctx context.Context, key string, v any) error {
 	var err error

@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -217,8 +218,17 @@ func rawCOView(path string, header []string) string {
 		known[i] = `"` + c + `"`
 	}
 	return fmt.Sprintf(`CREATE OR REPLACE TEMP VIEW raw_co AS SELECT %s FROM read_csv(%s, header = true, delim = ',',
-		quote = '"', escape = '"', columns = {%s}, strict_mode = true, null_padding = false)`,
-		strings.Join(known, ", "), quoteLiteral(path), strings.Join(cols, ", "))
+		quote = '"', escape = '"', columns = {%s}, strict_mode = true, null_padding = false%s)`,
+		strings.Join(known, ", "), quoteLiteral(path), strings.Join(cols, ", "), sniff(path))
+}
+
+// sniff is the read_csv option for path: a named pipe is read once, so nothing is sniffed from it (a
+// sniffer's sample could not be read again); a file is sniffed, which DuckDB reads faster.
+func sniff(path string) string {
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		return ", auto_detect = false"
+	}
+	return ""
 }
 
 // COScript returns the whole CO harmonization of req as one plain DuckDB SQL script, values inlined: the
@@ -298,7 +308,12 @@ func ReadCOHeader(path string) ([]string, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := csv.NewReader(bufio.NewReaderSize(f, 64<<10))
+	return ParseCOHeader(bufio.NewReaderSize(f, 64<<10))
+}
+
+// ParseCOHeader reads the header line of a CO export from its first bytes.
+func ParseCOHeader(head io.Reader) ([]string, error) {
+	r := csv.NewReader(head)
 	header, err := r.Read()
 	if err != nil {
 		return nil, fault.Errorf(fault.BadInput, "CO export: no header line: %w", err)
@@ -360,6 +375,11 @@ type COStream struct {
 	SchemaDrift string
 	EventsPath  func(part int) string // where the labour_events of chunk `part` go
 	FlowsOut    string
+	// Header, when set, is the export's header line (upper case): a chunk that is a stream, read once, is
+	// not opened for it.
+	Header []string
+	// Again, when set, gives a chunk anew for a second pass over it (a stream cannot be read twice).
+	Again func(chunk string) (string, error)
 }
 
 // COOutput is what HarmonizeCOStream wrote.
@@ -390,9 +410,11 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (_ COOutput, err
 	inlineEvents := eventsInliner(s.EventType, s.RawSHA256, s.RefDate)
 	for chunk := range s.Chunks {
 		step("wait")
-		header, err := ReadCOHeader(chunk)
-		if err != nil {
-			return out, err
+		header := s.Header
+		if header == nil {
+			if header, err = ReadCOHeader(chunk); err != nil {
+				return out, err
+			}
 		}
 		extraCols, err := CheckCOSchema(header, s.SchemaDrift)
 		if err != nil {
@@ -432,6 +454,14 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (_ COOutput, err
 			}
 			st.Renormalised += found
 			loaded = false // this part again, with the spellings just found
+			if s.Again != nil {
+				if chunk, err = s.Again(chunk); err != nil {
+					return out, err
+				}
+				if _, err := conn.ExecContext(ctx, rawCOView(chunk, header)); err != nil {
+					return out, err
+				}
+			}
 		}
 		out.EventParts = append(out.EventParts, part)
 		if s.RemoveChunk {

@@ -124,7 +124,12 @@ func run(args []string) error {
 			}
 			fmt.Fprintf(os.Stderr, "generated %d events (%.2f GB) in %s\n", n, float64(st.Bytes)/1e9, time.Since(start).Round(time.Millisecond))
 		}
-		key := lake.RawKey("lombardia", "attivati", fmt.Sprintf("%064d", n), "csv")
+		// Landed under its content address, as a fetch lands it: a worker that streams it checks its sha256.
+		sum, err := fileSHA256(csv)
+		if err != nil {
+			return err
+		}
+		key := lake.RawKey("lombardia", "attivati", sum, "csv")
 		if ok, _ := b.Exists(ctx, key); !ok {
 			if err := b.PutFile(ctx, key, csv, objectstore.PutOptions{}); err != nil {
 				return err
@@ -143,7 +148,7 @@ func run(args []string) error {
 			if err != nil {
 				return err
 			}
-			cmd := exec.Command(self, side, "-csv", csv, "-key", key, "-minio", addr, "-work", work, "-events", strconv.Itoa(n))
+			cmd := exec.Command(self, side, "-csv", csv, "-key", key, "-sha", sum, "-minio", addr, "-work", work, "-events", strconv.Itoa(n))
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, os.Stderr
 			start := time.Now()
@@ -191,8 +196,26 @@ func warm(ctx context.Context, b *objectstore.Bucket, key, csv string) error {
 }
 
 type sideFlags struct {
-	csv, key, minio, work string
-	events                int64
+	csv, key, sha, minio, work string
+	events                     int64
+}
+
+// fileSHA256 returns the sha256 of a file, kept beside it (path.sha256) for the next run.
+func fileSHA256(path string) (string, error) {
+	if b, err := os.ReadFile(path + ".sha256"); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	return sum, os.WriteFile(path+".sha256", []byte(sum+"\n"), 0o644)
 }
 
 func parseSide(name string, args []string) sideFlags {
@@ -200,6 +223,7 @@ func parseSide(name string, args []string) sideFlags {
 	fs := flag.NewFlagSet(name, flag.ExitOnError)
 	fs.StringVar(&s.csv, "csv", "", "local CSV")
 	fs.StringVar(&s.key, "key", "", "raw object key")
+	fs.StringVar(&s.sha, "sha", "", "sha256 of the raw object")
 	fs.StringVar(&s.minio, "minio", "", "MinIO address")
 	fs.StringVar(&s.work, "work", "", "work folder")
 	fs.Int64Var(&s.events, "events", 0, "events in the file")
@@ -246,9 +270,12 @@ func platform(args []string, cached bool) error {
 			Datasets: []connectors.Dataset{{Source: "lombardia", ID: "attivati", Code: "qbau-cyuc"}},
 		}},
 	}
-	// A fresh raw sha per run, so no earlier snapshot is reused.
-	sum := sha256.Sum256([]byte(time.Now().String()))
-	rawSHA := hex.EncodeToString(sum[:])
+	// No earlier harmonization is reused: its report (what says one is complete) goes first.
+	rawSHA := s.sha
+	ds := acts.Sources["lombardia"].Datasets[0]
+	if err := b.Remove(context.Background(), lake.ReportKey(lake.SnapshotKey("lombardia", "attivati", "labour_events", rawSHA, ds.Settings()))); err != nil {
+		return err
+	}
 	if cached {
 		dir := filepath.Join(s.work, "raw-cache")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
