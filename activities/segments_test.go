@@ -5,25 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/osservatorio-lombardia/osservatorio/activities"
 	"github.com/osservatorio-lombardia/osservatorio/cogen"
-	"github.com/osservatorio-lombardia/osservatorio/connectors"
-	"github.com/osservatorio-lombardia/osservatorio/connectors/lombardia"
-	"github.com/osservatorio-lombardia/osservatorio/devstack/devstacktest"
 	"github.com/osservatorio-lombardia/osservatorio/lake"
 	"github.com/osservatorio-lombardia/osservatorio/objectstore"
-	"github.com/osservatorio-lombardia/osservatorio/release"
 	"github.com/osservatorio-lombardia/osservatorio/warehouse"
 )
 
@@ -34,17 +25,8 @@ var fetched = time.Date(2025, 1, 31, 0, 0, 0, 0, time.UTC)
 // the flows of the two exports harmonized as one; the state records both segments in order.
 func TestSegmentsAreHarmonizedOnce(t *testing.T) {
 	ctx := context.Background()
-	b := devstacktest.Bucket(t, "segments-test")
-	work := t.TempDir()
-	acts := &activities.Activities{Lake: lake.New(b), Releases: release.NewStore(b), WorkDir: work,
-		Sources: map[string]activities.Source{"lombardia": {
-			Conn:     lombardia.New("http://127.0.0.1:1", nil, lombardia.Options{}),
-			Datasets: []connectors.Dataset{{Source: "lombardia", ID: "attivati", Code: "qbau-cyuc"}},
-		}}}
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	acts, b, env := coActivities(t, "segments-test")
+	work := acts.WorkDir
 	harmonize := func(ref activities.RawRef, earlier []activities.RawRef) activities.HarmonizeResult {
 		t.Helper()
 		val, err := env.ExecuteActivity(acts.Harmonize, activities.HarmonizeInput{Source: "lombardia", Dataset: "attivati",

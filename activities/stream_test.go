@@ -30,16 +30,7 @@ import (
 // says fails the harmonization as a retryable error, not as bad input.
 func TestHarmonizeStreamsTheExport(t *testing.T) {
 	ctx := context.Background()
-	b := devstacktest.Bucket(t, "stream-test")
-	acts := &activities.Activities{Lake: lake.New(b), Releases: release.NewStore(b), WorkDir: t.TempDir(),
-		Sources: map[string]activities.Source{"lombardia": {
-			Conn:     lombardia.New("http://127.0.0.1:1", nil, lombardia.Options{}),
-			Datasets: []connectors.Dataset{{Source: "lombardia", ID: "attivati", Code: "qbau-cyuc"}},
-		}}}
-	var suite testsuite.WorkflowTestSuite
-	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	env := suite.NewTestActivityEnvironment()
-	env.RegisterActivity(acts)
+	acts, b, env := coActivities(t, "stream-test")
 
 	var buf bytes.Buffer
 	if _, err := cogen.Write(&buf, cogen.Options{Events: 2000, Seed: 7}); err != nil {
@@ -83,4 +74,21 @@ func TestHarmonizeStreamsTheExport(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "sha256") || (errors.As(err, &ae) && ae.NonRetryable()) {
 		t.Errorf("a stream other than stored: %v", err)
 	}
+}
+
+// coActivities returns activities for the CO dataset lombardia/attivati over a fresh MinIO bucket, with
+// a Temporal activity environment that runs them.
+func coActivities(t *testing.T, bucket string) (*activities.Activities, *objectstore.Bucket, *testsuite.TestActivityEnvironment) {
+	t.Helper()
+	b := devstacktest.Bucket(t, bucket)
+	acts := &activities.Activities{Lake: lake.New(b), Releases: release.NewStore(b), WorkDir: t.TempDir(),
+		Sources: map[string]activities.Source{"lombardia": {
+			Conn:     lombardia.New("http://127.0.0.1:1", nil, lombardia.Options{}),
+			Datasets: []connectors.Dataset{{Source: "lombardia", ID: "attivati", Code: "qbau-cyuc"}},
+		}}}
+	var suite testsuite.WorkflowTestSuite
+	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	env := suite.NewTestActivityEnvironment()
+	env.RegisterActivity(acts)
+	return acts, b, env
 }

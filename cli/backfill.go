@@ -64,30 +64,8 @@ Exits 2 when the range or the datasets are refused, or when a chunk failed (the 
 				fmt.Fprintf(a.stdout, "started backfill of %s %s–%s: workflow %s (run %s)\n", in.Source, in.From, in.To, run.GetID(), run.GetRunID())
 				return nil
 			}
-			wctx, stop := context.WithCancel(cmd.Context())
-			watched := make(chan struct{})
-			go func() {
-				defer close(watched)
-				a.watchBackfill(wctx, p, run.GetID(), run.GetRunID())
-			}()
-			res, err := platform.WaitBackfill(cmd.Context(), run)
-			stop()
-			<-watched
-			if a.asJSON {
-				out := map[string]any{"result": res}
-				if err != nil {
-					out["error"] = err.Error()
-				}
-				if perr := a.printJSON(out); perr != nil {
-					return perr
-				}
-			} else {
-				a.printBackfill(res)
-			}
-			if err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			return nil
+			return awaitRun(cmd.Context(), a, func(ctx context.Context) { a.watchBackfill(ctx, p, run.GetID(), run.GetRunID()) },
+				func() (workflows.BackfillResult, error) { return platform.WaitBackfill(cmd.Context(), run) }, a.printBackfill)
 		},
 	}
 	c.Flags().StringVar(&in.From, "from", "", "first period: 2017, 2017-Q2 or 2017-01")

@@ -62,32 +62,12 @@ Exits 2 when some dataset failed (the previous data stays published).`,
 			if run.GetID() != "refresh-"+args[0]+"-manual" {
 				fmt.Fprintf(a.stderr, "a scheduled refresh of %s is running: following it (workflow %s)\n", args[0], run.GetID())
 			}
-			wctx, stop := context.WithCancel(cmd.Context())
-			watched := make(chan struct{})
-			go func() {
-				defer close(watched)
-				p.WatchRefresh(wctx, run.GetID(), run.GetRunID(), 2*time.Second, func(line string) {
+			watch := func(ctx context.Context) {
+				p.WatchRefresh(ctx, run.GetID(), run.GetRunID(), 2*time.Second, func(line string) {
 					fmt.Fprintf(a.stderr, "%s %s\n", time.Now().Format("15:04:05"), line)
 				})
-			}()
-			res, err := platform.WaitRefresh(cmd.Context(), run)
-			stop()
-			<-watched
-			if a.asJSON {
-				out := map[string]any{"result": res}
-				if err != nil {
-					out["error"] = err.Error()
-				}
-				if perr := a.printJSON(out); perr != nil {
-					return perr
-				}
-			} else {
-				a.printRefresh(res)
 			}
-			if err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			return nil
+			return awaitRun(cmd.Context(), a, watch, func() (workflows.RefreshResult, error) { return platform.WaitRefresh(cmd.Context(), run) }, a.printRefresh)
 		},
 	}
 	c.Flags().BoolVar(&wait, "wait", false, "wait for the refresh and print its report")
@@ -95,6 +75,35 @@ Exits 2 when some dataset failed (the previous data stays published).`,
 	c.Flags().StringSliceVar(&datasets, "dataset", nil, "refresh only these datasets (repeatable)")
 	c.Flags().StringVar(&publishAt, "publish-at", "", "embargo the release until a time of day (10:00, Europe/Rome) or for a duration (2h)")
 	return c
+}
+
+// awaitRun follows a started workflow to its end: watch reports on stderr meanwhile; then the result is
+// printed, as {"result", "error"} under --json or by print; a run that failed is exit 2.
+func awaitRun[R any](ctx context.Context, a *app, watch func(context.Context), wait func() (R, error), print func(R)) error {
+	wctx, stop := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		watch(wctx)
+	}()
+	res, err := wait()
+	stop()
+	<-watched
+	if a.asJSON {
+		out := map[string]any{"result": res}
+		if err != nil {
+			out["error"] = err.Error()
+		}
+		if perr := a.printJSON(out); perr != nil {
+			return perr
+		}
+	} else {
+		print(res)
+	}
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	return nil
 }
 
 func (a *app) printRefresh(res workflows.RefreshResult) {
