@@ -224,20 +224,15 @@ func (a *Activities) harmonizeSegment(ctx context.Context, source, dataset strin
 		return rep, false, err
 	}
 	defer done()
-	flows := filepath.Join(dir, "flows.parquet")
-	stream := warehouse.COStream{EventType: ev.EventType(ds), RawSHA256: in.SHA256, RefDate: in.FetchedAt, SchemaDrift: src.SchemaDrift,
-		FlowsOut: flows, EventsPath: func(i int) string { return filepath.Join(dir, fmt.Sprintf("events-%04d.parquet", i)) }}
-	out, step, read, err := a.harmonizeRaw(ctx, db, dir, in, stream)
+	flows, eventsOut := filepath.Join(dir, "flows.parquet"), filepath.Join(dir, "events.parquet")
+	req := warehouse.CORequest{EventType: ev.EventType(ds), RawSHA256: in.SHA256, RefDate: in.FetchedAt, SchemaDrift: src.SchemaDrift,
+		FlowsOut: flows, EventsOut: eventsOut}
+	st, step, read, err := a.harmonizeRaw(ctx, db, dir, in, req)
 	if err != nil {
 		return rep, false, err
 	}
-	st := out.Stats
 	activity.RecordHeartbeat(ctx, st.Events)
-	parts := make([]string, len(out.EventParts))
-	for i, p := range out.EventParts {
-		parts[i] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
-	}
-	events := "[" + strings.Join(parts, ", ") + "]"
+	events := "'" + strings.ReplaceAll(eventsOut, "'", "''") + "'"
 	checks, err := quality.Checks()
 	if err != nil {
 		return rep, false, err
@@ -254,22 +249,16 @@ func (a *Activities) harmonizeSegment(ctx context.Context, source, dataset strin
 		return rep, false, fault.Errorf(fault.QualityGateFailed, "labour_events: %s", strings.Join(blocking, "; "))
 	}
 	lap = time.Now()
-	for i, path := range out.EventParts {
-		key := snapshotKey
-		if i > 0 {
-			key = strings.TrimSuffix(snapshotKey, ".parquet") + fmt.Sprintf("-part%04d.parquet", i)
-		}
-		if err := a.Lake.B.PutFile(ctx, key, path, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
-			return rep, false, err
-		}
-		rep.EventParts = append(rep.EventParts, key)
+	if err := a.Lake.B.PutFile(ctx, snapshotKey, eventsOut, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
+		return rep, false, err
 	}
+	rep.EventParts = []string{snapshotKey}
 	if err := a.Lake.B.PutFile(ctx, flowsPartKey(source, dataset, in.SHA256, ds), flows, objectstore.PutOptions{ContentType: "application/vnd.apache.parquet"}); err != nil {
 		return rep, false, err
 	}
 	st.Timings["upload"] = time.Since(lap)
 	st.Timings[step] = read
-	rep.COStats, rep.PartRows = st, out.PartRows
+	rep.COStats, rep.PartRows = st, []int64{st.Events}
 	// The report goes last: its presence says the snapshot and its part are complete.
 	return rep, true, a.Lake.B.PutJSON(ctx, reportKey, rep, objectstore.PutOptions{})
 }
@@ -277,42 +266,37 @@ func (a *Activities) harmonizeSegment(ctx context.Context, source, dataset strin
 // harmonizeRaw runs the CO harmonization of one raw object in one pass of DuckDB, as a bare script
 // would, over the copy the fetch left in this worker's raw cache; on a worker without it, over the object
 // streamed from the store through a named pipe as it downloads (where pipes exist; else downloaded to a
-// file first). It returns the output, how the export was read and how long that took (the whole pass
-// for a stream, the copy or download otherwise).
-func (a *Activities) harmonizeRaw(ctx context.Context, db *warehouse.DB, dir string, in RawRef, s warehouse.COStream) (out warehouse.COOutput, step string, took time.Duration, err error) {
+// file first). It returns the stats, how the export was read and how long that took (the whole pass for
+// a stream, the copy or download otherwise).
+func (a *Activities) harmonizeRaw(ctx context.Context, db *warehouse.DB, dir string, in RawRef, req warehouse.CORequest) (st warehouse.COStats, step string, took time.Duration, err error) {
 	start := time.Now()
-	chunk := func(path string) <-chan string {
-		c := make(chan string, 1)
-		c <- path
-		close(c)
-		return c
-	}
 	if raw := a.cachedRaw(in.SHA256); raw != "" {
-		out, err = db.HarmonizeCOStream(ctx, withChunks(s, chunk(raw)))
+		req.CSVPath = raw
+		st, err = db.HarmonizeCO(ctx, req)
 		// Done with the cached copy once harmonized, or once it is known it never will be.
 		if err == nil || fault.Is(err, fault.BadInput) || fault.Is(err, fault.QualityGateFailed) {
 			os.Remove(raw)
 		}
-		return out, "read_cache", time.Since(start), err
+		return st, "read_cache", time.Since(start), err
 	}
 	if !streamsRaw {
-		raw := filepath.Join(dir, "raw.csv")
-		if err := a.Lake.B.GetFile(ctx, in.Key, raw); err != nil {
-			return out, "download", 0, err
+		req.CSVPath = filepath.Join(dir, "raw.csv")
+		if err := a.Lake.B.GetFile(ctx, in.Key, req.CSVPath); err != nil {
+			return st, "download", 0, err
 		}
 		took = time.Since(start)
-		out, err = db.HarmonizeCOStream(ctx, withChunks(s, chunk(raw)))
-		return out, "download", took, err
+		st, err = db.HarmonizeCO(ctx, req)
+		return st, "download", took, err
 	}
 	head, err := a.Lake.B.GetHead(ctx, in.Key, 64<<10)
 	if err != nil {
-		return out, "stream", 0, err
+		return st, "stream", 0, err
 	}
-	if s.Header, err = warehouse.ParseCOHeader(bytes.NewReader(head)); err != nil {
-		return out, "stream", 0, err
+	if req.Header, err = warehouse.ParseCOHeader(bytes.NewReader(head)); err != nil {
+		return st, "stream", 0, err
 	}
 	var streams []*rawStream
-	open := func(string) (string, error) {
+	open := func() (string, error) {
 		rs, err := a.streamRaw(ctx, dir, fmt.Sprintf("raw-%d.csv", len(streams)), in.Key, in.SHA256)
 		if err != nil {
 			return "", err
@@ -320,12 +304,11 @@ func (a *Activities) harmonizeRaw(ctx context.Context, db *warehouse.DB, dir str
 		streams = append(streams, rs)
 		return rs.path, nil
 	}
-	first, err := open("")
-	if err != nil {
-		return out, "stream", 0, err
+	if req.CSVPath, err = open(); err != nil {
+		return st, "stream", 0, err
 	}
-	s.Again = open // a second pass (labels found under another spelling) streams the object again
-	out, err = db.HarmonizeCOStream(ctx, withChunks(s, chunk(first)))
+	req.Again = open // a second pass (labels found under another spelling) streams the object again
+	st, err = db.HarmonizeCO(ctx, req)
 	for _, rs := range streams {
 		// A download cut short ends DuckDB's file early: whatever DuckDB made of it (a short table, a
 		// last line that does not parse), the download's error is the one (retried), not bad input.
@@ -333,12 +316,7 @@ func (a *Activities) harmonizeRaw(ctx context.Context, db *warehouse.DB, dir str
 			err = fmt.Errorf("raw object %s: %w", in.Key, serr)
 		}
 	}
-	return out, "stream", time.Since(start), err
-}
-
-func withChunks(s warehouse.COStream, c <-chan string) warehouse.COStream {
-	s.Chunks = c
-	return s
+	return st, "stream", time.Since(start), err
 }
 
 // ObservationsReport is what harmonizing one statistical raw object found: rows, periods, and the source

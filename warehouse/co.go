@@ -276,6 +276,12 @@ type CORequest struct {
 	// SchemaDrift is what an added column does: "fail" (default), "warn" (go on, report it) or "accept".
 	// A missing or renamed column always fails.
 	SchemaDrift string
+	// Header, when set, is the export's header line (upper case): CSVPath, when it is a stream read once
+	// (a named pipe), is not opened for it.
+	Header []string
+	// Again, when set, gives the export anew for a second pass over it (a stream cannot be read twice);
+	// without it CSVPath is read again.
+	Again func() (string, error)
 }
 
 // Unmapped is a label or code no code list knows, kept verbatim in its column, with how often it occurs.
@@ -355,48 +361,11 @@ func CheckCOSchema(header []string, policy string) (extra []string, err error) {
 // HarmonizeCO turns one raw CO export into its labour_events snapshot and its labour_flows part. Labels are
 // joined on their raw spelling; the few distinct labels that miss are normalised, and when any of them
 // turns out to be a known label under another spelling the events are written again with it.
-func (d *DB) HarmonizeCO(ctx context.Context, req CORequest) (COStats, error) {
-	chunks := make(chan string, 1)
-	chunks <- req.CSVPath
-	close(chunks)
-	out, err := d.HarmonizeCOStream(ctx, COStream{Chunks: chunks, EventType: req.EventType, RawSHA256: req.RawSHA256,
-		RefDate: req.RefDate, SchemaDrift: req.SchemaDrift, EventsPath: func(int) string { return req.EventsOut }, FlowsOut: req.FlowsOut})
-	return out.Stats, err
-}
-
-// COStream is one raw CO export arriving in chunks: CSV files that each start with the export's header
-// line, in the order of the export, cut at line ends outside quotes.
-type COStream struct {
-	Chunks      <-chan string
-	RemoveChunk bool // delete each chunk file once harmonized
-	EventType   string
-	RawSHA256   string
-	RefDate     time.Time
-	SchemaDrift string
-	EventsPath  func(part int) string // where the labour_events of chunk `part` go
-	FlowsOut    string
-	// Header, when set, is the export's header line (upper case): a chunk that is a stream, read once, is
-	// not opened for it.
-	Header []string
-	// Again, when set, gives a chunk anew for a second pass over it (a stream cannot be read twice).
-	Again func(chunk string) (string, error)
-}
-
-// COOutput is what HarmonizeCOStream wrote.
-type COOutput struct {
-	EventParts []string // one labour_events Parquet per chunk, in order
-	PartRows   []int64
-	Stats      COStats
-}
-
-// HarmonizeCOStream harmonizes the chunks of one export as they arrive, so that a download can run ahead
-// of DuckDB: row i of part k is data row (rows of the parts before k) + i of the export.
-func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (_ COOutput, err error) {
+func (d *DB) HarmonizeCO(ctx context.Context, req CORequest) (_ COStats, err error) {
 	defer func() { err = readError(ctx, "CO export does not parse", err) }()
-	var out COOutput
 	conn, err := d.db.Conn(ctx)
 	if err != nil {
-		return out, err
+		return COStats{}, err
 	}
 	defer conn.Close()
 	extra := map[string]map[string]string{}
@@ -406,94 +375,64 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (_ COOutput, err
 		st.Timings[name] += time.Since(lap)
 		lap = time.Now()
 	}
-	loaded := false
-	inlineEvents := eventsInliner(s.EventType, s.RawSHA256, s.RefDate)
-	for chunk := range s.Chunks {
-		step("wait")
-		header := s.Header
-		if header == nil {
-			if header, err = ReadCOHeader(chunk); err != nil {
-				return out, err
-			}
+	header := req.Header
+	if header == nil {
+		if header, err = ReadCOHeader(req.CSVPath); err != nil {
+			return st, err
 		}
-		extraCols, err := CheckCOSchema(header, s.SchemaDrift)
+	}
+	if st.ExtraColumns, err = CheckCOSchema(header, req.SchemaDrift); err != nil {
+		return st, err
+	}
+	if _, err := conn.ExecContext(ctx, rawCOView(req.CSVPath, header)); err != nil {
+		return st, err
+	}
+	inlineEvents := eventsInliner(req.EventType, req.RawSHA256, req.RefDate)
+	for pass := 0; pass < 2; pass++ {
+		if err := loadCODictionaries(ctx, conn, extra); err != nil {
+			return st, err
+		}
+		step("dictionaries")
+		// Values inlined as the bare script has them: constants the planner sees (not parameters).
+		n, err := copyToParquet(ctx, conn, inlineEvents.Replace(labourEventsSQL), req.EventsOut)
 		if err != nil {
-			return out, err
+			return st, inputError("CO export does not parse", err)
 		}
-		st.ExtraColumns = extraCols
-		if _, err := conn.ExecContext(ctx, rawCOView(chunk, header)); err != nil {
-			return out, err
+		step("events")
+		found, err := renormalise(ctx, conn, quoteLiteral(req.EventsOut), extra)
+		if err != nil {
+			return st, err
 		}
-		part := s.EventsPath(len(out.EventParts))
-		for pass := 0; pass < 2; pass++ {
-			if !loaded {
-				if err := loadCODictionaries(ctx, conn, extra); err != nil {
-					return out, err
-				}
-				loaded = true
-				step("dictionaries")
-			}
-			// Values inlined as the bare script has them: constants the planner sees (not parameters).
-			n, err := copyToParquet(ctx, conn, inlineEvents.Replace(labourEventsSQL), part)
+		step("renormalise")
+		st.Events = n
+		if found == 0 {
+			break
+		}
+		// The export again, with the spellings just found.
+		st.Renormalised += found
+		if req.Again != nil {
+			path, err := req.Again()
 			if err != nil {
-				return out, inputError("CO export does not parse", err)
+				return st, err
 			}
-			step("events")
-			found, err := renormalise(ctx, conn, quoteLiteral(part), extra)
-			if err != nil {
-				return out, err
+			if _, err := conn.ExecContext(ctx, rawCOView(path, header)); err != nil {
+				return st, err
 			}
-			step("renormalise")
-			if pass == 0 {
-				out.PartRows = append(out.PartRows, n)
-			} else {
-				out.PartRows[len(out.PartRows)-1] = n
-			}
-			if found == 0 {
-				break
-			}
-			st.Renormalised += found
-			loaded = false // this part again, with the spellings just found
-			if s.Again != nil {
-				if chunk, err = s.Again(chunk); err != nil {
-					return out, err
-				}
-				if _, err := conn.ExecContext(ctx, rawCOView(chunk, header)); err != nil {
-					return out, err
-				}
-			}
-		}
-		out.EventParts = append(out.EventParts, part)
-		if s.RemoveChunk {
-			os.Remove(chunk)
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return out, err
+		return st, err
 	}
-	if len(out.EventParts) == 0 {
-		return out, fault.Errorf(fault.BadInput, "CO export: no data")
-	}
-	for _, n := range out.PartRows {
-		st.Events += n
-	}
-	parts := make([]string, len(out.EventParts))
-	for i, p := range out.EventParts {
-		parts[i] = quoteLiteral(p)
-	}
-	list := "[" + strings.Join(parts, ", ") + "]"
-	if len(parts) == 1 {
-		list = parts[0]
-	}
+	list := quoteLiteral(req.EventsOut)
 	// The flows first, while DuckDB's memory is free of the report's scans.
 	flowsSQL := strings.NewReplacer("read_parquet($1)", "read_parquet("+list+")",
 		"$2::DATE", "DATE "+quoteLiteral(FlowsFrom.Format("2006-01-02"))).Replace(labourFlowsPartSQL)
-	if st.FlowRows, err = copyToParquet(ctx, conn, flowsSQL, s.FlowsOut); err != nil {
-		return out, fmt.Errorf("labour flows: %w", err)
+	if st.FlowRows, err = copyToParquet(ctx, conn, flowsSQL, req.FlowsOut); err != nil {
+		return st, fmt.Errorf("labour flows: %w", err)
 	}
 	step("flows")
 	if st.Unmapped, err = unmappedLabels(ctx, conn, list); err != nil {
-		return out, err
+		return st, err
 	}
 	st.Flags = map[string]int64{}
 	var a, b, c int64
@@ -502,13 +441,12 @@ func (d *DB) HarmonizeCOStream(ctx context.Context, s COStream) (_ COOutput, err
 		count(*) FILTER (WHERE flag_outside_lombardy), strftime(min(event_month), '%Y-%m'), strftime(max(event_month) FILTER (WHERE NOT flag_date_implausible), '%Y-%m')
 		FROM read_parquet(`+list+`)`).Scan(&a, &b, &c, &first, &last)
 	if err != nil {
-		return out, err
+		return st, err
 	}
 	st.Flags["flag_age_implausible"], st.Flags["flag_date_implausible"], st.Flags["flag_outside_lombardy"] = a, b, c
 	st.FirstMonth, st.LastMonth = first.String, last.String
 	step("report")
-	out.Stats = st
-	return out, nil
+	return st, nil
 }
 
 // renormalise finds the raw labels that missed their dictionary, normalises them, and records in extra
