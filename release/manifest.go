@@ -334,7 +334,7 @@ func Diff(prev, next []Source) (Changes, string) {
 		switch {
 		case !ok:
 			c.AddedDatasets = append(c.AddedDatasets, id)
-		case o.SnapshotKey != s.SnapshotKey || !slices.Equal(o.History, s.History):
+		case o.SnapshotKey != s.SnapshotKey || !slices.EqualFunc(o.History, s.History, func(a, b RawSegment) bool { return a.SnapshotKey == b.SnapshotKey }):
 			c.UpdatedDatasets = append(c.UpdatedDatasets, id)
 			if s.LastPeriod > o.LastPeriod {
 				c.NewPeriods = append(c.NewPeriods, fmt.Sprintf("%s: %s", id, s.LastPeriod))

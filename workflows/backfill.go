@@ -63,9 +63,7 @@ func Backfill(ctx workflow.Context, in activities.BackfillInput) (BackfillResult
 	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, quickOptions), a.PlanBackfill, in).Get(ctx, &plan); err != nil {
 		return res, err
 	}
-	events := map[string]bool{}
 	for _, dp := range plan.Datasets {
-		events[dp.Dataset] = dp.Events
 		rep := BackfillReport{Dataset: dp.Dataset, Held: dp.Held}
 		for _, p := range dp.Chunks {
 			rep.Chunks = append(rep.Chunks, ChunkReport{Period: p, State: "pending"})
@@ -78,7 +76,7 @@ func Backfill(ctx workflow.Context, in activities.BackfillInput) (BackfillResult
 		for j := range rep.Chunks {
 			c := &rep.Chunks[j]
 			c.State = "running"
-			*c = backfillChunk(ctx, activities.ChunkInput{Source: in.Source, Dataset: rep.Dataset, Period: c.Period, Events: events[rep.Dataset]})
+			*c = backfillChunk(ctx, activities.ChunkInput{Source: in.Source, Dataset: rep.Dataset, Period: c.Period, Events: plan.Datasets[i].Events})
 			if c.Added {
 				added++
 			}
